@@ -1,0 +1,205 @@
+"""The Prefect flow ``generate-media``: thin wrappers around :mod:`mediagen.pipeline`.
+
+Plan first, then fan out only the images that need work, as chains of three
+tasks (generate → process → upload) that pass references, never bytes. The
+bucket is the cache (originals are stored the moment they exist), so Prefect's
+own task cache is off: it would key on the run and never hit across runs.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from mediagen import pipeline
+from mediagen.errors import TransientError, TransientStorageError
+from mediagen.jobs import ImageJob, expand_spec, prefix_of
+from mediagen.manifest import ImageEntry, Manifest, read_manifest
+from mediagen.plan import Plan, make_plan
+from mediagen.settings import get_settings
+from mediagen.spec import JobSpec, spec_from_any
+from mediagen.storage import BucketConfig
+
+DEFAULT_THREADS = 48
+
+
+def _retry_transient(task: Any, task_run: Any, state: State) -> bool:
+    """Retry only what may succeed later; blocked and permanent errors fail at once."""
+    try:
+        state.result()
+    except (TransientError, TransientStorageError, ConnectionError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def _jittered_delays(retries: int, base: float) -> list[float]:
+    # Prefect's client-side engine ignores retry_jitter_factor: jitter here, per image,
+    # so a storm of 429s does not come back as a synchronised storm.
+    return [round(base * 2**i * random.uniform(1.0, 1.5), 3) for i in range(retries)]
+
+
+_task_options: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    "persist_result": False,
+    "retry_condition_fn": _retry_transient,
+}
+
+
+@task(name="generate", task_run_name="generate-{job.id}", **_task_options)
+def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated:
+    return pipeline.generate(job, ctx)
+
+
+@task(name="process", task_run_name="process-{job.id}", **_task_options)
+def process_task(
+    job: ImageJob, generated: pipeline.Generated, ctx: pipeline.RunContext
+) -> list[pipeline.Processed]:
+    return pipeline.process(job, generated, ctx)
+
+
+@task(name="upload", task_run_name="upload-{job.id}", **_task_options)
+def upload_task(
+    job: ImageJob,
+    generated: pipeline.Generated,
+    processed: list[pipeline.Processed],
+    ctx: pipeline.RunContext,
+) -> ImageEntry:
+    return pipeline.upload(job, generated, processed, ctx)
+
+
+@task(name="plan", **_task_options)
+def plan_task(spec: JobSpec, ctx: pipeline.RunContext) -> tuple[Plan, Manifest | None]:
+    settings = get_settings()
+    jobs = expand_spec(spec, settings)
+    previous = read_manifest(pipeline.bucket_for(ctx.bucket), ctx.prefix)
+    return make_plan(jobs, previous, settings), previous
+
+
+@task(name="write-manifest", **_task_options)
+def manifest_task(
+    ctx: pipeline.RunContext,
+    plan: Plan,
+    results: dict[str, ImageEntry],
+    previous: Manifest | None,
+) -> Manifest:
+    manifest = pipeline.finalize(ctx, plan, results, previous)
+    _publish_artifacts(ctx, manifest)
+    return manifest
+
+
+def _run_name() -> str:
+    spec = flow_run.parameters.get("spec")
+    if isinstance(spec, dict):
+        return str(spec.get("name", "inline-spec"))
+    return Path(str(spec)).stem if spec else "generate-media"
+
+
+@flow(
+    name="generate-media",
+    flow_run_name=_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_THREADS),
+    persist_result=False,
+)
+def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -> State:
+    """Generate, process and publish every image of ``spec`` (a path or a mapping)."""
+    logger = get_run_logger()
+    settings = get_settings()
+    job_spec = spec_from_any(spec)
+    ctx = pipeline.RunContext(
+        spec_name=job_spec.name,
+        spec_hash=job_spec.content_hash(),
+        spec_version=job_spec.version,
+        prefix=prefix_of(job_spec),
+        bucket=BucketConfig.from_target(job_spec.storage, settings),
+        run_id=str(flow_run.id or ""),
+    )
+    pipeline.set_concurrency(concurrency or job_spec.concurrency or settings.concurrency)
+    plan, previous = plan_task(job_spec, ctx)
+    counts = plan.counts()
+    logger.info(
+        "Plan for %s: %d new, %d changed, %d retry, %d unchanged, %d removed; "
+        "estimated cost $%.4f",
+        job_spec.name, counts["new"], counts["changed"], counts["retry"],
+        counts["unchanged"], counts["removed"], plan.estimated_cost_usd,
+    )  # fmt: skip
+
+    delays = {"retries": settings.task_retries}
+    chains: dict[str, tuple[ImageJob, list[PrefectFuture[Any]]]] = {}
+    for job in plan.todo:
+        retry = {**delays, "retry_delay_seconds": _jittered_delays(
+            settings.task_retries, settings.retry_base_delay)}  # fmt: skip
+        gen = generate_task.with_options(**retry).submit(job, ctx)
+        proc = process_task.with_options(**retry).submit(job, gen, ctx)
+        up = upload_task.with_options(**retry).submit(job, gen, proc, ctx)
+        chains[job.id] = (job, [gen, proc, up])
+    wait([f for _, futures in chains.values() for f in futures])
+
+    results = {image_id: _outcome(job, futures, ctx) for image_id, (job, futures) in chains.items()}
+    manifest = manifest_task(ctx, plan, results, previous)
+    failed = manifest.failed()
+    for entry in failed:
+        logger.error("Image %s %s: %s", entry.id, entry.status, entry.error)
+    message = (
+        f"{manifest.counts['ok']} of {len(manifest.images)} images published, "
+        f"{len(failed)} not; cost ${manifest.cost_usd:.4f}"
+    )
+    logger.info(message)
+    data = manifest.model_dump(mode="json")
+    return Failed(message=message, data=data) if failed else Completed(message=message, data=data)
+
+
+def _outcome(
+    job: ImageJob, futures: list[PrefectFuture[Any]], ctx: pipeline.RunContext
+) -> ImageEntry:
+    """The upload's entry, or a failed entry naming the first stage that failed."""
+    upload_state = futures[-1].state
+    if upload_state.is_completed():
+        return upload_state.result()
+    for stage, future in zip(("generate", "process", "upload"), futures, strict=True):
+        state = future.state
+        if state.is_failed() or state.is_crashed():
+            error = state.result(raise_on_failure=False)
+            if isinstance(error, BaseException):
+                entry = pipeline.failed_entry(job, ctx, error)
+                return entry.model_copy(update={"error": f"{stage}: {entry.error}"})
+            return pipeline.failed_entry(job, ctx, f"{stage}: {state.message}")
+    return pipeline.failed_entry(job, ctx, f"did not finish: {upload_state.name}")
+
+
+def _publish_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
+    key = _artifact_key(ctx.spec_name)
+    create_table_artifact(
+        key=f"{key}-images",
+        table=pipeline.summary_rows(manifest),
+        description=f"Images of spec {ctx.spec_name}",
+    )
+    counts = manifest.counts
+    lines = [
+        f"# {ctx.spec_name}",
+        "",
+        f"- published: **{counts['ok']}** of {counts['images']}",
+        f"- blocked: {counts['blocked']}, failed: {counts['failed']}",
+        f"- plan: {counts['plan_new']} new, {counts['plan_changed']} changed, "
+        f"{counts['plan_retry']} retried, {counts['plan_unchanged']} unchanged",
+        f"- cost: ${manifest.cost_usd:.4f}",
+        f"- manifest: `{ctx.bucket.provider}://{ctx.bucket.bucket}/{ctx.prefix}/manifest.json`",
+    ]
+    for entry in manifest.failed():
+        lines.append(f"- `{entry.id}` {entry.status}: {entry.error}")
+    create_markdown_artifact(key=f"{key}-summary", markdown="\n".join(lines))
+
+
+def _artifact_key(name: str) -> str:
+    # Artifact keys allow lowercase letters, digits and dashes only.
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "spec"

@@ -1,0 +1,78 @@
+"""What an image backend is: one class, one method to implement.
+
+A backend turns a :class:`GenerationRequest` into a :class:`GenerationResult`
+(the raw image bytes as the backend made them, in whatever pixel size it
+chose) or raises one of :mod:`mediagen.errors`' backend errors:
+
+- :class:`~mediagen.errors.TransientError`: retried with backoff;
+- :class:`~mediagen.errors.BlockedError`: a safety refusal, recorded, never retried;
+- :class:`~mediagen.errors.PermanentError` (and ``AuthError``): not retried.
+
+Exact sizing, encoding and metadata happen later, in :mod:`mediagen.imaging`,
+so a backend stays small.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from mediagen.settings import Settings
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a backend needs to make one image."""
+
+    prompt: str  # the final, composed prompt
+    width: int  # the target size; backends may return another size
+    height: int
+    quality: str  # a mediagen.presets.Quality value
+    backend_image_size: str  # "1K" | "2K" | "4K", from the quality level
+    theme: str
+    palette: tuple[str, ...]  # the theme's hex colours
+    brand_colors: tuple[str, ...] = ()  # hex colours the spec asks for
+    seed: int | None = None
+    model: str | None = None  # None: the backend's default model
+    image_id: str = ""  # for logs and errors only; never part of a cache key
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """One generated image, as the backend returned it."""
+
+    data: bytes
+    mime_type: str
+    backend: str
+    model: str
+    ai_generated: bool  # False only for procedural (non-AI) renderers
+    usage: dict[str, int] = field(default_factory=dict)  # token counts etc.
+    cost_usd: float = 0.0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Base class of image backends. Subclasses implement :meth:`generate`."""
+
+    #: registry name, e.g. "offline"
+    name: ClassVar[str] = ""
+    #: model used when neither the spec nor the image names one
+    default_model: ClassVar[str] = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Make one image, or raise a :class:`~mediagen.errors.BackendError`."""
+        raise NotImplementedError  # abstract
+
+    @classmethod
+    def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
+        """Expected price in USD of one :meth:`generate` call (0 when free)."""
+        return 0.0
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by design
+        """Release clients and connections."""

@@ -1,0 +1,255 @@
+"""The ``mediagen`` command (typer + rich).
+
+Exit codes: 0 all good, 1 some images failed, 2 bad input (spec, settings,
+arguments). Expected errors print one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mediagen import events
+from mediagen.errors import ConfigurationError, MediagenError, SpecError
+from mediagen.jobs import expand_spec, prefix_of
+from mediagen.manifest import Manifest, manifest_key, read_manifest
+from mediagen.plan import Plan, make_plan
+from mediagen.presets import Quality, SizePreset, Theme
+from mediagen.settings import get_settings
+from mediagen.spec import JobSpec, json_schema, load_spec
+from mediagen.storage import Bucket, BucketConfig
+
+app = typer.Typer(
+    name="mediagen",
+    help="Turn declarative YAML image specs into published, on-brand images.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+SCHEMA_PATH = Path("specs/mediagen-spec.schema.json")
+
+SpecArg = Annotated[Path, typer.Argument(help="Path to a YAML spec.", show_default=False)]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+        force=True,
+    )
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    # Telemetry cannot reach out from most CI and private networks; it only logs errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Expected errors → one message, no traceback; exit 2 for bad input, 1 otherwise."""
+    try:
+        yield
+    except SpecError as exc:
+        err.print(f"error: {exc.args[0]}", highlight=False, markup=False, soft_wrap=True)
+        for problem in exc.problems if exc.problems != [exc.args[0]] else []:
+            err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except FileNotFoundError as exc:
+        err.print(f"error: no such file: {exc.filename or exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ConfigurationError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except MediagenError as exc:  # the run itself failed (storage, backend): not bad input
+        err.print(
+            f"error: {type(exc).__name__}: {exc}", highlight=False, markup=False, soft_wrap=True
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def _load(path: Path) -> JobSpec:
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder, not a spec file")
+    return load_spec(path)
+
+
+def _plan(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
+    settings = get_settings()
+    jobs = expand_spec(spec, settings)
+    bucket = Bucket(BucketConfig.from_target(spec.storage, settings))
+    previous = read_manifest(bucket, prefix_of(spec))
+    return make_plan(jobs, previous, settings), bucket, previous
+
+
+@app.command()
+def validate(spec: SpecArg) -> None:
+    """Check a spec: syntax, fields, ids, template expansion."""
+    with _user_errors():
+        job_spec = _load(spec)
+        jobs = expand_spec(job_spec, get_settings())
+    console.print(f"[green]ok[/] {spec}: spec {job_spec.name!r}, {len(jobs)} image(s)")
+
+
+@app.command()
+def plan(spec: SpecArg) -> None:
+    """Show what a run would do: new, changed, unchanged and removed images, and cost."""
+    with _user_errors():
+        job_spec = _load(spec)
+        the_plan, _, _ = _plan(job_spec)
+    table = Table(title=f"Plan for {job_spec.name}")
+    for column in ("id", "action", "size", "formats", "backend", "model", "est. cost", "why"):
+        table.add_column(column)
+    for item in the_plan.items:
+        job = item.job
+        table.add_row(
+            job.id,
+            item.action,
+            job.size_name,
+            ",".join(o.format for o in job.outputs),
+            job.backend,
+            job.request.model or "",
+            f"${item.estimated_cost_usd:.4f}",
+            item.reason,
+        )
+    for image_id in the_plan.removed:
+        table.add_row(image_id, "removed", "", "", "", "", "", "no longer in the spec")
+    console.print(table)
+    counts = the_plan.counts()
+    console.print(
+        " · ".join(f"{k}: {v}" for k, v in counts.items())
+        + f" · estimated cost: ${the_plan.estimated_cost_usd:.4f}"
+    )
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=256, help="Images in flight at once.")
+    ] = None,
+) -> None:
+    """Generate, process and publish every image that needs it; write the manifest."""
+    with _user_errors():
+        job_spec = _load(spec)
+        the_plan, bucket, previous = _plan(job_spec)
+    todo = len(the_plan.todo)
+    counts = the_plan.counts()
+    console.print(
+        f"[bold]{job_spec.name}[/]: {todo} image(s) to make, {counts['unchanged']} unchanged"
+    )
+    up_to_date = previous is not None and previous.spec_hash == job_spec.content_hash()
+    if up_to_date and not todo and not the_plan.removed:
+        # Nothing to make, upload or rewrite: skip starting Prefect altogether.
+        console.print(f"up to date: manifest {bucket.url(manifest_key(prefix_of(job_spec)))}")
+        raise typer.Exit(EXIT_OK)
+    from flows.run import run_flow  # imports Prefect: only when a run needs it
+
+    with _progress(todo) as advance:
+        unsubscribe = events.subscribe(advance)
+        try:
+            with _user_errors():
+                manifest = run_flow(job_spec, concurrency=concurrency)
+        finally:
+            unsubscribe()
+    _print_summary(manifest, bucket, prefix_of(job_spec))
+    raise typer.Exit(EXIT_FAILED if manifest.failed() else EXIT_OK)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=total == 0,
+    )
+    bar = progress.add_task("images", total=total)
+
+    def advance(image_id: str, event: str) -> None:
+        if event in ("published", "failed", "blocked"):
+            progress.advance(bar)
+
+    with progress:
+        yield advance
+
+
+def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
+    table = Table(title=f"{manifest.spec_name}: {manifest.counts['ok']} published")
+    for column in ("id", "status", "size", "format", "bytes", "url / reason"):
+        table.add_column(column, overflow="fold")
+    for entry in manifest.images.values():
+        table.add_row(
+            entry.id,
+            entry.status,
+            f"{entry.width}x{entry.height}",
+            ",".join(o.format for o in entry.outputs) or entry.format,
+            str(entry.bytes or ""),
+            entry.url if entry.status == "ok" else (entry.error or ""),
+        )
+    console.print(table)
+    console.print(f"manifest: {bucket.url(manifest_key(prefix))}")
+    console.print(f"cost: ${manifest.cost_usd:.4f}")
+
+
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the schema to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of a spec (point your editor at it for autocompletion)."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What the image shows.")],
+    out: Annotated[Path, typer.Option(help="File to write; its extension sets the format.")],
+    size: Annotated[str, typer.Option(help="A preset name or WIDTHxHEIGHT.")] = "standard",
+    theme: Annotated[Theme, typer.Option()] = Theme.MODERN,
+    quality: Annotated[Quality, typer.Option()] = Quality.STANDARD,
+    backend: Annotated[str | None, typer.Option(help="offline, gemini, ...")] = None,
+) -> None:
+    """Make one image and save it to a file (no spec, no bucket)."""
+    from mediagen.api import generate_to_file
+
+    with _user_errors():
+        if size not in {s.value for s in SizePreset} and "x" not in size:
+            raise SpecError(f"--size {size!r}: use a preset or WIDTHxHEIGHT")
+        info = generate_to_file(
+            prompt, out, size=size, theme=theme, quality=quality, backend=backend
+        )
+    console.print(f"wrote {out} ({info.width}x{info.height} {info.format}, {len(info.data)} bytes)")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,92 @@
+"""The one exception hierarchy of mediagen.
+
+Every error a user can meet derives from :class:`MediagenError`. Errors from
+third-party libraries (google-genai, botocore, Pillow, OSError) are translated
+at the boundary with ``raise X from exc`` so callers only ever catch these::
+
+    MediagenError
+    ├── SpecError              bad spec or settings: fix the input (CLI exit 2)
+    ├── ConfigurationError     a setting or credential is missing or wrong
+    ├── BackendError           the image backend failed
+    │   ├── TransientError     worth retrying: 429, 5xx, timeouts, resets
+    │   ├── BlockedError       refused by a safety filter: never retried
+    │   └── PermanentError     retrying cannot help: 400, no image, bad answer
+    │       └── AuthError      the key is refused: stop the whole run
+    ├── StorageError           the bucket failed
+    │   └── TransientStorageError  throttling, 5xx, resets: retried
+    └── ProcessingError        Pillow could not read or encode an image
+
+``FileNotFoundError`` is used as-is for missing spec files and objects.
+"""
+
+from __future__ import annotations
+
+
+class MediagenError(Exception):
+    """Base of every error mediagen raises on purpose."""
+
+
+class SpecError(MediagenError, ValueError):
+    """A spec (or inline spec mapping) is invalid.
+
+    ``problems`` holds one human-readable line per problem, each already
+    naming the file, line and field where they are known.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+    def __str__(self) -> str:
+        head = self.args[0]
+        if self.problems == [head]:
+            return head
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class ConfigurationError(MediagenError):
+    """A setting, credential or optional dependency is missing or wrong."""
+
+
+class BackendError(MediagenError):
+    """An image backend could not produce an image."""
+
+
+class TransientError(BackendError):
+    """A failure that may succeed later (rate limit, 5xx, timeout).
+
+    ``retry_after`` is the delay in seconds the server asked for, if any.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BlockedError(BackendError):
+    """The backend refused the prompt or the image (safety). Never retried."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"blocked: {reason}" + (f" ({message})" if message else ""))
+        self.reason = reason
+        self.detail = message
+
+
+class PermanentError(BackendError):
+    """A failure that retrying cannot fix (bad request, no image in the answer)."""
+
+
+class AuthError(PermanentError):
+    """The backend refused the credentials: every further call would fail too."""
+
+
+class StorageError(MediagenError):
+    """The bucket could not be read or written."""
+
+
+class TransientStorageError(StorageError):
+    """Throttling (503 SlowDown), 5xx or a reset connection: worth retrying."""
+
+
+class ProcessingError(MediagenError):
+    """An image could not be decoded, resized or encoded."""

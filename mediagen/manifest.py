@@ -1,0 +1,127 @@
+"""The manifest: what was published, where, and how it was made.
+
+It lives at ``{prefix}/manifest.json`` in the bucket. It is both the product
+(apps read URLs from it) and the cache index (the next run diffs against it).
+It never holds secrets: only the spec's own content and what backends return.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mediagen.storage import CACHE_SHORT, Bucket
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = 1
+
+Status = Literal["ok", "blocked", "failed"]
+
+
+class OutputEntry(BaseModel):
+    """One published file of an image."""
+
+    format: str
+    key: str
+    url: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    content_type: str
+    out_key: str
+
+
+class ImageEntry(BaseModel):
+    """One image of the spec, as published (or why it was not)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: Status
+    url: str | None = None
+    key: str | None = None
+    width: int
+    height: int
+    format: str
+    bytes: int | None = None
+    sha256: str | None = None
+    outputs: list[OutputEntry] = Field(default_factory=list)
+    prompt: str
+    subject: str
+    backend: str
+    model: str
+    seed: int | None = None
+    theme: str
+    size: str
+    quality: str
+    gen_key: str
+    original_key: str | None = None
+    ai_generated: bool | None = None
+    usage: dict[str, int] = Field(default_factory=dict)
+    cost_usd: float = 0.0
+    timings: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    run_id: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def out_keys(self) -> set[str]:
+        return {o.out_key for o in self.outputs}
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = SCHEMA_VERSION
+    spec_name: str
+    spec_version: str = "1"
+    spec_hash: str
+    run_id: str | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    storage: dict[str, str | bool | None] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    cost_usd: float = 0.0
+    images: dict[str, ImageEntry] = Field(default_factory=dict)
+
+    def failed(self) -> list[ImageEntry]:
+        return [e for e in self.images.values() if e.status != "ok"]
+
+
+def manifest_key(prefix: str) -> str:
+    return f"{prefix}/{MANIFEST_NAME}" if prefix else MANIFEST_NAME
+
+
+def read_manifest(bucket: Bucket, prefix: str) -> Manifest | None:
+    """The previous manifest, or None when there is none (or it is unreadable).
+
+    An unreadable manifest is not fatal: the bucket still holds the originals,
+    so a fresh plan re-publishes without paying the backend again.
+    """
+    try:
+        raw = bucket.get(manifest_key(prefix))
+    except FileNotFoundError:
+        return None
+    try:
+        return Manifest.model_validate(json.loads(raw))
+    except (ValueError, ValidationError):
+        import logging
+
+        logging.getLogger("mediagen").warning(
+            "previous manifest at %s is unreadable; planning as if it were absent",
+            manifest_key(prefix),
+        )
+        return None
+
+
+def write_manifest(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
+    """Write the manifest whole (never partially); returns its key."""
+    key = manifest_key(prefix)
+    data = manifest.model_dump_json(indent=2).encode()
+    bucket.put(key, data, content_type="application/json", cache_control=CACHE_SHORT)
+    return key

@@ -1,0 +1,53 @@
+"""Process-wide settings from the environment (and an optional ``.env``).
+
+Secrets live here, never in a spec: a spec is a shareable file that ends up in
+Git, flow parameters and the Prefect UI. Secret values are ``SecretStr`` so a
+``repr`` or log line never shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings read from ``MEDIAGEN_*`` variables (and the usual vendor names)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEDIAGEN_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    backend: str = Field(
+        "auto",
+        description="Backend when a spec names none: 'auto' picks gemini when a key is set, "
+        "else the offline renderer.",
+    )
+    bucket_dir: Path = Field(
+        Path("media-bucket"),
+        description="Folder that stands in for a bucket with the 'local' provider.",
+    )
+    work_dir: Path | None = Field(
+        None,
+        description="Scratch folder for processed files between tasks (default: system temp).",
+    )
+    concurrency: int = Field(8, ge=1, le=256, description="Default images in flight at once.")
+    task_retries: int = Field(4, ge=0, le=20, description="Retries of a transient failure.")
+    retry_base_delay: float = Field(
+        1.0, ge=0, description="First retry delay in seconds; doubles each retry, plus jitter."
+    )
+
+    gemini_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "GEMINI_API_KEY", "GOOGLE_API_KEY", "MEDIAGEN_GEMINI_API_KEY"
+        ),
+    )
+    gemini_base_url: str | None = Field(None, description="Gateway or proxy for the Gemini API.")
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the current environment."""
+    return Settings()
