@@ -20,16 +20,19 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from mediagen import pipeline
-from mediagen.errors import TransientError, TransientStorageError
+from flows import concurrency_limits, secrets
+from mediagen import pipeline, preflight, ratelimit, run_guard
+from mediagen.errors import AuthError, RunAbortedError, TransientError, TransientStorageError
 from mediagen.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.manifest import ImageEntry, Manifest, read_manifest
 from mediagen.plan import Plan, make_plan
-from mediagen.settings import get_settings
+from mediagen.settings import Settings, get_settings
 from mediagen.spec import JobSpec, spec_from_any
 from mediagen.storage import BucketConfig
 
 DEFAULT_THREADS = 48
+
+secrets.register()  # the Gemini key may live in a Prefect Secret block
 
 
 def _retry_transient(task: Any, task_run: Any, state: State) -> bool:
@@ -92,8 +95,9 @@ def manifest_task(
     plan: Plan,
     results: dict[str, ImageEntry],
     previous: Manifest | None,
+    budget_usd: float | None = None,
 ) -> Manifest:
-    manifest = pipeline.finalize(ctx, plan, results, previous)
+    manifest = pipeline.finalize(ctx, plan, results, previous, budget_usd)
     _publish_artifacts(ctx, manifest)
     return manifest
 
@@ -125,6 +129,8 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
         run_id=str(flow_run.id or ""),
     )
     pipeline.set_concurrency(concurrency or job_spec.concurrency or settings.concurrency)
+    run_guard.start_run(job_spec.budget_usd)
+    ratelimit.configure(job_spec.rate_limits)
     plan, previous = plan_task(job_spec, ctx)
     counts = plan.counts()
     logger.info(
@@ -133,6 +139,29 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
         job_spec.name, counts["new"], counts["changed"], counts["retry"],
         counts["unchanged"], counts["removed"], plan.estimated_cost_usd,
     )  # fmt: skip
+    # No key for an explicit gemini spec, or an estimate over budget: fail before any work.
+    preflight.check_run(job_spec, plan, settings)
+    try:
+        return _fan_out(job_spec, ctx, plan, previous, settings)
+    finally:
+        concurrency_limits.uninstall()
+
+
+def _fan_out(
+    job_spec: JobSpec,
+    ctx: pipeline.RunContext,
+    plan: Plan,
+    previous: Manifest | None,
+    settings: Settings,
+) -> State:
+    logger = get_run_logger()
+    models = {
+        model
+        for job in plan.todo if job.backend == "gemini"
+        for model in (job.request.model or "", *job.request.fallback_models) if model
+    }  # fmt: skip
+    if models and concurrency_limits.install(models, settings):
+        logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 
     delays = {"retries": settings.task_retries}
     chains: dict[str, tuple[ImageJob, list[PrefectFuture[Any]]]] = {}
@@ -146,17 +175,42 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
     wait([f for _, futures in chains.values() for f in futures])
 
     results = {image_id: _outcome(job, futures, ctx) for image_id, (job, futures) in chains.items()}
-    manifest = manifest_task(ctx, plan, results, previous)
+    manifest = manifest_task(ctx, plan, results, previous, job_spec.budget_usd)
     failed = manifest.failed()
+    # One line per image that failed on its own; one line for all the images that an
+    # abort or the budget stopped (a bad key must not print a thousand errors).
+    stopped = {"aborted": 0, "skipped": 0}
     for entry in failed:
-        logger.error("Image %s %s: %s", entry.id, entry.status, entry.error)
+        if entry.status == "skipped":
+            stopped["skipped"] += 1
+        elif manifest.run_aborted and _stopped_by_abort(entry):
+            stopped["aborted"] += 1
+        else:
+            logger.error("Image %s %s: %s", entry.id, entry.status, entry.error)
+    if manifest.run_aborted:
+        logger.error(
+            "Run aborted: %s; %d more image(s) not attempted",
+            manifest.run_aborted, stopped["aborted"],
+        )  # fmt: skip
+    if stopped["skipped"]:
+        logger.warning(
+            "budget_usd $%.4f reached: %d image(s) skipped (they are retried next run)",
+            job_spec.budget_usd or 0, stopped["skipped"],
+        )  # fmt: skip
     message = (
         f"{manifest.counts['ok']} of {len(manifest.images)} images published, "
         f"{len(failed)} not; cost ${manifest.cost_usd:.4f}"
     )
+    if manifest.run_aborted:
+        message += f"; run aborted: {manifest.run_aborted}"
     logger.info(message)
     data = manifest.model_dump(mode="json")
     return Failed(message=message, data=data) if failed else Completed(message=message, data=data)
+
+
+def _stopped_by_abort(entry: ImageEntry) -> bool:
+    error = entry.error or ""
+    return RunAbortedError.__name__ in error or AuthError.__name__ in error
 
 
 def _outcome(

@@ -21,8 +21,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import events
-from mediagen.errors import ConfigurationError, MediagenError, SpecError
+from mediagen import events, preflight, run_guard
+from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key, read_manifest
 from mediagen.plan import Plan, make_plan
@@ -73,7 +73,7 @@ def _user_errors() -> Iterator[None]:
     except FileNotFoundError as exc:
         err.print(f"error: no such file: {exc.filename or exc}", highlight=False, markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except ConfigurationError as exc:
+    except (ConfigurationError, BudgetExceededError) as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except MediagenError as exc:  # the run itself failed (storage, backend): not bad input
@@ -134,7 +134,10 @@ def plan(spec: SpecArg) -> None:
     console.print(
         " · ".join(f"{k}: {v}" for k, v in counts.items())
         + f" · estimated cost: ${the_plan.estimated_cost_usd:.4f}"
+        + (f" · budget: ${job_spec.budget_usd:.4f}" if job_spec.budget_usd is not None else "")
     )
+    with _user_errors():  # the same refusal `run` would give
+        run_guard.check_estimate(the_plan.estimated_cost_usd, job_spec.budget_usd)
 
 
 @app.command()
@@ -148,6 +151,7 @@ def run(
     with _user_errors():
         job_spec = _load(spec)
         the_plan, bucket, previous = _plan(job_spec)
+        preflight.check_run(job_spec, the_plan, get_settings())  # before any work
     todo = len(the_plan.todo)
     counts = the_plan.counts()
     console.print(
@@ -168,6 +172,11 @@ def run(
         finally:
             unsubscribe()
     _print_summary(manifest, bucket, prefix_of(job_spec))
+    if manifest.run_aborted:
+        # The key (or another setting) was refused: one message, and "fix your settings".
+        err.print(f"error: run aborted: {manifest.run_aborted}", highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
+        raise typer.Exit(EXIT_BAD_INPUT)
     raise typer.Exit(EXIT_FAILED if manifest.failed() else EXIT_OK)
 
 
@@ -194,20 +203,31 @@ def _progress(total: int) -> Iterator[Any]:
 
 def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     table = Table(title=f"{manifest.spec_name}: {manifest.counts['ok']} published")
-    for column in ("id", "status", "size", "format", "bytes", "url / reason"):
+    for column in ("id", "status", "size", "format", "bytes", "cost", "url / reason"):
         table.add_column(column, overflow="fold")
+    not_attempted = 0
     for entry in manifest.images.values():
+        if manifest.run_aborted and "RunAbortedError" in (entry.error or ""):
+            not_attempted += 1  # summarised below, not one row each
+            continue
         table.add_row(
             entry.id,
             entry.status,
             f"{entry.width}x{entry.height}",
             ",".join(o.format for o in entry.outputs) or entry.format,
             str(entry.bytes or ""),
+            f"${entry.cost_usd:.4f}",
             entry.url if entry.status == "ok" else (entry.error or ""),
         )
     console.print(table)
+    if not_attempted:
+        console.print(f"{not_attempted} more image(s) not attempted: the run was aborted")
     console.print(f"manifest: {bucket.url(manifest_key(prefix))}")
-    console.print(f"cost: ${manifest.cost_usd:.4f}")
+    budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
+    console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")
+    skipped = manifest.counts.get("skipped", 0)
+    if skipped:
+        console.print(f"{skipped} image(s) skipped: budget reached; run again to make them")
 
 
 @app.command()

@@ -11,7 +11,10 @@ at the boundary with ``raise X from exc`` so callers only ever catch these::
     │   ├── TransientError     worth retrying: 429, 5xx, timeouts, resets
     │   ├── BlockedError       refused by a safety filter: never retried
     │   └── PermanentError     retrying cannot help: 400, no image, bad answer
-    │       └── AuthError      the key is refused: stop the whole run
+    │       ├── AuthError      the key is refused: stop the whole run
+    │       └── ModelUnavailableError  404 / unknown model: a fallback model may help
+    ├── RunAbortedError        the run was stopped (bad key): image not attempted
+    ├── BudgetExceededError    the spec's budget_usd does not cover the work
     ├── StorageError           the bucket failed
     │   └── TransientStorageError  throttling, 5xx, resets: retried
     └── ProcessingError        Pillow could not read or encode an image
@@ -78,6 +81,23 @@ class PermanentError(BackendError):
 
 class AuthError(PermanentError):
     """The backend refused the credentials: every further call would fail too."""
+
+
+class ModelUnavailableError(PermanentError):
+    """The model does not exist or is not served (404): a fallback model may help."""
+
+
+class RunAbortedError(MediagenError):
+    """The run was stopped (e.g. the backend refused the key); this image was not made."""
+
+
+class BudgetExceededError(MediagenError):
+    """Making this (or the planned) work would spend more than the spec's ``budget_usd``."""
+
+    def __init__(self, message: str, *, budget_usd: float, needed_usd: float) -> None:
+        super().__init__(message)
+        self.budget_usd = budget_usd
+        self.needed_usd = needed_usd
 
 
 class StorageError(MediagenError):

@@ -77,6 +77,7 @@ def canonical_hash(value: Any) -> str:
 def gen_key_for(backend: str, request: GenerationRequest, variant: int = 0) -> str:
     params = asdict(request)
     params.pop("image_id")  # renaming an image must not cost a new generation
+    params.pop("fallback_models")  # how to get it, not what is asked (like retries)
     return canonical_hash({"backend": backend, "variant": variant, **params})
 
 
@@ -105,14 +106,25 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
         lines = [f"{field_path(loc)}: {message}" for loc, message in problems]
         raise SpecError(f"spec {spec.name!r}: invalid spec ({len(lines)} problem(s))", lines)
     backend = resolve_backend_name(spec.backend, settings)
-    default_model = get_backend_class(backend).default_model
+    backend_class = get_backend_class(backend)
+    default_model = backend_class.default_model
     prefix = prefix_of(spec)
     jobs: list[ImageJob] = []
+    unsupported: list[str] = []
     for instance in instances:
         image = spec.images[instance.index]
         options = _merge(DEFAULT_OPTIONS, spec.defaults, image, instance.overrides)
-        jobs.append(
-            _make_job(spec, instance.id, instance.subject, options, backend, default_model, prefix)
+        job = _make_job(
+            spec, instance.id, instance.subject, options, backend, default_model, prefix
+        )
+        problem = backend_class.check_request(job.request)
+        if problem:
+            unsupported.append(f"images[{instance.index}] ({job.id}): {problem}")
+        jobs.append(job)
+    if unsupported:
+        raise SpecError(
+            f"spec {spec.name!r}: backend {backend!r} cannot make {len(unsupported)} image(s)",
+            unsupported,
         )
     return jobs
 
@@ -158,6 +170,7 @@ def _make_job(
         finance = spec.domain == "finance"
     prompt = compose_prompt(PromptParts(subject, theme, brand, finance, options.constraints or ()))
     level = QUALITY_LEVELS[quality]
+    chain = options.model if isinstance(options.model, list) else [options.model or default_model]
     request = GenerationRequest(
         prompt=prompt,
         width=width,
@@ -168,8 +181,9 @@ def _make_job(
         palette=THEMES[theme].palette,
         brand_colors=tuple(hex_ for hex_, _ in brand),
         seed=options.seed,
-        model=options.model or default_model,
+        model=chain[0],
         image_id=image_id,
+        fallback_models=tuple(chain[1:]),
     )
     gen_key = gen_key_for(backend, request)
     outputs = []

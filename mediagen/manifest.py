@@ -18,7 +18,8 @@ from mediagen.storage import CACHE_SHORT, Bucket
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
-Status = Literal["ok", "blocked", "failed"]
+# skipped: not generated because the run's budget_usd was reached (retried next run).
+Status = Literal["ok", "blocked", "failed", "skipped"]
 
 
 class OutputEntry(BaseModel):
@@ -65,6 +66,8 @@ class ImageEntry(BaseModel):
     cost_usd: float = 0.0
     timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
+    blocked_reason: str | None = None  # e.g. IMAGE_SAFETY, PROHIBITED_CONTENT
+    blocked_message: str | None = None  # the API's finishMessage / blockReasonMessage
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
     run_id: str | None = None
@@ -87,6 +90,8 @@ class Manifest(BaseModel):
     storage: dict[str, str | bool | None] = Field(default_factory=dict)
     counts: dict[str, int] = Field(default_factory=dict)
     cost_usd: float = 0.0
+    budget_usd: float | None = None
+    run_aborted: str | None = None  # why the run stopped early (e.g. the key was refused)
     images: dict[str, ImageEntry] = Field(default_factory=dict)
 
     def failed(self) -> list[ImageEntry]:

@@ -20,9 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mediagen import events
-from mediagen.backends import Backend, get_backend_class
-from mediagen.errors import BlockedError, ProcessingError
+from mediagen import events, run_guard
+from mediagen.backends import Backend, GenerationResult, get_backend_class
+from mediagen.errors import (
+    AuthError,
+    BlockedError,
+    BudgetExceededError,
+    ProcessingError,
+    RunAbortedError,
+)
 from mediagen.imaging import EXTENSIONS, Provenance, digital_source_type
 from mediagen.imaging import process_image as encode
 from mediagen.jobs import ImageJob
@@ -142,10 +148,12 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     except FileNotFoundError:
         pass
     try:
-        with _backend_slots:
-            result = backend_for(job.backend).generate(job.request)
+        result = _call_backend(job)
     except BlockedError:
         events.emit(job.id, "blocked")
+        raise
+    except (RunAbortedError, BudgetExceededError):
+        events.emit(job.id, "failed")
         raise
     ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
     original_key = f"{job.original_key}.{ext}"
@@ -165,6 +173,23 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     )
     events.emit(job.id, "generated")
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
+
+
+def _call_backend(job: ImageJob) -> GenerationResult:
+    """One backend call under the run's guards: not after an abort, not past the budget."""
+    run_guard.check()
+    backend_class = get_backend_class(job.backend)
+    estimate = backend_class.estimate_cost(job.request, get_settings())
+    with _backend_slots, run_guard.reserve(estimate, f"image {job.id!r}") as charge:
+        run_guard.check()  # the run may have been aborted while this waited for a slot
+        try:
+            result = backend_for(job.backend).generate(job.request)
+        except AuthError as exc:
+            # Every further call would be refused too: stop the run, say it once.
+            run_guard.abort(str(exc))
+            raise
+        charge.settle(result.cost_usd)
+    return result
 
 
 def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Processed]:
@@ -271,10 +296,20 @@ def upload(
 
 
 def failed_entry(job: ImageJob, ctx: RunContext, error: BaseException | str) -> ImageEntry:
-    """The manifest entry of an image that could not be published."""
-    status = "blocked" if isinstance(error, BlockedError) else "failed"
+    """The manifest entry of an image that could not be published.
+
+    Status: ``blocked`` (safety refusal, with its reason and message),
+    ``skipped`` (the budget ran out before it was made) or ``failed``.
+    """
+    status = "failed"
+    fields: dict[str, object] = {}
+    if isinstance(error, BlockedError):
+        status = "blocked"
+        fields = {"blocked_reason": error.reason, "blocked_message": error.detail or None}
+    elif isinstance(error, BudgetExceededError):
+        status = "skipped"
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return _entry(job, ctx, status, error=message)
+    return _entry(job, ctx, status, error=message, **fields)
 
 
 def _entry(job: ImageJob, ctx: RunContext, status: str, **fields: object) -> ImageEntry:
@@ -316,7 +351,11 @@ def _entry(job: ImageJob, ctx: RunContext, status: str, **fields: object) -> Ima
 
 
 def finalize(
-    ctx: RunContext, plan: Plan, results: dict[str, ImageEntry], previous: Manifest | None
+    ctx: RunContext,
+    plan: Plan,
+    results: dict[str, ImageEntry],
+    previous: Manifest | None,
+    budget_usd: float | None = None,
 ) -> Manifest:
     """Merge this run's results with the unchanged entries and write the manifest."""
     old = previous.images if previous else {}
@@ -331,6 +370,7 @@ def finalize(
         "ok": sum(e.status == "ok" for e in images.values()),
         "blocked": sum(e.status == "blocked" for e in images.values()),
         "failed": sum(e.status == "failed" for e in images.values()),
+        "skipped": sum(e.status == "skipped" for e in images.values()),
         **{f"plan_{k}": v for k, v in plan.counts().items()},
     }
     # Keys the spec no longer uses stay listed, so a later prune deletes exactly
@@ -354,6 +394,8 @@ def finalize(
         cost_usd=round(sum(r.cost_usd for r in results.values()), 6),
         images=images,
         orphaned_keys=sorted(orphans - current),
+        budget_usd=budget_usd,
+        run_aborted=run_guard.aborted(),
     )
     write_manifest(bucket_for(ctx.bucket), ctx.prefix, manifest)
     return manifest

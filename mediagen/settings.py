@@ -12,6 +12,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mediagen.pricing import ModelPrice
+from mediagen.ratelimit import RateLimit
+
 
 class Settings(BaseSettings):
     """Settings read from ``MEDIAGEN_*`` variables (and the usual vendor names)."""
@@ -46,6 +49,32 @@ class Settings(BaseSettings):
         ),
     )
     gemini_base_url: str | None = Field(None, description="Gateway or proxy for the Gemini API.")
+    gemini_api_key_block: str | None = Field(
+        None,
+        description="Name of a Prefect Secret block holding the Gemini key (used by the flow "
+        "when no GEMINI_API_KEY/GOOGLE_API_KEY is set).",
+    )
+    gemini_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds one Gemini request may take."
+    )
+    gemini_max_attempts: int = Field(
+        4, ge=1, le=20, description="Attempts per model for one image (429, 5xx, timeouts)."
+    )
+    gemini_max_wait: float = Field(
+        90.0, ge=0, description="Most seconds spent retrying one image on one model."
+    )
+    gemini_retry_base_delay: float = Field(
+        1.0, ge=0, description="First Gemini backoff in seconds; doubles, plus jitter."
+    )
+    gemini_pricing: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Per-model prices (JSON) that override or extend the built-in table.",
+    )
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="Per-model limits (JSON): {model or '*': {requests_per_minute, "
+        "max_concurrency}}. A spec's rate_limits win.",
+    )
 
 
 def get_settings() -> Settings:

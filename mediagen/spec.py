@@ -44,6 +44,7 @@ from pydantic import (
 
 from mediagen.errors import SpecError
 from mediagen.presets import MAX_SIDE, MIN_SIDE, SIZE_PRESETS, Quality, SizePreset, Theme
+from mediagen.ratelimit import RateLimit
 from mediagen.spec_errors import (
     HEX_RE,
     SLUG_RE,
@@ -67,6 +68,7 @@ ID_RULES = f"{SLUG_RULES}; no '/' or '..'"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_RE)]
 HexColor = Annotated[str, StringConstraints(pattern=HEX_RE)]
 OutputFormat = Literal["png", "jpeg", "webp", "avif"]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 
 
 class _Model(BaseModel):
@@ -241,7 +243,11 @@ class ImageOptions(_Model):
     )
     constraints: list[Annotated[str, StringConstraints(max_length=200)]] | None = None
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    model: str | None = Field(None, max_length=100)
+    model: ModelName | list[ModelName] | None = Field(
+        None,
+        description="Model name, or a fallback chain [first, then, ...] tried in order on "
+        "capacity or availability errors (never on safety blocks).",
+    )
     tags: list[Annotated[str, StringConstraints(max_length=60)]] | None = None
     metadata: dict[str, MetadataValue] | None = None
 
@@ -264,6 +270,17 @@ class ImageOptions(_Model):
             f"{describe(value)} is not a size preset ({', '.join(SIZE_NAMES)}), "
             f"WIDTHxHEIGHT or {{width, height}}{did_you_mean(value, SIZE_NAMES)}"
         )
+
+    @field_validator("model")
+    @classmethod
+    def _model_chain(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            if not 1 <= len(value) <= 5:
+                raise ValueError("a model chain lists 1 to 5 models")
+            if len(set(value)) != len(value):
+                raise ValueError("a model chain lists a model more than once")
+            return value[0] if len(value) == 1 else value
+        return value
 
     @field_validator("formats", mode="before")
     @classmethod
@@ -381,6 +398,17 @@ class JobSpec(_Model):
         ge=1,
         le=HARD_MAX_IMAGES,
         description=f"Cap on images after templates expand (at most {HARD_MAX_IMAGES}).",
+    )
+    budget_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Spend cap in USD: a run whose estimate exceeds it does not start, and "
+        "no new image is generated once spend would pass it.",
+    )
+    rate_limits: dict[str, RateLimit] | None = Field(
+        None,
+        description="Per-model limits, {model or '*': {requests_per_minute, max_concurrency}}, "
+        "shared by every task of a run.",
     )
     storage: StorageTarget = StorageTarget()
     defaults: ImageOptions = ImageOptions()

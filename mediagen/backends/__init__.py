@@ -85,7 +85,7 @@ def resolve_backend_name(requested: str | None, settings: Settings) -> str:
     name = requested or settings.backend
     if name != "auto":
         return name
-    if settings.gemini_api_key is not None:
+    if settings.gemini_api_key is not None or settings.gemini_api_key_block:
         return "gemini"
     if not _notice_given:
         _notice_given.append(True)

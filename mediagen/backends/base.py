@@ -37,6 +37,9 @@ class GenerationRequest:
     seed: int | None = None
     model: str | None = None  # None: the backend's default model
     image_id: str = ""  # for logs and errors only; never part of a cache key
+    # Models to try, in order, when ``model`` is over capacity or unavailable. Not part
+    # of the cache key: any model of the chain answers the same request.
+    fallback_models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,16 @@ class Backend(ABC):
     def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
         """Expected price in USD of one :meth:`generate` call (0 when free)."""
         return 0.0
+
+    @classmethod
+    def check_configuration(cls, settings: Settings) -> None:
+        """Raise ConfigurationError when a run could not start (e.g. no credentials)."""
+        return None
+
+    @classmethod
+    def check_request(cls, request: GenerationRequest) -> str | None:
+        """A problem with this request that no call could fix (e.g. an unsupported model)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release clients and connections."""

@@ -1,0 +1,23 @@
+"""Read the Gemini key from a Prefect Secret block named in settings.
+
+With ``MEDIAGEN_GEMINI_API_KEY_BLOCK=gemini-key`` (and no ``GEMINI_API_KEY``),
+the flow loads the Secret block ``gemini-key`` from the Prefect server the
+first time a backend needs it. The value stays out of flow parameters, logs
+and artifacts; the library sees it through :mod:`mediagen.credentials` only.
+"""
+
+from __future__ import annotations
+
+from prefect.blocks.system import Secret
+
+from mediagen import credentials
+
+
+def load_secret(name: str) -> str:
+    value = Secret.load(name, _sync=True).get()  # type: ignore[call-arg]
+    return str(value)
+
+
+def register() -> None:
+    """Let mediagen read secrets from Prefect Secret blocks (idempotent)."""
+    credentials.register_secret_loader(load_secret)

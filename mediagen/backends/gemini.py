@@ -1,0 +1,252 @@
+"""The ``gemini`` backend: Gemini image models through the google-genai SDK.
+
+One image is one ``client.models.generate_content`` call with
+``response_modalities=["IMAGE"]`` and an ``ImageConfig``: the supported aspect
+ratio nearest the target, and the image size (1K/2K/4K) of the quality level
+for models that take one. The model returns its own pixel size; processing
+crops and resizes to the exact target.
+
+Around each call, in order: the model chain (``model: [a, b]`` falls back on
+capacity or availability errors, never on safety blocks), retries
+(:mod:`mediagen.retry_policy`, honouring the server's delay), the model's rate
+limit (:mod:`mediagen.ratelimit`). Answers become a result, a
+:class:`BlockedError` (never retried) or a clear :class:`PermanentError`.
+
+Imagen (``generate_images``) is not supported: current SDKs refuse it in
+API-key mode and Google is retiring it; ``imagen-*`` models are rejected when
+the spec is expanded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, ClassVar
+
+from google import genai
+from google.genai import types
+
+from mediagen import credentials, pricing, ratelimit
+from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
+from mediagen.backends.gemini_errors import translate
+from mediagen.errors import BlockedError, ModelUnavailableError, PermanentError, TransientError
+from mediagen.retry_policy import RetryPolicy, call_with_retries
+from mediagen.settings import Settings
+
+logger = logging.getLogger("mediagen")
+
+API_VERSION = "v1beta"
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+# Models with one fixed output size: they take an aspect ratio but no image_size.
+FIXED_SIZE_MODELS = frozenset({"gemini-2.5-flash-image", "gemini-2.5-flash-image-preview"})
+# Finish reasons that mean "refused", recorded as blocked and never retried.
+BLOCK_REASONS = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "IMAGE_OTHER",
+        "NO_IMAGE",
+    }
+)
+
+
+def nearest_aspect_ratio(width: int, height: int) -> str:
+    """The supported aspect ratio closest to width:height (compared as log ratios)."""
+    target = math.log(width / height)
+
+    def distance(ratio: str) -> float:
+        w, h = (int(x) for x in ratio.split(":"))
+        return abs(math.log(w / h) - target)
+
+    return min(ASPECT_RATIOS, key=distance)
+
+
+def image_size_for(model: str, request: GenerationRequest) -> str | None:
+    """The image_size to send (None for models with a fixed size)."""
+    return None if model in FIXED_SIZE_MODELS else request.backend_image_size
+
+
+def model_chain(request: GenerationRequest, default: str) -> list[str]:
+    chain = [request.model or default, *request.fallback_models]
+    return list(dict.fromkeys(chain))  # each model once, in order
+
+
+class GeminiBackend(Backend):
+    """Gemini image models (default ``gemini-2.5-flash-image``)."""
+
+    name: ClassVar[str] = "gemini"
+    default_model: ClassVar[str] = "gemini-2.5-flash-image"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        key = credentials.gemini_api_key(settings).get_secret_value()
+        self._key = key
+        self._client = genai.Client(
+            api_key=key,
+            http_options=types.HttpOptions(
+                base_url=settings.gemini_base_url,
+                api_version=API_VERSION,
+                timeout=int(settings.gemini_timeout * 1000),
+            ),
+        )
+        self._policy = RetryPolicy(
+            max_attempts=settings.gemini_max_attempts,
+            max_wait=settings.gemini_max_wait,
+            base_delay=settings.gemini_retry_base_delay,
+        )
+
+    # -- checks before any work -----------------------------------------------------
+
+    @classmethod
+    def check_configuration(cls, settings: Settings) -> None:
+        if not credentials.has_gemini_credentials(settings):
+            credentials.gemini_api_key(settings)  # raises with the how-to message
+
+    @classmethod
+    def check_request(cls, request: GenerationRequest) -> str | None:
+        for model in model_chain(request, cls.default_model):
+            if model.startswith(("imagen", "models/imagen")):
+                return (
+                    f"model {model!r}: Imagen is not supported (the SDK refuses "
+                    "generate_images with an API key, and Google is retiring Imagen); "
+                    f"use a Gemini image model such as {cls.default_model!r} "
+                    "or 'gemini-3-pro-image-preview'"
+                )
+        return None
+
+    @classmethod
+    def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
+        model = request.model or cls.default_model
+        size = image_size_for(model, request) or "1K"
+        return pricing.estimate_usd(model, size, request.prompt, settings.gemini_pricing)
+
+    # -- generation ---------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        models = model_chain(request, self.default_model)
+        for index, model in enumerate(models):
+            try:
+                result = call_with_retries(
+                    lambda model=model: self._call(model, request),  # type: ignore[misc]
+                    self._policy,
+                    what=f"{request.image_id or 'image'} on {model}",
+                )
+            except (TransientError, ModelUnavailableError) as exc:
+                if index + 1 == len(models):
+                    raise
+                logger.warning(
+                    "%s: %s (%s); falling back to %s",
+                    request.image_id or "image",
+                    model,
+                    exc,
+                    models[index + 1],
+                )
+                continue
+            if index:
+                result.metadata["fallback_from"] = ",".join(models[:index])
+            return result
+        raise AssertionError("unreachable: the chain has at least one model")
+
+    def _call(self, model: str, request: GenerationRequest) -> GenerationResult:
+        config = types.GenerateContentConfig(
+            response_modalities=["IMAGE"],
+            image_config=types.ImageConfig(
+                aspect_ratio=nearest_aspect_ratio(request.width, request.height),
+                image_size=image_size_for(model, request),
+            ),
+        )
+        with ratelimit.request_slot(model, self.settings.rate_limits):
+            try:
+                response = self._client.models.generate_content(
+                    model=model, contents=request.prompt, config=config
+                )
+            except Exception as exc:
+                translated = translate(exc, model, self._redact)
+                if translated is None:
+                    raise
+                raise translated from exc
+        data, mime_type = self._image_of(response, model)
+        usage = usage_from_metadata(response.usage_metadata)
+        return GenerationResult(
+            data=data,
+            mime_type=mime_type,
+            backend=self.name,
+            model=model,
+            ai_generated=True,
+            usage=usage,
+            cost_usd=pricing.cost_usd(model, usage, self.settings.gemini_pricing),
+            metadata={"model_version": str(response.model_version or "")},
+        )
+
+    def _image_of(self, response: types.GenerateContentResponse, model: str) -> tuple[bytes, str]:
+        """The image bytes, or the blocked/no-image error the answer amounts to."""
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            raise BlockedError(_text(feedback.block_reason), feedback.block_reason_message or "")
+        candidate = response.candidates[0] if response.candidates else None
+        if candidate is None:
+            raise PermanentError(f"Gemini {model} answered with no candidate and no block reason")
+        parts = list(candidate.content.parts or []) if candidate.content else []
+        images = [
+            p
+            for p in parts
+            if p.inline_data is not None
+            and p.inline_data.data
+            and (p.inline_data.mime_type or "image/").startswith("image/")
+        ]
+        if images:
+            # Gemini 3 may send interim "thought" images first: take the last final one,
+            # or the last image at all when every one is marked thought.
+            final = [p for p in images if not p.thought] or images
+            blob = final[-1].inline_data
+            assert blob is not None and blob.data is not None
+            return blob.data, blob.mime_type or "image/png"
+        reason = _text(candidate.finish_reason) if candidate.finish_reason else ""
+        message = self._redact(candidate.finish_message or "")
+        if reason in BLOCK_REASONS:
+            raise BlockedError(reason, message)
+        text = " ".join(p.text for p in parts if p.text and not p.thought).strip()
+        why = f"finishReason {reason or 'none'}" + (f": {message}" if message else "")
+        if text:
+            raise PermanentError(
+                f"Gemini {model} answered with text and no image ({why}): {text[:200]!r}"
+            )
+        raise PermanentError(f"Gemini {model} answered without an image ({why})")
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _text(value: Any) -> str:
+    """An SDK enum (known or not) or a plain string, as its wire text."""
+    return str(getattr(value, "value", value))
+
+
+def usage_from_metadata(
+    metadata: types.GenerateContentResponseUsageMetadata | None,
+) -> dict[str, int]:
+    """Token counts of an answer: prompt, candidates, image, thoughts, total."""
+    if metadata is None:
+        return {}
+    image = sum(
+        d.token_count or 0
+        for d in metadata.candidates_tokens_details or []
+        if _text(d.modality) == "IMAGE"
+    )
+    usage = {
+        "prompt_tokens": metadata.prompt_token_count or 0,
+        "candidates_tokens": metadata.candidates_token_count or 0,
+        "image_tokens": image,
+        "thoughts_tokens": metadata.thoughts_token_count or 0,
+        "total_tokens": metadata.total_token_count or 0,
+    }
+    return {k: v for k, v in usage.items() if v}

@@ -1,0 +1,40 @@
+"""Checks made before a run starts any work: credentials and budget.
+
+The CLI runs them before it starts Prefect, and the flow again after its plan
+(a deployment bypasses the CLI), so a spec that asks for ``gemini`` without a
+key, or whose estimate exceeds ``budget_usd``, fails with one message and no
+backend call, upload or manifest.
+"""
+
+from __future__ import annotations
+
+from mediagen import pricing, run_guard
+from mediagen.backends import get_backend_class
+from mediagen.errors import ConfigurationError
+from mediagen.plan import Plan
+from mediagen.settings import Settings
+from mediagen.spec import JobSpec
+
+
+def check_run(spec: JobSpec, plan: Plan, settings: Settings) -> None:
+    """Raise ConfigurationError or BudgetExceededError when the run must not start."""
+    todo = plan.todo
+    for name in sorted({job.backend for job in todo}):
+        get_backend_class(name).check_configuration(settings)
+    if spec.budget_usd is None:
+        return
+    unpriced = sorted(
+        {
+            model
+            for job in todo
+            if job.backend == "gemini"
+            for model in (job.request.model or "", *job.request.fallback_models)
+            if model and pricing.price_for(model, settings.gemini_pricing) is None
+        }
+    )
+    if unpriced:
+        raise ConfigurationError(
+            f"budget_usd is set but no price is known for {', '.join(map(repr, unpriced))}: "
+            "add it with MEDIAGEN_GEMINI_PRICING so the budget can be enforced"
+        )
+    run_guard.check_estimate(plan.estimated_cost_usd, spec.budget_usd)
