@@ -90,7 +90,7 @@ def estimate_usd(
     return round(
         prompt_tokens * price.input_per_million / 1e6
         + price.image_token_count(image_size) * price.output_image_per_million / 1e6,
-        6,
+        8,
     )
 
 
@@ -108,7 +108,7 @@ def cost_usd(
         usage.get("prompt_tokens", 0) * price.input_per_million / 1e6
         + image * price.output_image_per_million / 1e6
         + text * price.output_text_per_million / 1e6,
-        6,
+        8,
     )
 
 

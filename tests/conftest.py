@@ -16,6 +16,8 @@ from tests.support.backends import CountingBackend
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.support.gemini"]  # fake Gemini server fixtures
+
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:

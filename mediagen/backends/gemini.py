@@ -9,8 +9,9 @@ crops and resizes to the exact target.
 Around each call, in order: the model chain (``model: [a, b]`` falls back on
 capacity or availability errors, never on safety blocks), retries
 (:mod:`mediagen.retry_policy`, honouring the server's delay), the model's rate
-limit (:mod:`mediagen.ratelimit`). Answers become a result, a
-:class:`BlockedError` (never retried) or a clear :class:`PermanentError`.
+limit (:mod:`mediagen.ratelimit`). Answers are read by
+:mod:`mediagen.backends.gemini_response`: an image, a :class:`BlockedError`
+(never retried) or a clear :class:`PermanentError`.
 
 Imagen (``generate_images``) is not supported: current SDKs refuse it in
 API-key mode and Google is retiring it; ``imagen-*`` models are rejected when
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from google import genai
 from google.genai import types
@@ -29,6 +30,7 @@ from google.genai import types
 from mediagen import credentials, pricing, ratelimit
 from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
 from mediagen.backends.gemini_errors import translate
+from mediagen.backends.gemini_response import parse_answer
 from mediagen.errors import BlockedError, ModelUnavailableError, PermanentError, TransientError
 from mediagen.retry_policy import RetryPolicy, call_with_retries
 from mediagen.settings import Settings
@@ -39,21 +41,6 @@ API_VERSION = "v1beta"
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 # Models with one fixed output size: they take an aspect ratio but no image_size.
 FIXED_SIZE_MODELS = frozenset({"gemini-2.5-flash-image", "gemini-2.5-flash-image-preview"})
-# Finish reasons that mean "refused", recorded as blocked and never retried.
-BLOCK_REASONS = frozenset(
-    {
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "IMAGE_OTHER",
-        "NO_IMAGE",
-    }
-)
 
 
 def nearest_aspect_ratio(width: int, height: int) -> str:
@@ -156,6 +143,8 @@ class GeminiBackend(Backend):
     def _call(self, model: str, request: GenerationRequest) -> GenerationResult:
         config = types.GenerateContentConfig(
             response_modalities=["IMAGE"],
+            # The raw answer: see gemini_response for why it is read as JSON.
+            should_return_http_response=True,
             image_config=types.ImageConfig(
                 aspect_ratio=nearest_aspect_ratio(request.width, request.height),
                 image_size=image_size_for(model, request),
@@ -171,82 +160,25 @@ class GeminiBackend(Backend):
                 if translated is None:
                     raise
                 raise translated from exc
-        data, mime_type = self._image_of(response, model)
-        usage = usage_from_metadata(response.usage_metadata)
+        try:
+            answer = parse_answer(response.sdk_http_response.body, model)
+        except BlockedError as exc:
+            raise BlockedError(exc.reason, self._redact(exc.detail)) from None
+        except PermanentError as exc:
+            raise PermanentError(self._redact(str(exc))) from None
         return GenerationResult(
-            data=data,
-            mime_type=mime_type,
+            data=answer.data,
+            mime_type=answer.mime_type,
             backend=self.name,
             model=model,
             ai_generated=True,
-            usage=usage,
-            cost_usd=pricing.cost_usd(model, usage, self.settings.gemini_pricing),
-            metadata={"model_version": str(response.model_version or "")},
+            usage=answer.usage,
+            cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
+            metadata={"model_version": answer.model_version},
         )
-
-    def _image_of(self, response: types.GenerateContentResponse, model: str) -> tuple[bytes, str]:
-        """The image bytes, or the blocked/no-image error the answer amounts to."""
-        feedback = response.prompt_feedback
-        if feedback is not None and feedback.block_reason is not None:
-            raise BlockedError(_text(feedback.block_reason), feedback.block_reason_message or "")
-        candidate = response.candidates[0] if response.candidates else None
-        if candidate is None:
-            raise PermanentError(f"Gemini {model} answered with no candidate and no block reason")
-        parts = list(candidate.content.parts or []) if candidate.content else []
-        images = [
-            p
-            for p in parts
-            if p.inline_data is not None
-            and p.inline_data.data
-            and (p.inline_data.mime_type or "image/").startswith("image/")
-        ]
-        if images:
-            # Gemini 3 may send interim "thought" images first: take the last final one,
-            # or the last image at all when every one is marked thought.
-            final = [p for p in images if not p.thought] or images
-            blob = final[-1].inline_data
-            assert blob is not None and blob.data is not None
-            return blob.data, blob.mime_type or "image/png"
-        reason = _text(candidate.finish_reason) if candidate.finish_reason else ""
-        message = self._redact(candidate.finish_message or "")
-        if reason in BLOCK_REASONS:
-            raise BlockedError(reason, message)
-        text = " ".join(p.text for p in parts if p.text and not p.thought).strip()
-        why = f"finishReason {reason or 'none'}" + (f": {message}" if message else "")
-        if text:
-            raise PermanentError(
-                f"Gemini {model} answered with text and no image ({why}): {text[:200]!r}"
-            )
-        raise PermanentError(f"Gemini {model} answered without an image ({why})")
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
     def close(self) -> None:
         self._client.close()
-
-
-def _text(value: Any) -> str:
-    """An SDK enum (known or not) or a plain string, as its wire text."""
-    return str(getattr(value, "value", value))
-
-
-def usage_from_metadata(
-    metadata: types.GenerateContentResponseUsageMetadata | None,
-) -> dict[str, int]:
-    """Token counts of an answer: prompt, candidates, image, thoughts, total."""
-    if metadata is None:
-        return {}
-    image = sum(
-        d.token_count or 0
-        for d in metadata.candidates_tokens_details or []
-        if _text(d.modality) == "IMAGE"
-    )
-    usage = {
-        "prompt_tokens": metadata.prompt_token_count or 0,
-        "candidates_tokens": metadata.candidates_token_count or 0,
-        "image_tokens": image,
-        "thoughts_tokens": metadata.thoughts_token_count or 0,
-        "total_tokens": metadata.total_token_count or 0,
-    }
-    return {k: v for k, v in usage.items() if v}

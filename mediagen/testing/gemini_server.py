@@ -169,7 +169,7 @@ class RecordedRequest:
     """One request the server received."""
 
     started: float  # time.monotonic() when it arrived
-    finished: float
+    finished: float  # when the answer was ready (0 while in flight)
     model: str
     method: str
     path: str
@@ -298,15 +298,19 @@ class FakeGeminiServer:
                     return rule.fault
         return None
 
-    def _enter(self) -> None:
+    def _arrive(self, path: str) -> RecordedRequest:
+        record = RecordedRequest(time.monotonic(), 0.0, "", "POST", path, {}, "", None, 0, "")
         with self._lock:
             self._state.in_flight += 1
             self._state.max_in_flight = max(self._state.max_in_flight, self._state.in_flight)
+            self._state.requests.append(record)
+        return record
 
     def _leave(self, record: RecordedRequest) -> None:
         with self._lock:
-            self._state.in_flight -= 1
-            self._state.requests.append(record)
+            if not record.finished:  # once per request
+                record.finished = time.monotonic()
+                self._state.in_flight -= 1
 
     def answer(
         self, model: str, body: dict[str, Any], api_key: str | None
@@ -484,50 +488,43 @@ def _handler_for(server: FakeGeminiServer) -> type[BaseHTTPRequestHandler]:
             pass  # quiet: tests read server.requests instead
 
         def do_POST(self) -> None:
-            started = time.monotonic()
-            server._enter()
-            status, outcome, model, body, key = 500, "unread", "", {}, None
+            # The record is listed on arrival and completed before the answer is sent,
+            # so a client that has its answer always finds its request recorded.
+            record = server._arrive(self.path.split("?", 1)[0])
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                key = self.headers.get("x-goog-api-key") or _query_key(self.path)
-                match = _PATH.match(self.path.split("?", 1)[0])
+                record.api_key = self.headers.get("x-goog-api-key") or _query_key(self.path)
+                match = _PATH.match(record.path)
+                delay = 0.0
                 if match is None:
-                    status, payload, headers = _error(Fault.error(404, f"no route {self.path}"))
-                    outcome, delay = "no route", 0.0
+                    status, payload, headers = _error(Fault.error(404, f"no route {record.path}"))
+                    record.outcome = "no route"
                 else:
-                    model = match["model"]
+                    record.model = match["model"]
                     try:
-                        body = json.loads(raw or b"{}")
+                        record.body = json.loads(raw or b"{}")
                     except ValueError:
-                        body = {}
-                    if match["method"] != "generateContent" or not body.get("contents"):
+                        record.body = {}
+                    record.prompt = _prompt_of(record.body)
+                    if match["method"] != "generateContent" or not record.body.get("contents"):
                         status, payload, headers = _error(
                             Fault.error(400, "only generateContent with contents is served")
                         )
-                        outcome, delay = "bad request", 0.0
+                        record.outcome = "bad request"
                     else:
-                        status, payload, headers, outcome, delay = server.answer(model, body, key)
+                        status, payload, headers, record.outcome, delay = server.answer(
+                            record.model, record.body, record.api_key
+                        )
+                record.status = status
                 if delay:
                     time.sleep(delay)
+                server._leave(record)
                 self._send(status, payload, headers)
             except (BrokenPipeError, ConnectionResetError):
-                outcome += " (client gone)"
+                record.outcome += " (client gone)"
             finally:
-                server._leave(
-                    RecordedRequest(
-                        started,
-                        time.monotonic(),
-                        model,
-                        "POST",
-                        self.path.split("?", 1)[0],
-                        body,
-                        _prompt_of(body),
-                        key,
-                        status,
-                        outcome,
-                    )
-                )
+                server._leave(record)
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
             data = json.dumps(payload).encode()
