@@ -9,6 +9,7 @@ own task cache is off: it would key on the run and never hit across runs.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import concurrency_limits, secrets
 from mediagen import pipeline, preflight, ratelimit, run_guard
-from mediagen.errors import AuthError, RunAbortedError, TransientError, TransientStorageError
+from mediagen.errors import (
+    AuthError,
+    BudgetExceededError,
+    RunAbortedError,
+    TransientError,
+    TransientStorageError,
+)
 from mediagen.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.manifest import ImageEntry, Manifest, read_manifest
 from mediagen.plan import Plan, make_plan
@@ -59,25 +66,47 @@ _task_options: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """An image the run stopped before making (abort, budget): passed down the chain.
+
+    Its tasks end Completed, so a bad key or an exhausted budget gives one message
+    for the run instead of three failed task runs per image in the logs and the UI.
+    """
+
+    status: str  # failed | skipped
+    error: str
+
+
 @task(name="generate", task_run_name="generate-{job.id}", **_task_options)
-def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated:
-    return pipeline.generate(job, ctx)
+def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated | Stopped:
+    try:
+        return pipeline.generate(job, ctx)
+    except (AuthError, RunAbortedError) as exc:
+        return Stopped("failed", f"generate: {type(exc).__name__}: {exc}")
+    except BudgetExceededError as exc:
+        return Stopped("skipped", f"generate: {type(exc).__name__}: {exc}")
 
 
 @task(name="process", task_run_name="process-{job.id}", **_task_options)
 def process_task(
-    job: ImageJob, generated: pipeline.Generated, ctx: pipeline.RunContext
-) -> list[pipeline.Processed]:
+    job: ImageJob, generated: pipeline.Generated | Stopped, ctx: pipeline.RunContext
+) -> list[pipeline.Processed] | Stopped:
+    if isinstance(generated, Stopped):
+        return generated
     return pipeline.process(job, generated, ctx)
 
 
 @task(name="upload", task_run_name="upload-{job.id}", **_task_options)
 def upload_task(
     job: ImageJob,
-    generated: pipeline.Generated,
-    processed: list[pipeline.Processed],
+    generated: pipeline.Generated | Stopped,
+    processed: list[pipeline.Processed] | Stopped,
     ctx: pipeline.RunContext,
 ) -> ImageEntry:
+    if isinstance(generated, Stopped):
+        return pipeline.failed_entry(job, ctx, generated.error, status=generated.status)
+    assert not isinstance(processed, Stopped)
     return pipeline.upload(job, generated, processed, ctx)
 
 

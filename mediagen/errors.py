@@ -94,7 +94,7 @@ class RunAbortedError(MediagenError):
 class BudgetExceededError(MediagenError):
     """Making this (or the planned) work would spend more than the spec's ``budget_usd``."""
 
-    def __init__(self, message: str, *, budget_usd: float, needed_usd: float) -> None:
+    def __init__(self, message: str, budget_usd: float = 0.0, needed_usd: float = 0.0) -> None:
         super().__init__(message)
         self.budget_usd = budget_usd
         self.needed_usd = needed_usd

@@ -295,13 +295,14 @@ def upload(
     )
 
 
-def failed_entry(job: ImageJob, ctx: RunContext, error: BaseException | str) -> ImageEntry:
+def failed_entry(
+    job: ImageJob, ctx: RunContext, error: BaseException | str, status: str = "failed"
+) -> ImageEntry:
     """The manifest entry of an image that could not be published.
 
     Status: ``blocked`` (safety refusal, with its reason and message),
     ``skipped`` (the budget ran out before it was made) or ``failed``.
     """
-    status = "failed"
     fields: dict[str, object] = {}
     if isinstance(error, BlockedError):
         status = "blocked"
@@ -391,7 +392,7 @@ def finalize(
             "public": ctx.bucket.public,
         },
         counts=counts,
-        cost_usd=round(sum(r.cost_usd for r in results.values()), 6),
+        cost_usd=round(sum(r.cost_usd for r in results.values()), 8),
         images=images,
         orphaned_keys=sorted(orphans - current),
         budget_usd=budget_usd,

@@ -1,0 +1,254 @@
+"""The generate-media flow with the gemini backend: real Prefect engine, real google-genai SDK,
+the local fake Gemini server on 127.0.0.1, a local bucket."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from flows.run import run_flow
+from mediagen.errors import BudgetExceededError, ConfigurationError
+from mediagen.manifest import Manifest
+from mediagen.testing import Fault
+from tests.support.gemini import TEST_KEY
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+FLASH = "gemini-2.5-flash-image"
+PRO = "gemini-3-pro-image-preview"
+FLASH_IMAGE_USD = 1290 * 30.0 / 1e6  # output tokens of one image; prompts add a little
+
+
+def spec(images: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"name": "gem", "backend": "gemini", "images": images, **extra}
+
+
+def images(count: int, **options: Any) -> list[dict[str, Any]]:
+    return [{"id": f"img-{i}", "prompt": f"savings goal number {i}", "size": "thumbnail",
+             **options} for i in range(count)]  # fmt: skip
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.lines.append(f"{record.name} {record.levelname} {text}")
+
+
+@pytest.fixture
+def logs() -> Iterator[list[str]]:
+    """Every log record of mediagen, Prefect and the SDK (all propagate to the root logger)."""
+    handler = _Collect()
+    root = logging.getLogger()
+    verbose = [logging.getLogger(n) for n in ("mediagen", "prefect", "google_genai")]
+    levels = [lg.level for lg in verbose]
+    root.addHandler(handler)
+    for lg in verbose:
+        lg.setLevel(logging.DEBUG)
+    yield handler.lines
+    root.removeHandler(handler)
+    for lg, level in zip(verbose, levels, strict=True):
+        lg.setLevel(level)
+
+
+def bucket_file(workspace: Path, key: str) -> Path:
+    return workspace / "bucket" / key
+
+
+def server_side(manifest: Manifest) -> dict[str, Any]:
+    """The flow run, its logs and artifacts, as stored on the Prefect server."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)  # logs go to the API in the background
+    run_id = manifest.run_id
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        )
+    return {
+        "parameters": json.dumps(run.parameters),
+        "artifacts": [str(a.data) + str(a.description) for a in artifacts],
+        "logs": [log.message for log in logs],
+        "tasks": [str(t.state.message if t.state else "") for t in tasks],
+    }
+
+
+def test_outcomes_usage_cost_and_no_key_anywhere(gemini_env, workspace, logs, capfd):
+    gemini = gemini_env
+    gemini.script(Fault.prompt_blocked("PROHIBITED_CONTENT", "not allowed"), match="[[deny]]")
+    gemini.script(Fault.finish("IMAGE_SAFETY", "unsafe picture"), match="[[unsafe]]")
+    gemini.script(Fault.text_only("words only"), match="[[text]]")
+    gemini.script(Fault.thought_image(), match="[[thought]]")
+    manifest = run_flow(spec([
+        {"id": "ok", "prompt": "a jar of coins", "size": "social_landscape", "formats": ["webp"]},
+        {"id": "thought", "prompt": "a house [[thought]]", "size": "thumbnail"},
+        {"id": "deny", "prompt": "x [[deny]]"},
+        {"id": "unsafe", "prompt": "y [[unsafe]]"},
+        {"id": "text", "prompt": "z [[text]]"},
+    ]))  # fmt: skip
+
+    entries = manifest.images
+    ok = entries["ok"]
+    assert ok.status == "ok" and ok.model == FLASH and ok.backend == "gemini" and ok.ai_generated
+    with Image.open(bucket_file(workspace, ok.key)) as image:
+        assert image.size == (1200, 630) and image.format == "WEBP"  # exact size in processing
+    assert ok.usage["image_tokens"] == 1290
+    assert ok.cost_usd == pytest.approx(FLASH_IMAGE_USD, rel=0.01)
+    assert entries["thought"].status == "ok"
+    assert manifest.cost_usd == pytest.approx(ok.cost_usd + entries["thought"].cost_usd)
+    assert (entries["deny"].status, entries["deny"].blocked_reason) == (
+        "blocked",
+        "PROHIBITED_CONTENT",
+    )
+    assert entries["deny"].blocked_message == "not allowed"
+    assert (entries["unsafe"].status, entries["unsafe"].blocked_reason) == (
+        "blocked",
+        "IMAGE_SAFETY",
+    )
+    assert entries["unsafe"].blocked_message == "unsafe picture"
+    assert entries["text"].status == "failed" and "text and no image" in entries["text"].error
+    for marker in ("[[deny]]", "[[unsafe]]", "[[text]]"):
+        assert len(gemini.requests_for(marker)) == 1  # never retried
+
+    # The key went to the server in its header, and nowhere else.
+    assert {r.api_key for r in gemini.requests} == {TEST_KEY}
+    seen = server_side(manifest)
+    out, err = capfd.readouterr()
+    stored = [p for p in (workspace / "bucket").rglob("*") if p.is_file()]
+    places = {
+        "manifest": bucket_file(workspace, "gem/manifest.json").read_text(),
+        "bucket": "".join(p.read_bytes().decode("latin-1") for p in stored),
+        "local logs": "\n".join(logs),
+        "output": out + err,
+        **{k: "\n".join(v) if isinstance(v, list) else v for k, v in seen.items()},
+    }
+    assert seen["artifacts"] and seen["logs"]
+    for where, text in places.items():
+        assert TEST_KEY not in text, where
+
+
+def test_429_storm_is_ridden_out_with_the_servers_delays(gemini_env):
+    gemini_env.script(Fault.rate_limited(retry_delay=0.4), times=8)
+    manifest = run_flow(spec(images(6)), concurrency=6)
+
+    assert manifest.counts["ok"] == 6
+    assert sum(r.status == 429 for r in gemini_env.requests) == 8
+    for i in range(6):
+        tries = gemini_env.requests_for(f"number {i}.")
+        for before, after in itertools.pairwise(tries):
+            assert before.status == 429
+            assert after.started - before.finished >= 0.4  # RetryInfo honoured
+        assert tries[-1].status == 200
+
+
+def test_bad_key_aborts_the_run_fast_with_one_message(gemini_env, monkeypatch, logs):
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-wrong-key-0000")
+    started = time.monotonic()
+    manifest = run_flow(spec(images(24)), concurrency=4)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 5
+    assert len(gemini_env.requests) <= 4  # only the calls already in flight
+    assert manifest.run_aborted and "API_KEY_INVALID" in manifest.run_aborted
+    assert manifest.counts["failed"] == 24
+    errors = [line for line in logs if " ERROR " in line]
+    assert sum("Run aborted" in line for line in errors) == 1
+    assert not [line for line in errors if line.split(" ", 2)[-1].startswith("Image ")]
+    assert "AIza-wrong-key-0000" not in "\n".join(logs) + manifest.model_dump_json()
+
+
+def test_budget_refuses_to_start_when_the_estimate_is_over(gemini_env, workspace):
+    with pytest.raises(BudgetExceededError, match="exceeds budget_usd"):
+        run_flow(spec(images(3), budget_usd=0.05))
+    assert gemini_env.requests == []
+    assert not bucket_file(workspace, "gem/manifest.json").exists()
+
+
+def test_budget_stops_new_generations_and_publishes_what_was_paid(gemini_env, workspace):
+    # The plan is priced on the first model; the chain makes every image cost the pro price.
+    gemini_env.script(Fault.server_error(503), model=FLASH, times=None)
+    chain = {"model": [FLASH, PRO]}
+    manifest = run_flow(spec(images(5, **chain), budget_usd=0.3), concurrency=1)
+
+    statuses = [e.status for e in manifest.images.values()]
+    assert statuses.count("ok") == 2 and statuses.count("skipped") == 3
+    assert len([r for r in gemini_env.requests if r.status == 200]) == 2
+    assert manifest.cost_usd <= 0.3 and manifest.budget_usd == 0.3
+    for entry in manifest.images.values():
+        if entry.status == "ok":
+            assert entry.model == PRO and bucket_file(workspace, entry.key).is_file()
+        else:
+            assert "budget_usd" in entry.error
+    again = run_flow(spec(images(5, **chain), budget_usd=0.3), concurrency=1)
+    assert again.counts["plan_retry"] == 3  # skipped images are made by a later run
+
+
+def test_explicit_gemini_without_key_fails_before_any_work(gemini_env, workspace, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY")
+    with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):
+        run_flow(spec(images(2)))
+    assert gemini_env.requests == []
+    assert not (workspace / "bucket").exists()
+
+
+def test_rate_limit_and_global_concurrency_limit_named_after_the_model(gemini_env):
+    from prefect import get_client
+
+    limits = {PRO: {"requests_per_minute": 300}}  # one request per 0.2 s
+    manifest = run_flow(spec(images(4, model=PRO), rate_limits=limits), concurrency=4)
+
+    assert manifest.counts["ok"] == 4
+    starts = sorted(r.started for r in gemini_env.requests)
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.18
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(PRO)
+    assert limit.limit == 1 and limit.slot_decay_per_second == pytest.approx(5.0)
+
+
+def test_fallback_chain_records_the_model_that_made_the_image(gemini_env):
+    gemini_env.script(Fault.model_not_found(), model=PRO, times=None)
+    manifest = run_flow(spec([{"id": "a", "prompt": "a bike", "model": [PRO, FLASH]}]))
+    assert manifest.images["a"].status == "ok" and manifest.images["a"].model == FLASH
+    assert [r.model for r in gemini_env.requests] == [PRO, FLASH]
+
+
+def test_key_from_a_prefect_secret_block(gemini_env, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    Secret(value=TEST_KEY).save("mediagen-test-gemini-key", overwrite=True)
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.delenv("MEDIAGEN_BACKEND")  # auto: a named secret counts as a key
+    monkeypatch.setenv("MEDIAGEN_GEMINI_API_KEY_BLOCK", "mediagen-test-gemini-key")
+    s = spec([{"id": "a", "prompt": "a bike"}])
+    del s["backend"]
+    manifest = run_flow(s)
+    assert manifest.images["a"].status == "ok" and manifest.images["a"].backend == "gemini"
+    assert [r.api_key for r in gemini_env.requests] == [TEST_KEY]
+    assert TEST_KEY not in manifest.model_dump_json()
