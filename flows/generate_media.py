@@ -26,6 +26,7 @@ from mediagen import pipeline, preflight, ratelimit, run_guard
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
+    ConfigurationError,
     RunAbortedError,
     TransientError,
     TransientStorageError,
@@ -82,7 +83,7 @@ class Stopped:
 def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated | Stopped:
     try:
         return pipeline.generate(job, ctx)
-    except (AuthError, RunAbortedError) as exc:
+    except (AuthError, ConfigurationError, RunAbortedError) as exc:
         return Stopped("failed", f"generate: {type(exc).__name__}: {exc}")
     except BudgetExceededError as exc:
         return Stopped("skipped", f"generate: {type(exc).__name__}: {exc}")
@@ -218,7 +219,7 @@ def _fan_out(
             logger.error("Image %s %s: %s", entry.id, entry.status, entry.error)
     if manifest.run_aborted:
         logger.error(
-            "Run aborted: %s; %d more image(s) not attempted",
+            "Run aborted: %s; %d image(s) not made",
             manifest.run_aborted, stopped["aborted"],
         )  # fmt: skip
     if stopped["skipped"]:
@@ -239,7 +240,7 @@ def _fan_out(
 
 def _stopped_by_abort(entry: ImageEntry) -> bool:
     error = entry.error or ""
-    return RunAbortedError.__name__ in error or AuthError.__name__ in error
+    return any(e.__name__ in error for e in (RunAbortedError, AuthError, ConfigurationError))
 
 
 def _outcome(

@@ -207,7 +207,7 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
         table.add_column(column, overflow="fold")
     not_attempted = 0
     for entry in manifest.images.values():
-        if manifest.run_aborted and "RunAbortedError" in (entry.error or ""):
+        if manifest.run_aborted and _stopped_by_abort(entry.error or ""):
             not_attempted += 1  # summarised below, not one row each
             continue
         table.add_row(
@@ -221,13 +221,17 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
         )
     console.print(table)
     if not_attempted:
-        console.print(f"{not_attempted} more image(s) not attempted: the run was aborted")
+        console.print(f"{not_attempted} image(s) not made: the run was aborted")
     console.print(f"manifest: {bucket.url(manifest_key(prefix))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")
     skipped = manifest.counts.get("skipped", 0)
     if skipped:
         console.print(f"{skipped} image(s) skipped: budget reached; run again to make them")
+
+
+def _stopped_by_abort(error: str) -> bool:
+    return any(name in error for name in ("RunAbortedError", "AuthError", "ConfigurationError"))
 
 
 @app.command()

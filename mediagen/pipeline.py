@@ -26,6 +26,8 @@ from mediagen.errors import (
     AuthError,
     BlockedError,
     BudgetExceededError,
+    ConfigurationError,
+    PermanentError,
     ProcessingError,
     RunAbortedError,
 )
@@ -152,8 +154,8 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     except BlockedError:
         events.emit(job.id, "blocked")
         raise
-    except (RunAbortedError, BudgetExceededError):
-        events.emit(job.id, "failed")
+    except (RunAbortedError, BudgetExceededError, PermanentError, ConfigurationError):
+        events.emit(job.id, "failed")  # final: no retry will follow
         raise
     ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
     original_key = f"{job.original_key}.{ext}"
@@ -184,7 +186,7 @@ def _call_backend(job: ImageJob) -> GenerationResult:
         run_guard.check()  # the run may have been aborted while this waited for a slot
         try:
             result = backend_for(job.backend).generate(job.request)
-        except AuthError as exc:
+        except (AuthError, ConfigurationError) as exc:
             # Every further call would be refused too: stop the run, say it once.
             run_guard.abort(str(exc))
             raise

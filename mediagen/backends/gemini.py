@@ -31,7 +31,13 @@ from mediagen import credentials, pricing, ratelimit
 from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
 from mediagen.backends.gemini_errors import translate
 from mediagen.backends.gemini_response import parse_answer
-from mediagen.errors import BlockedError, ModelUnavailableError, PermanentError, TransientError
+from mediagen.errors import (
+    BlockedError,
+    ConfigurationError,
+    ModelUnavailableError,
+    PermanentError,
+    TransientError,
+)
 from mediagen.retry_policy import RetryPolicy, call_with_retries
 from mediagen.settings import Settings
 
@@ -64,6 +70,18 @@ def model_chain(request: GenerationRequest, default: str) -> list[str]:
     return list(dict.fromkeys(chain))  # each model once, in order
 
 
+def base_url(settings: Settings) -> str | None:
+    """MEDIAGEN_GEMINI_BASE_URL (None: Google's endpoint); ConfigurationError if malformed."""
+    url = (settings.gemini_base_url or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"MEDIAGEN_GEMINI_BASE_URL must start with http:// or https://, got {url!r}"
+        )
+    return url
+
+
 class GeminiBackend(Backend):
     """Gemini image models (default ``gemini-2.5-flash-image``)."""
 
@@ -77,7 +95,7 @@ class GeminiBackend(Backend):
         self._client = genai.Client(
             api_key=key,
             http_options=types.HttpOptions(
-                base_url=settings.gemini_base_url,
+                base_url=base_url(settings),
                 api_version=API_VERSION,
                 timeout=int(settings.gemini_timeout * 1000),
             ),
@@ -94,6 +112,7 @@ class GeminiBackend(Backend):
     def check_configuration(cls, settings: Settings) -> None:
         if not credentials.has_gemini_credentials(settings):
             credentials.gemini_api_key(settings)  # raises with the how-to message
+        base_url(settings)
 
     @classmethod
     def check_request(cls, request: GenerationRequest) -> str | None:
