@@ -33,8 +33,8 @@ SPEC = {
 def mediagen(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     from prefect.settings import PREFECT_API_URL
 
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("GEMINI", "GOOGLE", "MEDIAGEN", "PREFECT_LOGGING"))}  # fmt: skip
+    ours = ("GEMINI", "GOOGLE", "MEDIAGEN", "PREFECT_LOGGING")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     full_env |= {
         "PYTHONPATH": str(REPO),
         "PREFECT_HOME": str(cwd / ".prefect"),
