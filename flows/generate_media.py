@@ -276,11 +276,15 @@ def _publish_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
         f"- blocked: {counts['blocked']}, failed: {counts['failed']}",
         f"- plan: {counts['plan_new']} new, {counts['plan_changed']} changed, "
         f"{counts['plan_retry']} retried, {counts['plan_unchanged']} unchanged",
-        f"- cost: ${manifest.cost_usd:.4f}",
+        f"- cost: ${manifest.cost_usd:.4f}"
+        + (f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""),
         f"- manifest: `{ctx.bucket.provider}://{ctx.bucket.bucket}/{ctx.prefix}/manifest.json`",
     ]
+    if manifest.run_aborted:
+        lines.append(f"- **run aborted**: {manifest.run_aborted}")
     for entry in manifest.failed():
-        lines.append(f"- `{entry.id}` {entry.status}: {entry.error}")
+        if not (manifest.run_aborted and _stopped_by_abort(entry)):
+            lines.append(f"- `{entry.id}` {entry.status}: {entry.error}")
     create_markdown_artifact(key=f"{key}-summary", markdown="\n".join(lines))
 
 
