@@ -19,12 +19,14 @@ from mediagen.errors import BlockedError, PermanentError, TransientError
 class CountingBackend(OfflineBackend):
     name = "counting"
     calls: ClassVar[Counter[str]] = Counter()  # prompt → number of generate() calls
+    describe_calls: ClassVar[Counter[str]] = Counter()  # prompt → number of describe() calls
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
     def reset(cls) -> None:
         with cls._lock:
             cls.calls.clear()
+            cls.describe_calls.clear()
 
     @classmethod
     def total(cls) -> int:
@@ -41,3 +43,10 @@ class CountingBackend(OfflineBackend):
         if "[[flaky]]" in request.prompt and attempt <= 2:
             raise TransientError(f"scripted transient failure #{attempt}")
         return super().generate(request)
+
+    def describe(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> str:
+        with self._lock:
+            self.describe_calls[request.prompt] += 1
+        return super().describe(image, mime_type, purpose, request)
