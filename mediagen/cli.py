@@ -115,6 +115,7 @@ def plan(spec: SpecArg) -> None:
     table = Table(title=f"Plan for {job_spec.name}")
     for column in ("id", "action", "size", "formats", "backend", "model", "est. cost", "why"):
         table.add_column(column)
+    table.add_column("brand fit")
     for item in the_plan.items:
         job = item.job
         table.add_row(
@@ -126,15 +127,32 @@ def plan(spec: SpecArg) -> None:
             job.request.model or "",
             f"${item.estimated_cost_usd:.4f}",
             item.reason,
+            _brand_cell(item.brand_score, item.off_brand),
         )
     for image_id in the_plan.removed:
-        table.add_row(image_id, "removed", "", "", "", "", "", "no longer in the spec")
+        table.add_row(image_id, "removed", "", "", "", "", "", "no longer in the spec", "")
     console.print(table)
     counts = the_plan.counts()
     console.print(
         " · ".join(f"{k}: {v}" for k, v in counts.items())
         + f" · estimated cost: ${the_plan.estimated_cost_usd:.4f}"
     )
+    if the_plan.off_brand:
+        console.print(
+            f"[yellow]off-brand[/] ({len(the_plan.off_brand)}): {', '.join(the_plan.off_brand)}",
+            soft_wrap=True,
+        )
+
+
+def _formats_cell(entry: Any) -> str:
+    formats = ",".join(dict.fromkeys(o.format for o in entry.outputs)) or entry.format
+    return f"{formats} ({len(entry.outputs)} files)" if len(entry.outputs) > 1 else formats
+
+
+def _brand_cell(score: float | None, off_brand: bool) -> str:
+    if score is None:
+        return ""
+    return f"{score:.0%} OFF-BRAND" if off_brand else f"{score:.0%}"
 
 
 @app.command()
@@ -194,18 +212,23 @@ def _progress(total: int) -> Iterator[Any]:
 
 def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     table = Table(title=f"{manifest.spec_name}: {manifest.counts['ok']} published")
-    for column in ("id", "status", "size", "format", "bytes", "url / reason"):
+    for column in ("id", "status", "size", "format", "bytes", "brand fit", "url / reason"):
         table.add_column(column, overflow="fold")
     for entry in manifest.images.values():
+        fit = entry.brand_fit
         table.add_row(
             entry.id,
             entry.status,
             f"{entry.width}x{entry.height}",
-            ",".join(o.format for o in entry.outputs) or entry.format,
+            _formats_cell(entry),
             str(entry.bytes or ""),
+            _brand_cell(fit.score, fit.off_brand) if fit else "",
             entry.url if entry.status == "ok" else (entry.error or ""),
         )
     console.print(table)
+    off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
+    if off_brand:
+        console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
     console.print(f"manifest: {bucket.url(manifest_key(prefix))}")
     console.print(f"cost: ${manifest.cost_usd:.4f}")
 

@@ -5,7 +5,8 @@ image), so they cost a few milliseconds whatever the output sizes are.
 
 - Dominant colours: Pillow's median cut, refined by k-means passes (both in C),
   then clusters closer than :data:`MERGE_DELTA_E` are merged, so a flat colour
-  with anti-aliased edges is one colour, not three.
+  with anti-aliased edges is one colour, not three; clusters under
+  :data:`MIN_SHARE` of the pixels are left out (so shares may sum to < 1).
 - Brand fit: the share of pixels whose colour is within ``max_delta_e`` of at
   least one brand colour, with CIEDE2000 (ΔE00) in CIELAB (D65). CIEDE2000
   rather than CIE76 because CIE76 overstates differences in saturated colours
@@ -26,6 +27,8 @@ DEFAULT_MAX_DELTA_E = 10.0
 DEFAULT_COLORS = 5
 # Clusters closer than this (ΔE00) are one colour to a person: merge them.
 MERGE_DELTA_E = 6.0
+# Clusters under this share (edges, specks) are not dominant colours: left out.
+MIN_SHARE = 0.02
 _KMEANS_PASSES = 4
 # D65 reference white.
 _WHITE = np.array([0.95047, 1.0, 1.08883])
@@ -112,10 +115,7 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     s_h = 1 + 0.015 * cp_mean * t
     r_t = -np.sin(np.radians(2 * d_theta)) * r_c
     return np.sqrt(
-        (dl / s_l) ** 2
-        + (dc / s_c) ** 2
-        + (dh_big / s_h) ** 2
-        + r_t * (dc / s_c) * (dh_big / s_h)
+        (dl / s_l) ** 2 + (dc / s_c) ** 2 + (dh_big / s_h) ** 2 + r_t * (dc / s_c) * (dh_big / s_h)
     )
 
 
@@ -146,7 +146,9 @@ def dominant_colors(image: Image.Image, count: int = DEFAULT_COLORS) -> list[Col
     ]
     clusters.sort(key=lambda item: -item[0])
     merged = _merge_close(clusters)
-    return [ColorShare(rgb_to_hex(colour), round(n / total, 4)) for n, colour in merged]
+    shares = [ColorShare(rgb_to_hex(colour), round(n / total, 4)) for n, colour in merged]
+    shares = [c for c in shares if c.proportion >= MIN_SHARE]
+    return sorted(shares, key=lambda c: (-c.proportion, c.hex))  # ties: a stable order
 
 
 def _merge_close(

@@ -233,7 +233,9 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
     return out
 
 
-def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> tuple[str | None, str | None]:
+def _alt_text(
+    job: ImageJob, prepared: PreparedImage, bucket: Bucket
+) -> tuple[str | None, str | None]:
     """(alt text, "human" | "auto"), or (None, None) when the spec asks for none.
 
     Text a person wrote is used as is. ``auto`` asks the backend once per
@@ -261,10 +263,14 @@ def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> tuple[s
         answer = backend.describe(prepared.describe_jpeg(), "image/jpeg", job.purpose, job.request)
     text = alt_text.clip(answer or "")
     if not text:
-        logger.warning("image %s: the backend wrote no alt text; using the prompt's subject", job.id)
+        logger.warning(
+            "image %s: the backend wrote no alt text; using the prompt's subject", job.id
+        )
         text = alt_text.from_prompt(job.prompt)
     record = {**identity, "alt_text": text}
-    bucket.put(cache_key, json.dumps(record).encode(), content_type="application/json", public=False)
+    bucket.put(
+        cache_key, json.dumps(record).encode(), content_type="application/json", public=False
+    )
     return text, "auto"
 
 
@@ -437,6 +443,8 @@ def summary_rows(manifest: Manifest) -> list[dict[str, object]]:
             "model": e.model,
             "cost_usd": e.cost_usd,
             "error": e.error or "",
+            "brand_fit": "" if e.brand_fit is None else e.brand_fit.score,
+            "off_brand": bool(e.brand_fit and e.brand_fit.off_brand),
         }
         for e in manifest.images.values()
     ]

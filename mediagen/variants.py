@@ -77,9 +77,7 @@ def srcsets(files: Sequence[PublishedFile]) -> dict[str, str]:
     out: dict[str, str] = {}
     for fmt in dict.fromkeys(f.format for f in files):
         by_width = {f.width: f for f in files if f.format == fmt}
-        out[fmt] = ", ".join(
-            f"{_srcset_url(by_width[w].url)} {w}w" for w in sorted(by_width)
-        )
+        out[fmt] = ", ".join(f"{_srcset_url(by_width[w].url)} {w}w" for w in sorted(by_width))
     return out
 
 
@@ -123,7 +121,9 @@ class PreparedImage:
         self.image = decode_original(original, width, height)
         try:
             self.focus = focus_point(focal, self.image, width, height)
-            self.box: Box = cover_box(self.image.width, self.image.height, width, height, self.focus)
+            self.box: Box = cover_box(
+                self.image.width, self.image.height, width, height, self.focus
+            )
         except BaseException:
             self.image.close()
             raise

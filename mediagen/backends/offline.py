@@ -60,6 +60,7 @@ class OfflineBackend(Backend):
 
     name = "offline"
     default_model = "offline-procedural-v1"
+    describe_model = "offline-prompt-v1"  # alt text from the prompt, not from pixels
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         with render(request) as image:
@@ -76,7 +77,6 @@ class OfflineBackend(Backend):
             cost_usd=0.0,
             metadata={"offline": "true", "renderer": "mediagen procedural placeholder (not AI)"},
         )
-
 
     def describe(
         self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
