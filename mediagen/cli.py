@@ -122,7 +122,7 @@ def plan(spec: SpecArg) -> None:
             job.id,
             item.action,
             job.size_name,
-            ",".join(o.format for o in job.outputs),
+            _formats_cell(job),
             job.backend,
             job.request.model or "",
             f"${item.estimated_cost_usd:.4f}",
@@ -144,9 +144,10 @@ def plan(spec: SpecArg) -> None:
         )
 
 
-def _formats_cell(entry: Any) -> str:
-    formats = ",".join(dict.fromkeys(o.format for o in entry.outputs)) or entry.format
-    return f"{formats} ({len(entry.outputs)} files)" if len(entry.outputs) > 1 else formats
+def _formats_cell(item: Any) -> str:
+    """'jpeg,avif (7 files)': each format once, and the file count when renditions add some."""
+    formats = ",".join(dict.fromkeys(o.format for o in item.outputs)) or getattr(item, "format", "")
+    return f"{formats} ({len(item.outputs)} files)" if len(item.outputs) > 1 else formats
 
 
 def _brand_cell(score: float | None, off_brand: bool) -> str:

@@ -36,7 +36,9 @@ def mean_delta_e(a: Image.Image, b: Image.Image) -> float:
     """Mean CIEDE2000 between two same-size images, pixel by pixel."""
     la = srgb_to_lab(np.asarray(a.convert("RGB")).reshape(-1, 3))
     lb = srgb_to_lab(np.asarray(b.convert("RGB")).reshape(-1, 3))
-    return float(np.mean([delta_e_2000(la[i : i + 1], lb[i : i + 1])[0, 0] for i in range(len(la))]))
+    return float(
+        np.mean([delta_e_2000(la[i : i + 1], lb[i : i + 1])[0, 0] for i in range(len(la))])
+    )
 
 
 def test_blurhash_is_the_reference_encoding() -> None:

@@ -96,9 +96,7 @@ def test_alt_text_in_a_template_is_filled_per_image() -> None:
     )
     assert [j.alt_text for j in jobs] == ["Saving for a car", "Saving for a house"]
     with pytest.raises(SpecError) as caught:
-        jobs_for(
-            {"id": "g-{goal}", "prompt": "p", "matrix": {"goal": ["a"]}, "alt_text": "{gaol}"}
-        )
+        jobs_for({"id": "g-{goal}", "prompt": "p", "matrix": {"goal": ["a"]}, "alt_text": "{gaol}"})
     assert any("alt_text uses undefined variable(s) 'gaol'" in p for p in caught.value.problems)
 
 
@@ -181,9 +179,7 @@ def test_plan_redoes_facts_without_a_generation() -> None:
     (job,) = jobs_for({"id": "a", "prompt": "x", "variants": {"widths": [64]}})
     previous = Manifest(spec_name="w", spec_hash="h", images={"a": entry_for(job)})
     assert make_plan([job], previous, SETTINGS).items[0].action == "unchanged"
-    (resized,) = jobs_for(
-        {"id": "a", "prompt": "x", "variants": {"widths": [64], "sizes": "50vw"}}
-    )
+    (resized,) = jobs_for({"id": "a", "prompt": "x", "variants": {"widths": [64], "sizes": "50vw"}})
     item = make_plan([resized], previous, SETTINGS).items[0]
     assert item.action == "changed" and "picture" in item.reason
     assert resized.gen_key == job.gen_key  # the original is reused: no backend call
