@@ -251,7 +251,7 @@ def _alt_text(
         "gen": job.gen_key,
         "purpose": job.purpose,
         "backend": job.backend,
-        "describe_model": type(backend).describe_model,
+        "describe_model": backend.describe_model,
         "v": alt_text.DESCRIBE_VERSION,
     }
     cache_key = f"{job.original_key}.alt-{canonical_hash(identity)[:16]}.json"
