@@ -115,20 +115,22 @@ def plan(spec: SpecArg) -> None:
     table = Table(title=f"Plan for {job_spec.name}")
     for column in ("id", "action", "size", "formats", "backend", "model", "est. cost", "why"):
         table.add_column(column)
+    table.add_column("brand fit")
     for item in the_plan.items:
         job = item.job
         table.add_row(
             job.id,
             item.action,
             job.size_name,
-            ",".join(o.format for o in job.outputs),
+            _formats_cell(job),
             job.backend,
             job.request.model or "",
             f"${item.estimated_cost_usd:.4f}",
             item.reason,
+            _brand_cell(item.brand_score, item.off_brand),
         )
     for image_id in the_plan.removed:
-        table.add_row(image_id, "removed", "", "", "", "", "", "no longer in the spec")
+        table.add_row(image_id, "removed", "", "", "", "", "", "no longer in the spec", "")
     console.print(table)
     counts = the_plan.counts()
     console.print(
@@ -136,8 +138,25 @@ def plan(spec: SpecArg) -> None:
         + f" · estimated cost: ${the_plan.estimated_cost_usd:.4f}"
         + (f" · budget: ${job_spec.budget_usd:.4f}" if job_spec.budget_usd is not None else "")
     )
+    if the_plan.off_brand:
+        console.print(
+            f"[yellow]off-brand[/] ({len(the_plan.off_brand)}): {', '.join(the_plan.off_brand)}",
+            soft_wrap=True,
+        )
     with _user_errors():  # the same refusal `run` would give
         run_guard.check_estimate(the_plan.estimated_cost_usd, job_spec.budget_usd)
+
+
+def _formats_cell(item: Any) -> str:
+    """'jpeg,avif (7 files)': each format once, and the file count when renditions add some."""
+    formats = ",".join(dict.fromkeys(o.format for o in item.outputs)) or getattr(item, "format", "")
+    return f"{formats} ({len(item.outputs)} files)" if len(item.outputs) > 1 else formats
+
+
+def _brand_cell(score: float | None, off_brand: bool) -> str:
+    if score is None:
+        return ""
+    return f"{score:.0%} OFF-BRAND" if off_brand else f"{score:.0%}"
 
 
 @app.command()
@@ -203,25 +222,30 @@ def _progress(total: int) -> Iterator[Any]:
 
 def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     table = Table(title=f"{manifest.spec_name}: {manifest.counts['ok']} published")
-    for column in ("id", "status", "size", "format", "bytes", "cost", "url / reason"):
+    for column in ("id", "status", "size", "format", "bytes", "cost", "brand fit", "url / reason"):
         table.add_column(column, overflow="fold")
     not_attempted = 0
     for entry in manifest.images.values():
         if manifest.run_aborted and _stopped_by_abort(entry.error or ""):
             not_attempted += 1  # summarised below, not one row each
             continue
+        fit = entry.brand_fit
         table.add_row(
             entry.id,
             entry.status,
             f"{entry.width}x{entry.height}",
-            ",".join(o.format for o in entry.outputs) or entry.format,
+            _formats_cell(entry),
             str(entry.bytes or ""),
             f"${entry.cost_usd:.4f}",
+            _brand_cell(fit.score, fit.off_brand) if fit else "",
             entry.url if entry.status == "ok" else (entry.error or ""),
         )
     console.print(table)
     if not_attempted:
         console.print(f"{not_attempted} image(s) not made: the run was aborted")
+    off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
+    if off_brand:
+        console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
     console.print(f"manifest: {bucket.url(manifest_key(prefix))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from PIL import ExifTags, Image, ImageCms, ImageOps, PngImagePlugin
 
+from mediagen.crops import Box, cover_box
 from mediagen.errors import ProcessingError, SpecError
 from mediagen.presets import MAX_SIDE
 
@@ -43,6 +44,10 @@ _NS = {
     "Iptc4xmpExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
     "mediagen": "urn:mediagen:xmp:1.0:",
 }
+# IPTC Photo Metadata 2021.1 alt text; its namespace is declared only when used, so
+# files without alt text stay byte-identical to earlier versions.
+_ALT_NS = ("Iptc4xmpCore", "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/")
+_ALT_TAG = f"{{{_ALT_NS[1]}}}AltTextAccessibility"
 # (Provenance field, XMP prefix, XMP property). The last two are IPTC 2025.1's AI
 # properties: written for AI output only, never for the offline renderer.
 _FIELDS = [
@@ -116,14 +121,47 @@ def digital_source_type(ai_generated: bool) -> str:
 
 def process_image(original: bytes, output: OutputSpec, provenance: Provenance) -> ProcessedImage:
     """Decode ``original`` and encode it as exactly ``output``, with provenance XMP."""
-    image = _decode(original, output.width, output.height)
+    image = decode_original(original, output.width, output.height)
     try:
-        image = _swap(image, _to_srgb(image))
-        image = _swap(image, _cover(image, output.width, output.height))
-        image = _swap(image, _final_mode(image, output.format))
-        data = _encode(image, output, build_xmp(provenance))
+        return render_output(image, output, provenance)
     finally:
         image.close()
+
+
+def decode_original(data: bytes, width: int, height: int) -> Image.Image:
+    """Decode, orient and convert to sRGB, once for every output of an image.
+
+    ``width`` x ``height`` is the largest output: a JPEG is decoded at the smallest
+    DCT scale that still covers it. The caller closes the image.
+    """
+    image = _decode(data, width, height)
+    try:
+        return _swap(image, _to_srgb(image))
+    except BaseException:
+        image.close()
+        raise
+
+
+def render_output(
+    image: Image.Image,
+    output: OutputSpec,
+    provenance: Provenance,
+    box: Box | None = None,
+    alt_text: str = "",
+) -> ProcessedImage:
+    """Cover-crop ``image`` (to ``box``, else centred) to exactly ``output``, and encode it.
+
+    ``image`` comes from :func:`decode_original` and is left open for the next output.
+    ``alt_text``, when given, goes into the XMP beside the provenance.
+    """
+    resized = _cover(image, output.width, output.height, box)
+    final = _final_mode(resized, output.format)
+    try:
+        data = _encode(final, output, build_xmp(provenance, alt_text))
+    finally:
+        for made in {id(resized): resized, id(final): final}.values():
+            if made is not image:
+                made.close()
     fmt, digest = output.format, hashlib.sha256(data).hexdigest()
     return ProcessedImage(data, output.width, output.height, fmt, CONTENT_TYPES[fmt], digest)
 
@@ -139,8 +177,8 @@ def sniff_size(data: bytes) -> tuple[int, int]:
     return (height, width) if turned else (width, height)
 
 
-def build_xmp(provenance: Provenance) -> str:
-    """A well-formed XMP packet (RDF/XML) recording ``provenance``."""
+def build_xmp(provenance: Provenance, alt_text: str = "") -> str:
+    """A well-formed XMP packet (RDF/XML) recording ``provenance`` (and the alt text)."""
     values = {k: _xml_text(v, _LIMITS.get(k, 2_000)) for k, v in asdict(provenance).items()}
     values["digital_source_type"] = DIGITAL_SOURCE_TYPE_URI + values["digital_source_type"]
     ai = provenance.digital_source_type.lower().endswith("trainedalgorithmicmedia")
@@ -150,7 +188,15 @@ def build_xmp(provenance: Provenance) -> str:
         if local == "description":  # dc:description is a language alternative
             text = f'<rdf:Alt><rdf:li xml:lang="x-default">{text}</rdf:li></rdf:Alt>'
         props.append(f"<{prefix}:{local}>{text}</{prefix}:{local}>")
-    namespaces = "".join(f'\n    xmlns:{k}="{v}"' for k, v in _NS.items() if k != "rdf")
+    if alt_text:  # a language alternative, like dc:description
+        alt = _xml_text(alt_text, 2_000)
+        props.append(
+            f"<{_ALT_NS[0]}:AltTextAccessibility><rdf:Alt>"
+            f'<rdf:li xml:lang="x-default">{alt}</rdf:li>'
+            f"</rdf:Alt></{_ALT_NS[0]}:AltTextAccessibility>"
+        )
+    declared = {**_NS, _ALT_NS[0]: _ALT_NS[1]} if alt_text else _NS
+    namespaces = "".join(f'\n    xmlns:{k}="{v}"' for k, v in declared.items() if k != "rdf")
     return _XMP_PACKET.format(rdf=_NS["rdf"], namespaces=namespaces, props="\n   ".join(props))
 
 
@@ -188,6 +234,19 @@ def read_provenance(data: bytes) -> dict[str, str]:
     if source := found.get("digital_source_type"):
         found["digital_source_type"] = source.removeprefix(DIGITAL_SOURCE_TYPE_URI)
     return found
+
+
+def read_alt_text(data: bytes) -> str:
+    """The IPTC alt text (Iptc4xmpCore:AltTextAccessibility) in a file's XMP ("" if none)."""
+    try:
+        root = ElementTree.fromstring(read_xmp(data) or "<none/>")
+    except ElementTree.ParseError:
+        return ""
+    alt = root.find(f".//{_ALT_TAG}")
+    if alt is None:
+        return ""
+    item = alt.find(".//rdf:li", _NS)
+    return "".join((alt if item is None else item).itertext())
 
 
 def _xml_text(value: str, limit: int) -> str:
@@ -258,13 +317,12 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return converted
 
 
-def _cover(image: Image.Image, width: int, height: int) -> Image.Image:
-    """Resize the largest centred region with the target's aspect ratio to width x height."""
+def _cover(image: Image.Image, width: int, height: int, box: Box | None = None) -> Image.Image:
+    """Resize ``box`` (default: the largest centred region of the target's aspect) to size."""
     if image.size == (width, height):
         return image
-    src_w, src_h = image.size
-    crop_w, crop_h = min(src_w, src_h * width / height), min(src_h, src_w * height / width)
-    box = ((src_w - crop_w) / 2, (src_h - crop_h) / 2, (src_w + crop_w) / 2, (src_h + crop_h) / 2)
+    if box is None:
+        box = cover_box(image.width, image.height, width, height)
     # reducing_gap: a cheap box reduce first, then LANCZOS; visually the same result.
     return image.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
 

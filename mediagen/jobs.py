@@ -15,14 +15,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mediagen import alt_text as alt
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
+from mediagen.crops import DEFAULT_FOCAL
+from mediagen.crops import normalize as normalize_focal
 from mediagen.errors import SpecError
+from mediagen.facts import FACTS_VERSION, BrandCheck
 from mediagen.imaging import EXTENSIONS, OutputSpec
 from mediagen.presets import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 from mediagen.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
-from mediagen.spec import CustomSize, ImageOptions, JobSpec, expand_images
+from mediagen.spec import CustomSize, FocalXY, ImageOptions, JobSpec, expand_images, fill_template
 from mediagen.spec_errors import clean_loc, error_message, field_path
+from mediagen.variants import rendition_specs
 
 # Bump when processing changes output bytes for the same inputs: every out_key changes.
 PROCESSING_VERSION = 1
@@ -63,6 +68,13 @@ class ImageJob:
     original_key: str
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Web outputs (issue 8): crop focus, alt text, brand check, <picture> sizes.
+    focal_point: str = DEFAULT_FOCAL
+    alt_text: str | None = None  # "auto" or text a person wrote
+    purpose: str = ""  # what the image is for: given to a describing model
+    brand_check: BrandCheck | None = None
+    picture_sizes: str = "100vw"
+    facts_key: str = ""  # changes when placeholders/colours/brand fit/snippets must be redone
 
     @property
     def prompt(self) -> str:
@@ -81,8 +93,12 @@ def gen_key_for(backend: str, request: GenerationRequest, variant: int = 0) -> s
     return canonical_hash({"backend": backend, "variant": variant, **params})
 
 
-def out_key_for(gen_key: str, output: OutputSpec) -> str:
-    return canonical_hash({"gen": gen_key, "v": PROCESSING_VERSION, **asdict(output)})
+def out_key_for(gen_key: str, output: OutputSpec, extra: dict[str, Any] | None = None) -> str:
+    """``extra``: processing inputs beyond the OutputSpec (focal point, alt text), only
+    when set, so outputs made before they existed keep their keys."""
+    return canonical_hash(
+        {"gen": gen_key, "v": PROCESSING_VERSION, **asdict(output), **(extra or {})}
+    )
 
 
 def prefix_of(spec: JobSpec) -> str:
@@ -114,6 +130,11 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
     for instance in instances:
         image = spec.images[instance.index]
         options = _merge(DEFAULT_OPTIONS, spec.defaults, image, instance.overrides)
+        if image.matrix and image.alt_text is not None and not alt.is_auto(image.alt_text):
+            # Written for a template: each expanded image gets its own variables filled.
+            options = options.model_copy(
+                update={"alt_text": fill_template(image.alt_text, instance.variables)}
+            )
         job = _make_job(
             spec, instance.id, instance.subject, options, backend, default_model, prefix
         )
@@ -186,12 +207,50 @@ def _make_job(
         fallback_models=tuple(chain[1:]),
     )
     gen_key = gen_key_for(backend, request)
-    outputs = []
-    for fmt in options.formats or ["png"]:
-        out_spec = OutputSpec(width, height, fmt, level.encoder_quality)
-        out_key = out_key_for(gen_key, out_spec)
-        name = f"{image_id}-{out_key[:8]}.{EXTENSIONS[fmt]}"
-        outputs.append(Output(fmt, out_spec, out_key, _join(prefix, name)))
+    focal = _focal_text(options.focal_point)
+    alt_text = options.alt_text
+    purpose = alt.purpose_for(subject, size_name, width, height)
+    alt_marker: Any = None
+    if alt_text is not None:
+        alt_marker = {"auto": purpose} if alt.is_auto(alt_text) else alt_text
+    extra: dict[str, Any] = {}
+    if focal != DEFAULT_FOCAL:
+        extra["focal"] = focal
+    if alt_marker is not None:
+        extra["alt"] = alt_marker  # alt text is written into every file's XMP
+    formats = options.formats or ["png"]
+    specs = [OutputSpec(width, height, fmt, level.encoder_quality) for fmt in formats]
+    variants = options.variants
+    if variants is not None:
+        specs += rendition_specs(
+            width, height, variants.widths, variants.formats or formats, level.encoder_quality
+        )
+    outputs: list[Output] = []
+    seen: set[str] = set()
+    for index, out_spec in enumerate(specs):
+        out_key = out_key_for(gen_key, out_spec, extra)
+        if out_key in seen:  # a rendition the same as a main output
+            continue
+        seen.add(out_key)
+        tag = "" if index < len(formats) else f"-{out_spec.width}w"
+        name = f"{image_id}{tag}-{out_key[:8]}.{EXTENSIONS[out_spec.format]}"
+        outputs.append(Output(out_spec.format, out_spec, out_key, _join(prefix, name)))
+    check = None
+    if options.brand_fit is not None:
+        check = BrandCheck(options.brand_fit.max_delta_e, options.brand_fit.min_score)
+    sizes = variants.sizes if variants is not None else "100vw"
+    facts_key = canonical_hash(
+        {
+            "gen": gen_key,
+            "v": FACTS_VERSION,
+            "size": [width, height],
+            "focal": focal,
+            "brand": [hex_ for hex_, _ in brand],
+            "check": [check.max_delta_e, check.min_score] if check else None,
+            "sizes": sizes,
+            "alt": alt_marker,
+        }
+    )
     return ImageJob(
         id=image_id,
         subject=subject,
@@ -203,4 +262,16 @@ def _make_job(
         original_key=_join(prefix, f"_originals/{gen_key}"),
         tags=tuple(options.tags or ()),
         metadata=dict(options.metadata or {}),
+        focal_point=focal,
+        alt_text=alt_text,
+        purpose=purpose,
+        brand_check=check,
+        picture_sizes=sizes,
+        facts_key=facts_key,
     )
+
+
+def _focal_text(value: str | FocalXY | None) -> str:
+    if isinstance(value, FocalXY):
+        return normalize_focal(f"{value.x:.6f},{value.y:.6f}")
+    return normalize_focal(value)

@@ -36,6 +36,24 @@ class OutputEntry(BaseModel):
     out_key: str
 
 
+class ColorEntry(BaseModel):
+    """A dominant colour and the share of the image it covers."""
+
+    hex: str
+    proportion: float
+
+
+class BrandFitEntry(BaseModel):
+    """Share of the image's pixels near a brand colour, and whether it is flagged."""
+
+    score: float
+    metric: str  # "CIEDE2000"
+    max_delta_e: float
+    min_score: float | None = None
+    off_brand: bool = False
+    brand_colors: list[str] = Field(default_factory=list)
+
+
 class ImageEntry(BaseModel):
     """One image of the spec, as published (or why it was not)."""
 
@@ -72,6 +90,18 @@ class ImageEntry(BaseModel):
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
     run_id: str | None = None
     updated_at: datetime | None = None
+    # Web outputs: srcset per format, a <picture> snippet, placeholders, colours, brand, alt.
+    srcset: dict[str, str] = Field(default_factory=dict)
+    picture: str | None = None
+    blurhash: str | None = None
+    lqip: str | None = None
+    colors: list[ColorEntry] = Field(default_factory=list)
+    brand_fit: BrandFitEntry | None = None
+    focal_point: str | None = None
+    focus: list[float] | None = None
+    alt_text: str | None = None
+    alt_text_source: Literal["human", "auto"] | None = None
+    facts_key: str | None = None
 
     @property
     def out_keys(self) -> set[str]:

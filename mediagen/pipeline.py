@@ -12,15 +12,16 @@ s3fs is not fork-safe and SDK clients hold sockets.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mediagen import events, run_guard
+from mediagen import alt_text, events, run_guard
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.errors import (
     AuthError,
@@ -31,13 +32,16 @@ from mediagen.errors import (
     ProcessingError,
     RunAbortedError,
 )
+from mediagen.facts import ImageFacts, compute_facts, web_fields
 from mediagen.imaging import EXTENSIONS, Provenance, digital_source_type
-from mediagen.imaging import process_image as encode
-from mediagen.jobs import ImageJob
+from mediagen.jobs import ImageJob, canonical_hash
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry, write_manifest
 from mediagen.plan import Plan
 from mediagen.settings import Settings, get_settings
 from mediagen.storage import CACHE_IMMUTABLE, Bucket, BucketConfig
+from mediagen.variants import PreparedImage, PublishedFile
+
+logger = logging.getLogger("mediagen")
 
 GENERATOR = "mediagen 0.1.0"
 
@@ -83,6 +87,8 @@ class Processed:
     sha256: str
     content_type: str
     seconds: float
+    # Per-image facts (placeholders, colours, brand fit, alt text): on the first output only.
+    facts: ImageFacts | None = None
 
 
 # -- per-process clients ------------------------------------------------------
@@ -195,8 +201,14 @@ def _call_backend(job: ImageJob) -> GenerationResult:
 
 
 def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Processed]:
-    """Produce every output file of the image into the scratch folder."""
-    original = bucket_for(ctx.bucket).get(generated.original_key)
+    """Produce every output file of the image into the scratch folder.
+
+    The original is decoded and its focal-point crop placed once; the per-image
+    facts (placeholders, colours, brand fit, alt text) are computed once, from a
+    small preview; then each output (main formats and renditions) is encoded.
+    """
+    bucket = bucket_for(ctx.bucket)
+    original = bucket.get(generated.original_key)
     provenance = Provenance(
         digital_source_type=digital_source_type(generated.ai_generated),
         prompt=job.prompt,
@@ -207,32 +219,86 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
     )
     scratch = scratch_dir()
     out = []
-    for output in job.outputs:
-        started = time.perf_counter()
-        try:
-            image = encode(original, output.spec, provenance)
-        except ProcessingError:
-            events.emit(job.id, "failed")
-            raise
-        path = scratch / f"{output.out_key}.{EXTENSIONS[output.format]}"
-        tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(image.data)
-        tmp.replace(path)
-        out.append(
-            Processed(
-                format=output.format,
-                out_key=output.out_key,
-                object_key=output.object_key,
-                path=str(path),
-                width=image.width,
-                height=image.height,
-                bytes=len(image.data),
-                sha256=image.sha256,
-                content_type=image.content_type,
-                seconds=time.perf_counter() - started,
+    try:
+        prepared = PreparedImage(original, job.request.width, job.request.height, job.focal_point)
+    except ProcessingError:
+        events.emit(job.id, "failed")
+        raise
+    with prepared:
+        with prepared.preview() as preview:
+            facts = compute_facts(
+                preview, job.request.brand_colors, job.brand_check, prepared.focus
             )
-        )
+        text, source = _alt_text(job, prepared, bucket)
+        facts = replace(facts, alt_text=text, alt_text_source=source)
+        for output in job.outputs:
+            started = time.perf_counter()
+            try:
+                image = prepared.render(output.spec, provenance, text or "")
+            except ProcessingError:
+                events.emit(job.id, "failed")
+                raise
+            path = scratch / f"{output.out_key}.{EXTENSIONS[output.format]}"
+            tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
+            tmp.write_bytes(image.data)
+            tmp.replace(path)
+            out.append(
+                Processed(
+                    format=output.format,
+                    out_key=output.out_key,
+                    object_key=output.object_key,
+                    path=str(path),
+                    width=image.width,
+                    height=image.height,
+                    bytes=len(image.data),
+                    sha256=image.sha256,
+                    content_type=image.content_type,
+                    seconds=time.perf_counter() - started,
+                    facts=None if out else facts,
+                )
+            )
     return out
+
+
+def _alt_text(
+    job: ImageJob, prepared: PreparedImage, bucket: Bucket
+) -> tuple[str | None, str | None]:
+    """(alt text, "human" | "auto"), or (None, None) when the spec asks for none.
+
+    Text a person wrote is used as is. ``auto`` asks the backend once per
+    generation, purpose and describing model; the answer is cached in the bucket
+    beside the original, so later runs and new renditions never ask again.
+    """
+    if job.alt_text is None:
+        return None, None
+    if not alt_text.is_auto(job.alt_text):
+        return job.alt_text, "human"
+    backend = backend_for(job.backend)
+    identity = {
+        "gen": job.gen_key,
+        "purpose": job.purpose,
+        "backend": job.backend,
+        "describe_model": backend.describe_model,
+        "v": alt_text.DESCRIBE_VERSION,
+    }
+    cache_key = f"{job.original_key}.alt-{canonical_hash(identity)[:16]}.json"
+    try:
+        return json.loads(bucket.get(cache_key))["alt_text"], "auto"
+    except FileNotFoundError:
+        pass
+    with _backend_slots:
+        answer = backend.describe(prepared.describe_jpeg(), "image/jpeg", job.purpose, job.request)
+    text = alt_text.clip(answer or "")
+    if not text:
+        logger.warning(
+            "image %s: the backend wrote no alt text; using the prompt's subject", job.id
+        )
+        text = alt_text.from_prompt(job.prompt)
+    record = {**identity, "alt_text": text}
+    bucket.put(
+        cache_key, json.dumps(record).encode(), content_type="application/json", public=False
+    )
+    return text, "auto"
 
 
 def upload(
@@ -276,13 +342,18 @@ def upload(
                 out_key=item.out_key,
             )
         )
+    facts = next((p.facts for p in processed if p.facts is not None), None)
     timings = {
         "generate_s": round(generated.seconds, 4),
         "process_s": round(sum(p.seconds for p in processed), 4),
         "upload_s": round(time.perf_counter() - started, 4),
     }
+    if facts is not None:
+        timings["facts_s"] = round(facts.seconds, 4)
+    files = [PublishedFile(o.url, o.width, o.height, o.format) for o in outputs]
     events.emit(job.id, "published")
     first = outputs[0]
+    web = web_fields(facts, files, job.picture_sizes, job.focal_point, job.facts_key)
     return _entry(
         job,
         ctx,
@@ -294,6 +365,7 @@ def upload(
         key=first.key,
         bytes=first.bytes,
         sha256=first.sha256,
+        **web,
     )
 
 
@@ -416,6 +488,8 @@ def summary_rows(manifest: Manifest) -> list[dict[str, object]]:
             "model": e.model,
             "cost_usd": e.cost_usd,
             "error": e.error or "",
+            "brand_fit": "" if e.brand_fit is None else e.brand_fit.score,
+            "off_brand": bool(e.brand_fit and e.brand_fit.off_brand),
         }
         for e in manifest.images.values()
     ]

@@ -202,6 +202,16 @@ class BrandColor(_Model):
         return value
 
 
+def _format_list(value: Any) -> Any:
+    """A single format is a list of one; 'jpg' means 'jpeg'; case and spaces do not matter."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        value = [v.strip().lower() if isinstance(v, str) else v for v in value]
+        return ["jpeg" if v == "jpg" else v for v in value]
+    return value
+
+
 def _matrix_value(value: Any) -> Any:
     if isinstance(value, bool):
         return str(value).lower()  # "true"/"false" (YAML 1.1 also reads yes/no/on/off so)
@@ -222,6 +232,91 @@ def _metadata_value(value: Any) -> Any:
 
 
 MetadataValue = Annotated[str | int | float | bool, BeforeValidator(_metadata_value)]
+
+
+FocalName = Literal["center", "top", "bottom", "left", "right", "entropy"]
+_FOCAL_XY_RE = r"^\s*([01](\.\d+)?|\.\d+)\s*,\s*([01](\.\d+)?|\.\d+)\s*$"
+ALT_TEXT_AUTO = "auto"
+
+
+class FocalXY(_Model):
+    """An explicit focal point, as fractions of the width and height."""
+
+    x: float = Field(ge=0, le=1, description="0 = left edge, 1 = right edge")
+    y: float = Field(ge=0, le=1, description="0 = top edge, 1 = bottom edge")
+
+
+def _focal_branch(value: Any) -> str:
+    return "FocalXY" if isinstance(value, dict | FocalXY) else "FocalName"
+
+
+# A name or {x, y}: the discriminator picks one branch, so a bad value gets one error.
+FocalValue = Annotated[
+    Annotated[FocalName, Tag("FocalName")] | Annotated[FocalXY, Tag("FocalXY")],
+    Discriminator(_focal_branch),
+]
+
+
+def _focal_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema of ``focal_point``: also the 'x,y' string shorthand."""
+    schema.setdefault("anyOf", []).insert(
+        1, {"type": "string", "pattern": _FOCAL_XY_RE, "description": "'x,y' fractions 0-1"}
+    )
+
+
+class Variants(_Model):
+    """Responsive renditions: every width x every format, all from the one generation."""
+
+    widths: list[Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE)]] = Field(
+        min_length=1,
+        max_length=16,
+        description="Breakpoint widths in pixels; heights keep the image's aspect ratio. "
+        "Widths above the image's own width are skipped (never upscaled).",
+    )
+    formats: list[OutputFormat] | None = Field(
+        None,
+        min_length=1,
+        max_length=4,
+        description="Formats of the renditions (default: the image's formats).",
+        json_schema_extra=_formats_schema,
+    )
+    sizes: str = Field(
+        "100vw",
+        min_length=1,
+        max_length=300,
+        description="The sizes attribute of the <picture> snippet, e.g. "
+        "'(min-width: 800px) 50vw, 100vw'.",
+    )
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _one_format(cls, value: Any) -> Any:
+        return _format_list(value)
+
+    @field_validator("widths")
+    @classmethod
+    def _unique_widths(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("widths are listed more than once")
+        return value
+
+
+class BrandFitCheck(_Model):
+    """Check that an image stays near its brand colours (CIEDE2000 in CIELAB)."""
+
+    min_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Flag the image when less than this share of its pixels is near a "
+        "brand colour (0-1). Unset: the score is reported, never flagged.",
+    )
+    max_delta_e: float = Field(
+        10.0,
+        gt=0,
+        le=100,
+        description="How near counts as near: CIEDE2000 distance to the closest brand colour.",
+    )
 
 
 class ImageOptions(_Model):
@@ -250,6 +345,37 @@ class ImageOptions(_Model):
     )
     tags: list[Annotated[str, StringConstraints(max_length=60)]] | None = None
     metadata: dict[str, MetadataValue] | None = None
+    variants: Variants | None = None
+    focal_point: FocalValue | None = Field(
+        None,
+        description="Where cover-crops keep their window: center (default), top, bottom, "
+        "left, right, entropy, {x, y} or 'x,y' fractions.",
+        json_schema_extra=_focal_schema,
+    )
+    brand_fit: BrandFitCheck | None = None
+    alt_text: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="Alt text for the image; 'auto' asks the backend to write it. "
+        "Text written here is published as is, never replaced.",
+    )
+
+    @field_validator("focal_point", mode="before")
+    @classmethod
+    def _focal_input(cls, value: Any) -> Any:
+        # "0.3,0.7" is a shorthand for {x: 0.3, y: 0.7}.
+        if isinstance(value, str) and re.fullmatch(_FOCAL_XY_RE, value):
+            x, y = value.split(",")
+            return {"x": float(x), "y": float(y)}
+        return value
+
+    @field_validator("alt_text")
+    @classmethod
+    def _alt_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank (leave it out, or write 'auto')")
+        return value
 
     @field_validator("size", mode="before")
     @classmethod
@@ -285,12 +411,7 @@ class ImageOptions(_Model):
     @field_validator("formats", mode="before")
     @classmethod
     def _one_format(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            value = [v.strip().lower() if isinstance(v, str) else v for v in value]
-            return ["jpeg" if v == "jpg" else v for v in value]
-        return value
+        return _format_list(value)
 
     @field_validator("formats")
     @classmethod
@@ -567,6 +688,17 @@ def _template_problems(image: ImageSpec, index: int) -> list[tuple[Loc, str]]:
                 f"{', '.join(map(repr, unknown))}; the matrix defines: {defined}",
             )
         )
+    if image.alt_text is not None:
+        alt_vars = template_variables(image.alt_text)
+        unknown = [n for n in dict.fromkeys(alt_vars) if n not in image.matrix]
+        if unknown:
+            problems.append(
+                (
+                    ("images", index, "alt_text"),
+                    f"alt_text uses undefined variable(s) "
+                    f"{', '.join(map(repr, unknown))}; the matrix defines: {defined}",
+                )
+            )
     for name in TEMPLATE_FIELDS:
         for position, value in enumerate(image.matrix.get(name, ())):
             try:

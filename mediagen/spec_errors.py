@@ -44,6 +44,8 @@ _BRANCH_TAGS = {
     "none",
     "CustomSize",
     "SizePreset",
+    "FocalName",
+    "FocalXY",
     "BrandColor",
     "[key]",
 }

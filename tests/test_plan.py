@@ -24,7 +24,7 @@ def published(job, status: str = "ok") -> ImageEntry:
     return ImageEntry(
         id=job.id, status=status, width=1, height=1, format="png", outputs=outputs,
         prompt=job.prompt, subject=job.subject, backend="offline", model="m", theme="modern",
-        size="standard", quality="standard", gen_key=job.gen_key,
+        size="standard", quality="standard", gen_key=job.gen_key, facts_key=job.facts_key,
         error=None if status == "ok" else "boom",
     )  # fmt: skip
 

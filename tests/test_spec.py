@@ -368,6 +368,7 @@ EXPECTED_COUNTS = {
     "save-locally": 1,
     "thumbnail": 2,
     "vintage": 1,
+    "web-ready": 3,
 }
 
 

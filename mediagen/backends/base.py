@@ -63,6 +63,8 @@ class Backend(ABC):
     name: ClassVar[str] = ""
     #: model used when neither the spec nor the image names one
     default_model: ClassVar[str] = ""
+    #: what writes alt text in :meth:`describe` (part of its cache key: change it, ask again)
+    describe_model: ClassVar[str] = ""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -86,6 +88,21 @@ class Backend(ABC):
     def check_request(cls, request: GenerationRequest) -> str | None:
         """A problem with this request that no call could fix (e.g. an unsupported model)."""
         return None
+
+    def describe(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> str:
+        """Alt text for ``image`` (the published crop, ≤ 1024 px) as used for ``purpose``.
+
+        Called only for images whose spec says ``alt_text: auto``, at most once per
+        generation and purpose (the answer is cached in the bucket). Return one plain
+        sentence under 125 characters (longer answers are clipped); raise backend
+        errors as :meth:`generate` does. This default cannot see pixels: it restates
+        the subject the image was asked for. AI backends override it.
+        """
+        from mediagen.alt_text import from_prompt
+
+        return from_prompt(request.prompt, purpose)
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release clients and connections."""

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from mediagen.alt_text import offline_description
 from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
 from mediagen.errors import PermanentError
 from mediagen.presets import THEMES, Theme
@@ -59,6 +60,7 @@ class OfflineBackend(Backend):
 
     name = "offline"
     default_model = "offline-procedural-v1"
+    describe_model = "offline-prompt-v1"  # alt text from the prompt, not from pixels
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         with render(request) as image:
@@ -75,6 +77,12 @@ class OfflineBackend(Backend):
             cost_usd=0.0,
             metadata={"offline": "true", "renderer": "mediagen procedural placeholder (not AI)"},
         )
+
+    def describe(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> str:
+        # Deterministic, from the prompt: the art is abstract, and the text says so.
+        return offline_description(request.prompt, request.theme)
 
 
 @dataclass(frozen=True)

@@ -2,29 +2,36 @@
 
 Markers in a prompt script the outcome:
 ``[[blocked]]`` → BlockedError, ``[[fail]]`` → PermanentError,
-``[[flaky]]`` → TransientError on the first two calls for that prompt.
+``[[flaky]]`` → TransientError on the first two calls for that prompt,
+``[[paint #RRGGBB]]`` → a flat image of that colour (known colours for colour tests).
 """
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 from collections import Counter
 from typing import ClassVar
 
+from PIL import Image
+
 from mediagen.backends.base import GenerationRequest, GenerationResult
-from mediagen.backends.offline import OfflineBackend
+from mediagen.backends.offline import OfflineBackend, render_size
 from mediagen.errors import BlockedError, PermanentError, TransientError
 
 
 class CountingBackend(OfflineBackend):
     name = "counting"
     calls: ClassVar[Counter[str]] = Counter()  # prompt → number of generate() calls
+    describe_calls: ClassVar[Counter[str]] = Counter()  # prompt → number of describe() calls
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
     def reset(cls) -> None:
         with cls._lock:
             cls.calls.clear()
+            cls.describe_calls.clear()
 
     @classmethod
     def total(cls) -> int:
@@ -40,4 +47,16 @@ class CountingBackend(OfflineBackend):
             raise PermanentError("scripted permanent failure")
         if "[[flaky]]" in request.prompt and attempt <= 2:
             raise TransientError(f"scripted transient failure #{attempt}")
+        if paint := re.search(r"\[\[paint (#[0-9A-Fa-f]{6})\]\]", request.prompt):
+            buffer = io.BytesIO()
+            size = render_size(request.width, request.height)
+            Image.new("RGB", size, paint.group(1)).save(buffer, "PNG")
+            return GenerationResult(buffer.getvalue(), "image/png", self.name, "paint", False)
         return super().generate(request)
+
+    def describe(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> str:
+        with self._lock:
+            self.describe_calls[request.prompt] += 1
+        return super().describe(image, mime_type, purpose, request)
