@@ -25,8 +25,9 @@ from mediagen.imaging import EXTENSIONS, OutputSpec
 from mediagen.presets import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 from mediagen.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
-from mediagen.spec import CustomSize, FocalXY, ImageOptions, JobSpec, expand_images, fill_template
+from mediagen.spec import CustomSize, FocalXY, ImageOptions, JobSpec
 from mediagen.spec_errors import clean_loc, error_message, field_path
+from mediagen.templates import expand_images, fill_template
 from mediagen.variants import rendition_specs
 
 # Bump when processing changes output bytes for the same inputs: every out_key changes.

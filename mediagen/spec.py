@@ -18,12 +18,9 @@ Validation happens in two steps, both run by :func:`parse_spec` (and so by
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,7 +40,7 @@ from pydantic import (
 )
 
 from mediagen.errors import SpecError
-from mediagen.presets import MAX_SIDE, MIN_SIDE, SIZE_PRESETS, Quality, SizePreset, Theme
+from mediagen.presets import MAX_SIDE, MIN_SIDE, Quality, SizePreset, Theme
 from mediagen.ratelimit import RateLimit
 from mediagen.spec_errors import (
     HEX_RE,
@@ -51,19 +48,23 @@ from mediagen.spec_errors import (
     SLUG_RULES,
     describe,
     did_you_mean,
-    error_message,
     field_path,
     format_problems,
     format_validation_error,
     locate,
 )
+from mediagen.spec_schema import (
+    SIZE_NAMES,
+    brand_color_schema,
+    formats_schema,
+    size_schema,
+)
 
 HARD_MAX_IMAGES = 10_000
 # Matrix variables with these names also set that option of each expanded image.
 TEMPLATE_FIELDS = ("theme", "size", "quality")
-SIZE_NAMES = tuple(str(preset) for preset in SIZE_PRESETS)  # every preset but 'custom'
-FORMATS = ("png", "jpeg", "webp", "avif")
 ID_RULES = f"{SLUG_RULES}; no '/' or '..'"
+Loc = tuple[Any, ...]  # a field path in a spec, e.g. ("images", 2, "id")
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_RE)]
 HexColor = Annotated[str, StringConstraints(pattern=HEX_RE)]
@@ -100,84 +101,10 @@ SizeValue = Annotated[
 ]
 
 
-def _size_schema(schema: dict[str, Any]) -> None:
-    """JSON Schema of ``size``: what ``_size_input`` accepts ('custom' is not a value)."""
-    custom_ref = _find_ref(schema, "CustomSize")
-    schema["anyOf"] = [
-        {
-            "type": "string",
-            "enum": list(SIZE_NAMES),
-            "description": "; ".join(f"{n}: {w}x{h}" for n, (w, h, _) in _named_sizes()),
-        },
-        {
-            "type": "string",
-            "pattern": r"^\d+x\d+$",
-            "description": "WIDTHxHEIGHT in pixels, e.g. 800x600",
-        },
-        custom_ref,
-        {"type": "null"},
-    ]
-
-
-def _find_ref(node: Any, name: str) -> dict[str, Any]:
-    """The ``$ref`` object to model ``name`` in a schema fragment.
-
-    While generating, Pydantic uses its own provisional ref strings (remapped
-    at the end), so the ref is found, not written by hand.
-    """
-    found = _search_ref(node, name)
-    if found is None:
-        raise LookupError(f"no $ref to {name} in {node}")
-    return found
-
-
-def _search_ref(node: Any, name: str) -> dict[str, Any] | None:
-    if isinstance(node, dict):
-        if name in str(node.get("$ref", "")):
-            return node
-        node = list(node.values())
-    if isinstance(node, list):
-        for item in node:
-            found = _search_ref(item, name)
-            if found is not None:
-                return found
-    return None
-
-
-def _named_sizes() -> list[tuple[str, tuple[int, int, str]]]:
-    return [(str(preset), spec) for preset, spec in SIZE_PRESETS.items()]
-
-
-def _brand_color_schema(schema: dict[str, Any]) -> None:
-    """JSON Schema of a brand colour: the mapping, or the '#RRGGBB name' shorthand."""
-    mapping = {
-        key: schema.pop(key)
-        for key in ("type", "properties", "required", "additionalProperties")
-        if key in schema
-    }
-    schema["anyOf"] = [
-        mapping,
-        {
-            "type": "string",
-            "pattern": r"^#[0-9A-Fa-f]{6}( .*)?$",
-            "description": "'#RRGGBB' or '#RRGGBB name'",
-        },
-    ]
-
-
-def _formats_schema(schema: dict[str, Any]) -> None:
-    """JSON Schema of ``formats``: a list or a single format; 'jpg' means 'jpeg'."""
-    names = [*FORMATS, "jpg"]
-    for branch in schema.get("anyOf", []):
-        if branch.get("type") == "array":
-            branch["items"] = {"type": "string", "enum": names}
-    schema.setdefault("anyOf", []).insert(1, {"type": "string", "enum": names})
-
-
 class BrandColor(_Model):
     """A brand colour: hex value plus an optional human name used in prompts."""
 
-    model_config = ConfigDict(json_schema_extra=_brand_color_schema)
+    model_config = ConfigDict(json_schema_extra=brand_color_schema)
 
     hex: HexColor
     name: str | None = Field(None, max_length=60)
@@ -278,7 +205,7 @@ class Variants(_Model):
         min_length=1,
         max_length=4,
         description="Formats of the renditions (default: the image's formats).",
-        json_schema_extra=_formats_schema,
+        json_schema_extra=formats_schema,
     )
     sizes: str = Field(
         "100vw",
@@ -325,13 +252,13 @@ class ImageOptions(_Model):
     size: SizeValue | None = Field(
         None,
         description="A preset name, WIDTHxHEIGHT, or {width, height} in pixels (16-8192).",
-        json_schema_extra=_size_schema,
+        json_schema_extra=size_schema,
     )
     quality: Quality | None = None
     theme: Theme | None = None
     brand_colors: list[BrandColor] | None = Field(None, max_length=12)
     formats: list[OutputFormat] | None = Field(
-        None, min_length=1, max_length=4, json_schema_extra=_formats_schema
+        None, min_length=1, max_length=4, json_schema_extra=formats_schema
     )
     finance_context: bool | None = Field(
         None, description="Add finance-app context to the prompt (default: on for finance specs)."
@@ -546,194 +473,6 @@ class JobSpec(_Model):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# --- templates and expansion -------------------------------------------------
-
-Loc = tuple[Any, ...]
-_TEMPLATE_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-
-
-def template_variables(text: str) -> list[str]:
-    """Names of the ``{variables}`` in ``text``, in order (``{{``/``}}`` are literal braces)."""
-    return [m.group(1) for m in _TEMPLATE_TOKEN.finditer(text) if m.group(1) is not None]
-
-
-def fill_template(text: str, variables: dict[str, str]) -> str:
-    """Replace each ``{name}`` with its value; ``{{`` and ``}}`` give literal braces.
-
-    Unlike ``str.format`` there is no attribute access or format spec: a
-    template can only insert the values it was given (KeyError otherwise).
-    """
-
-    def sub(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            return token[0]
-        return variables[match.group(1)]
-
-    return _TEMPLATE_TOKEN.sub(sub, text)
-
-
-def expansion_size(image: ImageSpec) -> int:
-    """How many images an entry makes (computed, not expanded)."""
-    if image.matrix is None:
-        return 1
-    return math.prod(len(values) for values in image.matrix.values())
-
-
-@dataclass(frozen=True)
-class ImageInstance:
-    """One image of the expanded spec: an entry of ``images``, with its template filled."""
-
-    index: int  # position of the entry in spec.images
-    id: str
-    subject: str  # the prompt, template variables filled
-    variables: dict[str, str] = field(default_factory=dict)
-    # Options set by matrix variables named theme, size or quality.
-    overrides: dict[str, str] = field(default_factory=dict)
-
-
-def expand_images(spec: JobSpec) -> tuple[list[ImageInstance], list[tuple[Loc, str]]]:
-    """Every image of the spec, templates filled, and the problems found on the way.
-
-    Problems are ``(loc, message)`` pairs, ``loc`` a field path in the spec
-    (``("images", 2, "id")``), so a caller holding the YAML can name the line.
-    Nothing is expanded when the spec would exceed ``max_images``.
-    """
-    problems: list[tuple[Loc, str]] = []
-    sizes = [expansion_size(image) for image in spec.images]
-    running = 0
-    for index, count in enumerate(sizes):
-        running += count
-        if running > spec.max_images:
-            loc: Loc = ("images", index, "matrix") if spec.images[index].matrix else ("images",)
-            problems.append(
-                (
-                    loc,
-                    f"the spec expands to {sum(sizes)} images, more than "
-                    f"max_images={spec.max_images}; raise max_images (at most "
-                    f"{HARD_MAX_IMAGES}) or split the spec",
-                )
-            )
-            return [], problems
-
-    instances: list[ImageInstance] = []
-    first_use: dict[str, int] = {}
-    for index, image in enumerate(spec.images):
-        entry_problems = _template_problems(image, index)
-        if entry_problems:
-            problems.extend(entry_problems)
-            continue
-        bad_ids: list[str] = []
-        duplicates: list[tuple[str, int]] = []
-        for instance in _instances(image, index):
-            if not is_valid_id(instance.id):
-                bad_ids.append(instance.id)
-            elif instance.id in first_use:
-                duplicates.append((instance.id, first_use[instance.id]))
-            else:
-                first_use[instance.id] = index
-                instances.append(instance)
-        where: Loc = ("images", index, "id")
-        if bad_ids:
-            more = f" (and {len(bad_ids) - 1} more)" if len(bad_ids) > 1 else ""
-            problems.append(
-                (
-                    where,
-                    f"template gives id {bad_ids[0]!r}{more}, which is not a valid id ({ID_RULES})",
-                )
-            )
-        if duplicates:
-            dup_id, other = duplicates[0]
-            more = f" (and {len(duplicates) - 1} more)" if len(duplicates) > 1 else ""
-            message = f"duplicate id {dup_id!r}{more}, first used by images[{other}]"
-            unused = sorted(set(image.matrix or ()) - set(template_variables(image.id)))
-            if unused:
-                message += f"; put every matrix variable in the id (missing: {', '.join(unused)})"
-            problems.append((where, message))
-    return instances, problems
-
-
-def _template_problems(image: ImageSpec, index: int) -> list[tuple[Loc, str]]:
-    id_loc: Loc = ("images", index, "id")
-    used = template_variables(image.id)
-    if image.matrix is None:
-        if used or "{" in image.id or "}" in image.id:
-            return [(id_loc, f"id {image.id!r} uses {{variables}} but the image has no matrix")]
-        return []
-    problems: list[tuple[Loc, str]] = []
-    defined = ", ".join(image.matrix)
-    unknown = [name for name in dict.fromkeys(used) if name not in image.matrix]
-    if unknown:
-        problems.append(
-            (
-                id_loc,
-                f"template {image.id!r} uses undefined variable(s) "
-                f"{', '.join(map(repr, unknown))}; the matrix defines: {defined}",
-            )
-        )
-    elif not used:
-        problems.append(
-            (
-                id_loc,
-                f"a template id must use its matrix variables, e.g. "
-                f"'{image.id}-{{{next(iter(image.matrix))}}}'",
-            )
-        )
-    unknown = [n for n in dict.fromkeys(template_variables(image.prompt)) if n not in image.matrix]
-    if unknown:
-        problems.append(
-            (
-                ("images", index, "prompt"),
-                f"prompt uses undefined variable(s) "
-                f"{', '.join(map(repr, unknown))}; the matrix defines: {defined}",
-            )
-        )
-    if image.alt_text is not None:
-        alt_vars = template_variables(image.alt_text)
-        unknown = [n for n in dict.fromkeys(alt_vars) if n not in image.matrix]
-        if unknown:
-            problems.append(
-                (
-                    ("images", index, "alt_text"),
-                    f"alt_text uses undefined variable(s) "
-                    f"{', '.join(map(repr, unknown))}; the matrix defines: {defined}",
-                )
-            )
-    for name in TEMPLATE_FIELDS:
-        for position, value in enumerate(image.matrix.get(name, ())):
-            try:
-                ImageOptions.model_validate({name: str(value)})
-            except ValidationError as exc:
-                problems.append(
-                    (
-                        ("images", index, "matrix", name, position),
-                        f"matrix variable {name!r} sets the {name}: "
-                        f"{error_message(exc.errors()[0])}",
-                    )
-                )
-    return problems
-
-
-def _instances(image: ImageSpec, index: int) -> list[ImageInstance]:
-    if image.matrix is None:
-        return [ImageInstance(index, image.id, image.prompt)]
-    names = list(image.matrix)
-    out = []
-    for values in itertools.product(*(image.matrix[n] for n in names)):
-        variables = {n: str(v) for n, v in zip(names, values, strict=True)}
-        overrides = {k: variables[k] for k in TEMPLATE_FIELDS if k in variables}
-        out.append(
-            ImageInstance(
-                index,
-                fill_template(image.id, variables),
-                fill_template(image.prompt, variables),
-                variables,
-                overrides,
-            )
-        )
-    return out
-
-
 # --- loading -----------------------------------------------------------------
 
 
@@ -757,6 +496,8 @@ def parse_spec(data: Any, source: str = "<inline spec>", root_node: Any = None) 
         raise SpecError(
             f"{source}: invalid spec ({_count(len(problems), 'problem')})", problems
         ) from exc
+    from mediagen.templates import expand_images  # templates build on these models
+
     _, expansion = expand_images(spec)
     if expansion:
         problems = format_problems(expansion, source, root_node)
