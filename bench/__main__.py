@@ -47,6 +47,7 @@ def run_suite(
     only: set[str] | None = None,
     api_url: str | None = None,
     workdir: Path | None = None,
+    progress: bool = False,
 ) -> tuple[list[Row], dict[str, float]]:
     root = Path(workdir or tempfile.mkdtemp(prefix="mediagen-bench-"))
     seconds: dict[str, float] = {}
@@ -58,8 +59,13 @@ def run_suite(
             if only and number not in only:
                 continue
             started = time.monotonic()
-            rows += bench(root / f"bench-{number}")
+            new = bench(root / f"bench-{number}")
             seconds[number] = time.monotonic() - started
+            if progress:
+                for row in new:
+                    print(f"  {row.bench} | {row.metric}: {row.value} {row.target} {row.verdict}")
+                print(f"benchmark {number}: {seconds[number]:.0f} s", flush=True)
+            rows += new
     finally:
         if workdir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -105,7 +111,7 @@ def main() -> None:
     only = {x.strip() for x in args.only.split(",") if x.strip()} or None
     load_before = os.getloadavg()
     started = time.monotonic()
-    rows, _ = run_suite(args.tiny, only, os.environ.get("PREFECT_API_URL"))
+    rows, _ = run_suite(args.tiny, only, os.environ.get("PREFECT_API_URL"), progress=True)
     elapsed = time.monotonic() - started
     Console(width=170).print(table(rows))
     info = machine()

@@ -21,7 +21,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import events, preflight, run_guard
+from mediagen import allocator, events, preflight, run_guard
 from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key, read_manifest
@@ -181,6 +181,7 @@ def run(
         # Nothing to make, upload or rewrite: skip starting Prefect altogether.
         console.print(f"up to date: manifest {bucket.url(manifest_key(prefix_of(job_spec)))}")
         raise typer.Exit(EXIT_OK)
+    allocator.limit_malloc_arenas()  # before the task threads: flat memory (bench/ 3)
     from flows.run import run_flow  # imports Prefect: only when a run needs it
 
     with _progress(todo) as advance:
