@@ -23,6 +23,7 @@ from pathlib import Path
 from mediagen import events
 from mediagen.backends import Backend, get_backend_class
 from mediagen.errors import BlockedError, ProcessingError
+from mediagen.gallery import write_gallery
 from mediagen.imaging import EXTENSIONS, Provenance, digital_source_type
 from mediagen.imaging import process_image as encode
 from mediagen.jobs import ImageJob
@@ -356,6 +357,7 @@ def finalize(
         orphaned_keys=sorted(orphans - current),
     )
     write_manifest(bucket_for(ctx.bucket), ctx.prefix, manifest)
+    write_gallery(bucket_for(ctx.bucket), ctx.prefix, manifest)
     return manifest
 
 
