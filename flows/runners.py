@@ -48,7 +48,7 @@ def task_runner_for(
         from prefect_dask import DaskTaskRunner
     except ImportError as exc:
         raise ConfigurationError(
-            "the dask runner needs prefect-dask: pip install 'mediagen[dask]'"
+            f"the dask runner needs prefect-dask ({exc}): pip install 'mediagen[dask]'"
         ) from exc
     address = dask_address or settings.dask_address
     if address:
