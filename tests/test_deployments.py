@@ -1,4 +1,4 @@
-"""mediagen on a real Prefect server: work pool, `prefect deploy --all`, a worker, `mediagen submit`.
+"""mediagen on a real Prefect server: pool, `prefect deploy --all`, worker, `mediagen submit`.
 
 Everything a user runs is a real process: `prefect server start` on a random
 loopback port with its own PREFECT_HOME, `prefect work-pool create`,
@@ -80,7 +80,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`prefect server start` on a free loopback port; stopped at the end of the module."""
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE", "PREFECT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE", "PREFECT_"))
+    }
     env |= {
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
@@ -267,7 +269,11 @@ def test_deploy_work_and_submit_on_a_real_server(
             assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
             # No machine's path is baked in: the worker's environment says where the code is.
             assert deployment.pull_steps == [
-                {"flows.workdir.set_project_directory": {"directory": "{{ $MEDIAGEN_PROJECT_DIR }}"}}
+                {
+                    "flows.workdir.set_project_directory": {
+                        "directory": "{{ $MEDIAGEN_PROJECT_DIR }}"
+                    }
+                }
             ]
 
     import boto3

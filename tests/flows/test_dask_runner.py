@@ -13,6 +13,8 @@ from distributed import Client, LocalCluster
 from flows.run import run_flow
 from flows.runners import task_runner_for
 from mediagen.manifest import Manifest
+from tests.conftest import REPO
+from tests.test_cli import mediagen
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -112,3 +114,15 @@ def test_dask_runner_without_address_starts_a_local_cluster_of_processes(
 
     monkeypatch.setenv("MEDIAGEN_DASK_ADDRESS", "tcp://127.0.0.1:8786")
     assert task_runner_for("dask").address == "tcp://127.0.0.1:8786"
+
+
+def test_run_with_the_dask_runner_on_a_local_cluster(tmp_path: Path) -> None:
+    """`mediagen run --runner dask`: Prefect's ephemeral API, a local cluster of processes."""
+    spec = REPO / "specs" / "examples" / "goal-image.yaml"
+    result = mediagen(
+        tmp_path, "run", str(spec), "--runner", "dask", env={"MEDIAGEN_DASK_WORKERS": "1"}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = (tmp_path / "media-bucket" / "goal-image" / "manifest.json").read_text()
+    assert '"status": "ok"' in manifest
+    assert (tmp_path / "media-bucket" / "goal-image" / "index.html").is_file()
