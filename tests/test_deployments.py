@@ -196,7 +196,7 @@ def test_deploy_work_and_submit_on_a_real_server(
         cwd=tmp_path, stdout=worker_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env={**prefect_api.env, **code, **s3, "MEDIAGEN_PROJECT_DIR": str(checkout),
              "PREFECT_WORKER_QUERY_SECONDS": "1", "MEDIAGEN_BACKEND": "offline",
-             "MEDIAGEN_WORK_DIR": str(tmp_path / "work")},
+             "MEDIAGEN_WORK_DIR": str(tmp_path / "work"), "MEDIAGEN_TASK_RETRIES": "0"},
         start_new_session=True,
     )  # fmt: skip
     try:
@@ -217,6 +217,16 @@ def test_deploy_work_and_submit_on_a_real_server(
                                  "--timeout", "100")  # fmt: skip
         out = submitted.stdout
         assert submitted.returncode == 0, out + submitted.stderr + _tail(tmp_path / "worker.log")
+
+        # A run that fails (its bucket does not exist): --watch exits with that status.
+        doomed = {**spec, "name": "e2e-doomed", "images": IMAGES[:1],
+                  "storage": {**spec["storage"], "bucket": "no-such-bucket"}}  # fmt: skip
+        (client_dir / "doomed.yaml").write_text(yaml.safe_dump(doomed, sort_keys=False))
+        failed = mediagen_cli(prefect_api, client_dir, "submit", "doomed.yaml", "--watch",
+                              "--timeout", "100")  # fmt: skip
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "state: Failed: " in failed.stdout
+        assert "bucket does not exist" in failed.stdout  # the reason, where the user looks
     finally:
         stop(worker)
         worker_log.close()
