@@ -111,13 +111,16 @@ def result_links(flow_run_id: UUID, spec_name: str) -> dict[str, str]:
     """The run's manifest and gallery URLs, from its link artifacts."""
     key = artifact_key(spec_name)
     wanted = {f"{key}-manifest": "manifest", f"{key}-gallery": "gallery"}
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
-                key=ArtifactFilterKey(any_=list(wanted)),
+    try:
+        with get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                    key=ArtifactFilterKey(any_=list(wanted)),
+                )
             )
-        )
+    except httpx.HTTPError as exc:
+        raise OrchestrationError(f"lost the Prefect server at {api_url()}: {exc}") from exc
     links: dict[str, str] = {}
     for artifact in artifacts:
         data = str(artifact.data or "")  # a link artifact is stored as "[text](url)"
