@@ -33,6 +33,7 @@ from mediagen.errors import (
     RunAbortedError,
 )
 from mediagen.facts import ImageFacts, compute_facts, web_fields
+from mediagen.gallery import write_gallery
 from mediagen.imaging import EXTENSIONS, Provenance, digital_source_type
 from mediagen.jobs import ImageJob, canonical_hash
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry, write_manifest
@@ -473,6 +474,7 @@ def finalize(
         run_aborted=run_guard.aborted(),
     )
     write_manifest(bucket_for(ctx.bucket), ctx.prefix, manifest)
+    write_gallery(bucket_for(ctx.bucket), ctx.prefix, manifest)
     return manifest
 
 
