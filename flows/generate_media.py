@@ -21,8 +21,12 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import concurrency_limits, secrets
+<<<<<<< HEAD
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from mediagen import pipeline, preflight, ratelimit, run_guard
+=======
+from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
+>>>>>>> issue-8b
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
@@ -190,6 +194,8 @@ def _fan_out(
         for job in plan.todo if job.backend == "gemini"
         for model in (job.request.model or "", *job.request.fallback_models) if model
     }  # fmt: skip
+    if any(job.backend == "gemini" and alt_text.is_auto(job.alt_text) for job in plan.todo):
+        models.add(settings.gemini_describe_model)  # alt text shares the text model's quota
     if models and concurrency_limits.install(models, settings):
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     gemini_retry_base_delay: float = Field(
         1.0, ge=0, description="First Gemini backoff in seconds; doubles, plus jitter."
     )
+    gemini_describe_model: str = Field(
+        "gemini-2.5-flash",
+        min_length=1,
+        description="Gemini text model that writes alt text for images with 'alt_text: auto'.",
+    )
     gemini_pricing: dict[str, ModelPrice] = Field(
         default_factory=dict,
         description="Per-model prices (JSON) that override or extend the built-in table.",
