@@ -21,12 +21,8 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import concurrency_limits, secrets
-<<<<<<< HEAD
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
-from mediagen import pipeline, preflight, ratelimit, run_guard
-=======
 from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
->>>>>>> issue-8b
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
