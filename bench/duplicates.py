@@ -10,15 +10,30 @@ answer never reached mediagen) are reported on their own line.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import Row, Workspace, fmt_s, run_cli, write_spec
 from mediagen.testing import FakeGeminiServer, Fault
 
 BUCKET = "bench-media"
+_NUMBER = re.compile(r"number (\d+)")
+
+
+def _image(prompt: str) -> str:
+    """The image a request was for: the spec's prompts are numbered."""
+    match = _NUMBER.search(prompt)
+    return f"img-{match[1]}" if match else prompt
+
+
+def _keys(client: Any, prefix: str) -> list[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
 @dataclass(frozen=True)
@@ -56,29 +71,33 @@ def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
         half = p.images // 2
         first = run_cli(ws, "run", str(spec), kill_when=lambda: len(gemini.requests) >= half)
         killed_at = first.killed_at or time.monotonic()
-        cut = [
-            r for r in gemini.requests
-            if r.started < killed_at and (not r.finished or r.finished >= killed_at)
-        ]  # fmt: skip
+        client = s3.client()
+        stored = set(_keys(client, "dupes/_originals/"))  # what survived the kill
+        first_calls = Counter(_image(r.prompt) for r in gemini.requests if r.started < killed_at)
         second = run_cli(ws, "run", str(spec))
         requests = gemini.requests
         faults = s3.faults.faulted if s3.faults else 0
         puts = s3.requests["PUT"]
-        client = s3.client()
-        import json
-
         manifest = json.loads(
             client.get_object(Bucket=BUCKET, Key="dupes/manifest.json")["Body"].read()
         )
         published = 0
+        sidecars = {
+            image: entry["original_key"].rsplit(".", 1)[0] + ".json"
+            for image, entry in manifest["images"].items()
+            if entry.get("original_key")
+        }
         for entry in manifest["images"].values():
             keys = [o["key"] for o in entry.get("outputs", [])]
             if entry["status"] == "ok" and keys:
                 client.head_object(Bucket=BUCKET, Key=keys[0])  # raises if missing
                 published += 1
-    per_image = Counter(r.prompt for r in requests)
-    unique = len(per_image)
-    delivered = len(requests) - len(cut)
+    calls = Counter(_image(r.prompt) for r in requests)
+    # An answer is lost to the kill when its image had no stored original afterwards
+    # (in flight, or received and not yet stored): asking again is the only way.
+    lost = sum(n for image, n in first_calls.items() if sidecars[image] not in stored)
+    avoidable = sum(calls.values()) - len(calls) - lost
+    unique = len(calls)
     name = f"5 no duplicate calls ({p.images} img, {p.fault_rate:.0%} PUT faults, kill -9)"
     return [
         Row(name, "killed run", f"killed: {'yes' if first.killed_at else 'NO'} after "
@@ -88,9 +107,10 @@ def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
         Row(name, "injected upload faults", f"{faults} of {puts} PUTs"),
         Row(name, "images published (checked in S3)", f"{published} of {p.images}",
             f"= {p.images}", published == p.images),
-        Row(name, "delivered backend calls per unique image",
-            f"{delivered / max(unique, 1):.2f} ({delivered} / {unique})", "= 1.00",
-            delivered == unique == p.images),
-        Row(name, "calls cut off by the kill (asked again)", f"{len(cut)}"),
+        Row(name, "backend calls per unique image, answers lost to the kill aside",
+            f"{(len(requests) - lost) / max(unique, 1):.2f} ({len(requests) - lost} / {unique})",
+            "= 1.00", len(requests) - lost == unique == p.images),
+        Row(name, "avoidable duplicate calls", str(avoidable), "= 0", avoidable == 0),
+        Row(name, "answers lost to the kill (asked again)", str(lost)),
         Row(name, "all calls per unique image", f"{len(requests) / max(unique, 1):.2f}"),
     ]  # fmt: skip

@@ -126,6 +126,9 @@ def reset_clients() -> None:
         _clients.clear()
 
 
+# Originals made but not yet stored, by gen_key: kept for the retry (bench/ 5).
+_unstored: dict[str, GenerationResult] = {}
+
 # Backend calls in flight in this process, whatever the executor's thread count.
 _backend_slots = threading.BoundedSemaphore(8)
 
@@ -158,7 +161,9 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     except FileNotFoundError:
         pass
     try:
-        result = _call_backend(job)
+        # An answer the bucket refused last time (storage down after its own retries)
+        # is stored now: a retry of this stage never pays for the image again.
+        result = _unstored.pop(job.gen_key, None) or _call_backend(job)
     except BlockedError:
         events.emit(job.id, "blocked")
         raise
@@ -167,7 +172,6 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
         raise
     ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
     original_key = f"{job.original_key}.{ext}"
-    bucket.put(original_key, result.data, content_type=result.mime_type, public=False)
     info = {
         "original_key": original_key,
         "mime_type": result.mime_type,
@@ -177,10 +181,15 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
         "usage": result.usage,
         "cost_usd": result.cost_usd,
     }
-    # The sidecar goes last: its presence means the original is complete.
-    bucket.put(
-        sidecar_key, json.dumps(info).encode(), content_type="application/json", public=False
-    )
+    try:
+        bucket.put(original_key, result.data, content_type=result.mime_type, public=False)
+        # The sidecar goes last: its presence means the original is complete.
+        bucket.put(
+            sidecar_key, json.dumps(info).encode(), content_type="application/json", public=False
+        )
+    except BaseException:
+        _unstored[job.gen_key] = result
+        raise
     events.emit(job.id, "generated")
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
