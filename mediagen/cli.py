@@ -210,6 +210,9 @@ def run(
                     runner=runner.value if runner else None,
                     dask_address=dask_address,
                 )
+        except RuntimeError as exc:  # Prefect itself could not start or run the flow
+            err.print(f"error: Prefect could not run the flow: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED) from None
         finally:
             unsubscribe()
     _print_summary(manifest, bucket, prefix_of(job_spec))
