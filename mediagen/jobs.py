@@ -176,7 +176,10 @@ def _make_job(
     for fmt in options.formats or ["png"]:
         out_spec = OutputSpec(width, height, fmt, level.encoder_quality)
         out_key = out_key_for(gen_key, out_spec)
-        name = f"{image_id}-{out_key[:8]}.{EXTENSIONS[fmt]}"
+        if spec.storage.naming == "stable":  # overwritten in place: short cache
+            name = f"{image_id}.{EXTENSIONS[fmt]}"
+        else:  # hashed: content-addressed, immutable, CDN-safe
+            name = f"{image_id}-{out_key[:8]}.{EXTENSIONS[fmt]}"
         outputs.append(Output(fmt, out_spec, out_key, _join(prefix, name)))
     return ImageJob(
         id=image_id,

@@ -1,0 +1,1 @@
+"""Test helpers for mediagen and its users (need the ``dev`` extra: moto, boto3)."""
