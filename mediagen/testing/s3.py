@@ -223,6 +223,8 @@ def _reset_connection(environ: dict[str, Any]) -> None:
 class S3TestServer:
     """moto's S3 server on 127.0.0.1 (a free port), behind a :class:`FaultInjector`."""
 
+    READER_KEY = "moto-reader"  # the access key id of :meth:`client`
+
     def __init__(self, faults: FaultSchedule | None = None, *, quiet: bool = True) -> None:
         from moto.server import ThreadedMotoServer
 
@@ -311,7 +313,7 @@ class S3TestServer:
             "s3",
             endpoint_url=self.endpoint_url,
             region_name=region,
-            aws_access_key_id="moto-reader",
+            aws_access_key_id=self.READER_KEY,
             aws_secret_access_key="moto-reader-secret",
         )
 
