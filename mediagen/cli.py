@@ -122,7 +122,7 @@ def validate(
             checks = run_checks(bucket, prefix_of(job_spec))
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[yellow]warning[/]"
-            console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+            console.print(f"{mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -228,7 +228,7 @@ def _print_deletion(keys: list[str], done: bool, what: str, why: str) -> None:
     verb = "deleted" if done else "would delete"
     console.print(f"{what}: {verb} {len(keys)} object(s) {why}:")
     for key in keys:
-        console.print(f"  {key}", highlight=False, markup=False)
+        console.print(f"  {key}", highlight=False, markup=False, soft_wrap=True)
     if not done:
         console.print("dry run: nothing deleted; add --yes to delete them")
 

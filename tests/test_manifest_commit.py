@@ -130,7 +130,7 @@ def test_a_store_without_conditional_writes_still_gets_its_manifest(
                 "NotImplemented",
                 "A header you provided implies functionality that is not implemented",
             )
-        ]  # fmt: skip
+        ]
     )
     with caplog.at_level(logging.WARNING, logger="mediagen"):
         commit_manifest(bucket, "p", lambda _: manifest("ours", entry("a")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,19 @@ def spec(storage: dict[str, Any], images: list[dict[str, Any]] = IMAGES, **extra
     return {"name": "demo", "backend": "counting", "storage": storage, "images": images, **extra}
 
 
+def anonymous_status(url: str) -> int:
+    """HTTP status of a GET without credentials, as a browser would send it."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def originals_of(manifest: Any) -> list[str]:
+    return [e.original_key for e in manifest.images.values()]
+
+
 def manifest_object(s3: S3TestServer, prefix: str = "demo") -> dict[str, Any]:
     return json.loads(body(s3.client(), f"{prefix}/manifest.json"))
 
@@ -70,6 +84,7 @@ def test_full_run_to_s3_private_by_default(s3: S3TestServer, counting) -> None:
                 "spec": "demo",
             }
             assert not public_read(client, out.key)  # private unless the spec says public
+            assert anonymous_status(out.url) == 403  # and the server refuses strangers
             assert hashlib.sha256(body(client, out.key)).hexdigest() == out.sha256
             assert out.url == f"{s3.endpoint_url}/{S3_BUCKET}/{out.key}"
         assert not public_read(client, entry.original_key)  # originals: always private
@@ -89,6 +104,9 @@ def test_public_run_grants_read_to_outputs_and_manifest_only(s3: S3TestServer, c
     client = s3.client()
     outputs = [o.key for e in manifest.images.values() for o in e.outputs]
     assert outputs and all(public_read(client, key) for key in outputs)
+    urls = [o.url for e in manifest.images.values() for o in e.outputs]
+    assert {anonymous_status(url) for url in urls} == {200}  # anyone can fetch them
+    assert anonymous_status(f"{s3.endpoint_url}/{S3_BUCKET}/{originals_of(manifest)[0]}") == 403
     assert head(client, outputs[0])["CacheControl"] == "public, max-age=31536000, immutable"
     assert public_read(client, "demo/manifest.json")  # apps read URLs from it
     originals = [k for k in list_keys(client, "demo/_originals/")]
