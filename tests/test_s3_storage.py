@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import time
 import urllib.request
 from typing import Any
@@ -169,6 +170,11 @@ def _child_put(config: BucketConfig, parent_fs_id: int, conn: Any) -> None:
         conn.send(("ok", id(bucket.fs) != parent_fs_id))
     except BaseException as exc:  # report, never hang the parent
         conn.send(("error", repr(exc)))
+    finally:
+        # Leave without the exit hooks inherited from the parent: when other tests in
+        # this process have used Prefect, its service threads' hooks fail in a fork.
+        conn.close()
+        os._exit(0)
 
 
 def test_filesystem_is_built_anew_in_a_forked_worker(s3: S3TestServer) -> None:
@@ -266,3 +272,26 @@ def test_acl_disabled_bucket_refuses_public_with_a_clear_message(s3: S3TestServe
 def test_local_and_s3_etags_agree_with_md5(s3: S3TestServer) -> None:
     etag = s3_bucket(s3).put("p/x.bin", b"abc")
     assert etag == f'"{hashlib.md5(b"abc").hexdigest()}"'
+
+
+def test_a_credential_echoed_by_the_server_is_redacted(s3: S3TestServer) -> None:
+    bucket = s3_bucket(s3)  # resolving the credentials registers them for redaction
+    s3.faults = FaultSchedule([s3_error(403, "AccessDenied", f"no access for {AWS_SECRET}")])
+    with pytest.raises(StorageError, match="access denied") as info:
+        bucket.put("p/x.png", b"x")
+    assert AWS_SECRET not in str(info.value) and "***" in str(info.value)
+
+
+def test_presigned_manifests_are_refreshed_after_half_their_life() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mediagen.cli import _urls_expiring
+    from mediagen.manifest import Manifest
+
+    now = datetime.now(UTC)
+    fresh = Manifest(spec_name="s", spec_hash="h", created_at=now,
+                     urls_expire_at=now + timedelta(hours=1))  # fmt: skip
+    old = fresh.model_copy(update={"created_at": now - timedelta(minutes=40),
+                                   "urls_expire_at": now + timedelta(minutes=20)})  # fmt: skip
+    assert not _urls_expiring(fresh) and _urls_expiring(old)
+    assert not _urls_expiring(Manifest(spec_name="s", spec_hash="h"))  # nothing presigned

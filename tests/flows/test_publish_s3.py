@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from flows.run import run_flow
 from mediagen import pipeline
 from mediagen.s3 import pool_size_of
 from mediagen.storage import Bucket
-from mediagen.testing.s3 import FaultSchedule, S3TestServer
+from mediagen.testing.s3 import FaultSchedule, S3TestServer, s3_error
 from tests.support.s3 import (
     AWS_KEY,
     AWS_SECRET,
@@ -250,3 +251,50 @@ def test_two_concurrent_runs_keep_both_runs_images(s3: S3TestServer, counting, m
     assert all(e["status"] == "ok" for e in stored["images"].values())
     assert stored["orphaned_keys"] == []  # nothing either run published is unaccounted for
     assert stored["counts"]["images"] == 4
+
+
+def test_credentials_never_reach_prefect_logs_parameters_artifacts_or_manifest(
+    s3: S3TestServer, counting
+) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogWorker
+
+    images = [*IMAGES, {"id": "denied", "prompt": "a refused upload", "size": "thumbnail"}]
+    # The output of 'denied' is refused as S3 refuses a key without the permission.
+    s3.faults = FaultSchedule(
+        rate=1.0, kinds=[s3_error(403, "AccessDenied", "Access Denied")],
+        path_contains="/demo/denied-", max_in_a_row=None,
+    )  # fmt: skip
+    manifest = run_flow(spec(s3_storage(s3.endpoint_url), images))
+
+    assert manifest.images["denied"].status == "failed"
+    assert "access denied" in manifest.images["denied"].error
+    assert manifest.counts["ok"] == 2
+    APILogWorker.drain_all(timeout=30)  # logs travel to the API in batches
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(manifest.run_id)
+        log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+        for _ in range(50):
+            logs = client.read_logs(log_filter=log_filter)
+            if any("access denied" in log.message for log in logs):
+                break
+            time.sleep(0.2)
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+    log_text = "\n".join(log.message for log in logs)
+    assert "access denied" in log_text  # the failure was logged...
+    captured = [
+        log_text,
+        json.dumps(run.parameters),
+        json.dumps([a.data for a in artifacts], default=str),
+        json.dumps(manifest_object(s3)),
+    ]
+    for secret in (AWS_KEY, AWS_SECRET):  # ...without a credential anywhere
+        assert not any(secret in text for text in captured)
