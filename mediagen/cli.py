@@ -253,6 +253,8 @@ def delete(
                 f"no image {image!r} in the manifest at {bucket.plain_url(manifest_key(prefix))}"
             ) from None
     _print_deletion(deletion.keys, deletion.done, f"delete {image}", "recorded for it")
+    if deletion.done:
+        console.print(f"removed {image!r} from the manifest")
     if deletion.done and any(j.id == image for j in expand_spec(job_spec, get_settings())):
         console.print(f"note: {image!r} is still in the spec: the next run publishes it again")
 

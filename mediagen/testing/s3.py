@@ -80,8 +80,10 @@ class FaultSchedule:
     Requests count when their method is in ``methods`` and their path contains
     ``path_contains``. The n-th counted request gets ``script[n]`` (``None`` =
     no fault); once the script is used up, each gets a fault with probability
-    ``rate`` (seeded, so a run is reproducible), drawn from ``kinds``, but never
-    more than ``max_in_a_row`` faults in a row for one path (``None``: no cap).
+    ``rate``, drawn from ``kinds``, but never more than ``max_in_a_row`` faults
+    in a row for one path (``None``: no cap). The draw depends only on the seed,
+    the method, the path and how many times that path was asked before, so a
+    run is reproducible whatever order concurrent requests arrive in.
     """
 
     def __init__(
@@ -101,7 +103,8 @@ class FaultSchedule:
         self.methods = {m.upper() for m in methods}
         self.path_contains = path_contains
         self.max_in_a_row = max_in_a_row
-        self._random = random.Random(seed)
+        self.seed = seed
+        self._asked: Counter[str] = Counter()  # requests per method + path so far
         self._streak: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.matched = 0
@@ -114,11 +117,14 @@ class FaultSchedule:
         with self._lock:
             index = self.matched
             self.matched += 1
+            nth = self._asked[f"{method} {path}"]
+            self._asked[f"{method} {path}"] += 1
+            draw = random.Random(f"{self.seed}:{method}:{path}:{nth}")
             if index < len(self.script):
                 fault = self.script[index]
-            elif self.rate and self._random.random() < self.rate:
+            elif self.rate and draw.random() < self.rate:
                 capped = self.max_in_a_row is not None and self._streak[path] >= self.max_in_a_row
-                fault = None if capped else self._random.choice(self.kinds)
+                fault = None if capped else draw.choice(self.kinds)
             else:
                 fault = None
             self._streak[path] = self._streak[path] + 1 if fault else 0

@@ -155,14 +155,14 @@ def test_thirty_percent_upload_faults_publish_everything_without_extra_calls(
     ]  # fmt: skip
     # 30 % of every PUT (originals, sidecars, outputs, manifest) answers 503 SlowDown,
     # 500 or a reset connection; at most two in a row for one key.
-    s3.faults = FaultSchedule(rate=0.3, seed=20261124, methods=["PUT"])
+    # The draws depend on seed and key only, so this run sees the same faults every time.
+    s3.faults = FaultSchedule(rate=0.3, seed=75, methods=["PUT"])
 
     manifest = run_flow(spec(s3_storage(s3.endpoint_url), images), concurrency=4)
 
     faults = s3.faults
     print(f"faults: {faults.faulted} of {faults.matched} PUTs {dict(faults.injected)}")
-    assert faults.faulted >= 10, faults.injected
-    assert 0.15 < faults.faulted / faults.matched < 0.45
+    assert 0.2 <= faults.faulted / faults.matched <= 0.4, faults.injected
     assert set(faults.injected) == {"SlowDown", "InternalError", "reset"}
     assert counting.total() == len(images)  # no extra backend calls
     assert manifest.counts["ok"] == len(images) and not manifest.failed()
