@@ -12,7 +12,8 @@ The merge is three-way: ``base`` (the manifest this run planned against),
 ``ours`` (what this run would write) and ``theirs`` (what is there now).
 Entries the other run added or changed since ``base`` are kept; entries this
 run published win; an entry this run removed stays removed only if nobody
-changed it meanwhile. Keys that no image uses any more are kept in
+changed it meanwhile, and an entry someone deleted meanwhile stays deleted
+unless this run republished it. Keys that no image uses any more are kept in
 ``orphaned_keys`` so ``mediagen run --prune`` can delete exactly them.
 
 Stores that ignore the headers (a few S3 clones) cannot be protected this way;
@@ -106,6 +107,8 @@ def merge(
     images: dict[str, ImageEntry] = {}
     for image_id, mine in ours.images.items():
         other = theirs.images.get(image_id)
+        if other is None and image_id in base_images and image_id not in touched:
+            continue  # deleted meanwhile (`mediagen delete`): its objects may be gone
         if other is None or same_entry(other, base_images.get(image_id)):
             images[image_id] = mine  # they did not touch it
         elif image_id not in touched:

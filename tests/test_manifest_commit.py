@@ -66,6 +66,15 @@ def test_removed_entries_stay_removed_unless_republished() -> None:
     assert recorded_keys(entry("gone")) <= set(merged.orphaned_keys)
 
 
+def test_an_entry_deleted_meanwhile_stays_deleted_unless_we_republished_it() -> None:
+    base = manifest("base", entry("a"), entry("b", gen="gb"))
+    theirs = manifest("theirs", entry("b", gen="gb"))  # `mediagen delete --image a` ran
+    ours = manifest("ours", entry("a"), entry("b", gen="gb"))
+    assert set(merge(base, ours, theirs, touched=set(), removed=set()).images) == {"b"}
+    republished = merge(base, ours, theirs, touched={"a"}, removed=set())
+    assert set(republished.images) == {"a", "b"}
+
+
 def test_their_success_beats_our_failure_of_the_same_image() -> None:
     base = manifest("base")
     theirs = manifest("theirs", entry("a"))
