@@ -28,6 +28,8 @@ def test_check_publish_delete_prune_and_no_credentials_anywhere(
         "MEDIAGEN_STORAGE_PROVIDER": "s3",
         "MEDIAGEN_STORAGE_BUCKET": S3_BUCKET,
         "MEDIAGEN_STORAGE_ENDPOINT_URL": s3.endpoint_url,
+        # The ephemeral Prefect API gets 20 s to start: too few on a busy 2-core CI box.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     }
     outputs: list[subprocess.CompletedProcess[str]] = []
 
