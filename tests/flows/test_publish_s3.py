@@ -21,7 +21,7 @@ from flows.run import run_flow
 from mediagen import pipeline
 from mediagen.s3 import pool_size_of
 from mediagen.storage import Bucket
-from mediagen.testing.s3 import FaultSchedule, S3TestServer, s3_error
+from mediagen.testing.s3 import SLOWDOWN, FaultSchedule, S3TestServer, s3_error
 from tests.support.s3 import (
     AWS_KEY,
     AWS_SECRET,
@@ -298,3 +298,18 @@ def test_credentials_never_reach_prefect_logs_parameters_artifacts_or_manifest(
     ]
     for secret in (AWS_KEY, AWS_SECRET):  # ...without a credential anywhere
         assert not any(secret in text for text in captured)
+
+
+def test_an_original_that_could_not_be_stored_is_not_paid_for_twice(
+    s3: S3TestServer, counting, monkeypatch
+) -> None:
+    # The store refuses the original longer than the storage retries last (2 attempts):
+    # the generate task fails, Prefect retries it, and the retry uploads the bytes kept
+    # in the scratch folder instead of asking the backend again.
+    monkeypatch.setenv("MEDIAGEN_STORAGE_RETRIES", "2")
+    s3.faults = FaultSchedule([SLOWDOWN, SLOWDOWN], path_contains="/_originals/")
+    manifest = run_flow(spec(s3_storage(s3.endpoint_url), IMAGES[:1]))
+
+    assert s3.faults.injected == {"SlowDown": 2}
+    assert manifest.counts["ok"] == 1 and counting.total() == 1
+    assert not list(pipeline.scratch_dir().glob("*.original*"))  # cleaned up once stored
