@@ -16,6 +16,7 @@ from bench.__main__ import markdown, run_suite
 from bench.harness import machine
 
 
+@pytest.mark.timeout(540)  # ~1 min on a quiet machine; 3 at load 10
 @pytest.mark.usefixtures("prefect_server")
 def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL
