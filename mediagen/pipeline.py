@@ -144,8 +144,12 @@ def scratch_dir(settings: Settings | None = None) -> Path:
 # -- stages --------------------------------------------------------------------
 
 
-def generate(job: ImageJob, ctx: RunContext) -> Generated:
-    """Make the original (or find it in the bucket) and store it privately."""
+def generate(job: ImageJob, ctx: RunContext, backend: Backend | None = None) -> Generated:
+    """Make the original (or find it in the bucket) and store it privately.
+
+    ``backend``: an instance to call instead of this process's shared one (the
+    Python API passes its client's, configured with the client's own key).
+    """
     bucket = bucket_for(ctx.bucket)
     started = time.perf_counter()
     sidecar_key = f"{job.original_key}.json"
@@ -156,7 +160,7 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     except FileNotFoundError:
         pass
     try:
-        result = _call_backend(job)
+        result = _call_backend(job, backend)
     except BlockedError:
         events.emit(job.id, "blocked")
         raise
@@ -183,7 +187,7 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
 
-def _call_backend(job: ImageJob) -> GenerationResult:
+def _call_backend(job: ImageJob, backend: Backend | None = None) -> GenerationResult:
     """One backend call under the run's guards: not after an abort, not past the budget."""
     run_guard.check()
     backend_class = get_backend_class(job.backend)
@@ -191,7 +195,7 @@ def _call_backend(job: ImageJob) -> GenerationResult:
     with _backend_slots, run_guard.reserve(estimate, f"image {job.id!r}") as charge:
         run_guard.check()  # the run may have been aborted while this waited for a slot
         try:
-            result = backend_for(job.backend).generate(job.request)
+            result = (backend or backend_for(job.backend)).generate(job.request)
         except (AuthError, ConfigurationError) as exc:
             # Every further call would be refused too: stop the run, say it once.
             run_guard.abort(str(exc))
