@@ -46,7 +46,7 @@ def __getattr__(name: str) -> object:
 
 __version__ = "0.1.0"
 
-__all__ = [  # noqa: RUF022 - errors, then the API
+__all__ = [
     *_API,
     "AuthError",
     "BackendError",

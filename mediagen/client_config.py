@@ -199,13 +199,22 @@ class ClientConfig(BaseSettings):
 
 
 def _load(group: type[BaseSettings], problems: list[str]) -> BaseSettings:
-    try:
-        return group()
-    except ValidationError as exc:
-        prefix = str(group.model_config.get("env_prefix", ""))
-        problems += _describe(exc, prefix)
-        # Keep going with the defaults so later checks still run and report too.
-        return group.model_construct()
+    """The group from the environment; a bad variable is reported and replaced by its
+    default, so the other variables of the group still load and are checked too."""
+    prefix = str(group.model_config.get("env_prefix", ""))
+    overrides: dict[str, Any] = {}
+    for _ in range(len(group.model_fields) + 1):
+        try:
+            return group(**overrides)
+        except ValidationError as exc:
+            problems += _describe(exc, prefix)
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else ""
+                if name in group.model_fields:
+                    overrides[name] = group.model_fields[name].get_default(
+                        call_default_factory=True
+                    )
+    return group.model_construct(**overrides)  # pragma: no cover - defaults always validate
 
 
 def _describe(exc: ValidationError, prefix: str) -> list[str]:

@@ -144,11 +144,15 @@ def scratch_dir(settings: Settings | None = None) -> Path:
 # -- stages --------------------------------------------------------------------
 
 
-def generate(job: ImageJob, ctx: RunContext, backend: Backend | None = None) -> Generated:
+def generate(
+    job: ImageJob, ctx: RunContext, backend: Backend | None = None, *, guarded: bool = True
+) -> Generated:
     """Make the original (or find it in the bucket) and store it privately.
 
     ``backend``: an instance to call instead of this process's shared one (the
     Python API passes its client's, configured with the client's own key).
+    ``guarded=False``: outside a run (the Python API), so the run's abort flag
+    and budget ledger neither stop this call nor are touched by it.
     """
     bucket = bucket_for(ctx.bucket)
     started = time.perf_counter()
@@ -160,7 +164,11 @@ def generate(job: ImageJob, ctx: RunContext, backend: Backend | None = None) -> 
     except FileNotFoundError:
         pass
     try:
-        result = _call_backend(job, backend)
+        if guarded:
+            result = _call_backend(job, backend)
+        else:
+            with _backend_slots:
+                result = (backend or backend_for(job.backend)).generate(job.request)
     except BlockedError:
         events.emit(job.id, "blocked")
         raise
