@@ -35,7 +35,7 @@ from mediagen.errors import (
     SpecError,
 )
 from mediagen.imaging import read_provenance
-from mediagen.testing import Fault, FakeGeminiServer
+from mediagen.testing import FakeGeminiServer, Fault
 from tests.conftest import REPO
 
 BRAND = ["#0A7B83 teal", "#F2A541 saffron"]

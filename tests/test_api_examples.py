@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from docs.examples import celery_tasks, deployment_trigger, fastapi_app
 from mediagen.api import ClientConfig, MediaClient, StorageConfig, get_client, set_default_client
 from mediagen.errors import SpecError
-from mediagen.testing import Fault, FakeGeminiServer
+from mediagen.testing import FakeGeminiServer, Fault
 
 
 @pytest.fixture
@@ -90,9 +90,7 @@ def test_fastapi_handlers(client: MediaClient, gemini_env: FakeGeminiServer) -> 
 
             deleted = http.delete("/images", params={"url": body["url"]})
             assert deleted.json() == {"deleted": True}
-            assert http.delete("/images", params={"url": body["url"]}).json() == {
-                "deleted": False
-            }
+            assert http.delete("/images", params={"url": body["url"]}).json() == {"deleted": False}
             foreign = http.delete("/images", params={"url": "https://example.com/x.png"})
             assert foreign.status_code == 422
 
@@ -104,9 +102,7 @@ def test_fastapi_handlers(client: MediaClient, gemini_env: FakeGeminiServer) -> 
 
 def test_batch_parameters_validate_before_anything_is_sent() -> None:
     with pytest.raises(SpecError, match="promt"):
-        deployment_trigger.batch_parameters(
-            {"name": "b", "images": [{"id": "a", "promt": "typo"}]}
-        )
+        deployment_trigger.batch_parameters({"name": "b", "images": [{"id": "a", "promt": "typo"}]})
     params = deployment_trigger.batch_parameters(
         {"name": "b", "images": [{"id": "a", "prompt": "a house"}]}
     )
