@@ -20,13 +20,14 @@ the whole process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import io
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,13 +215,13 @@ class MediaClient:
         self, prompt: str, *, metadata: Mapping[str, Any] | None = None, **options: Any
     ) -> tuple[GeneratedImage, str]:
         job = self._job(prompt, metadata=metadata, **options)
-        generated = pipeline.generate(
-            job, self._ctx, backend=self._backend(job.backend), guarded=False
-        )
-        processed = pipeline.process(job, generated, self._ctx)[0]
-        path = Path(processed.path)
-        data = path.read_bytes()
-        path.unlink(missing_ok=True)
+        # Single flight: concurrent identical calls in this process wait for the first
+        # one's original instead of each paying the backend.
+        with _single_flight(job.gen_key):
+            generated = pipeline.generate(
+                job, self._ctx, backend=self._backend(job.backend), guarded=False
+            )
+        processed, data = _process(job, generated, self._ctx)
         with self._lock:
             if generated.reused:
                 self.stats.cache_hits += 1
@@ -480,6 +481,48 @@ class MediaClient:
             pool = self._pool
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+
+
+_flights: dict[str, tuple[threading.Lock, int]] = {}
+_flights_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _single_flight(key: str) -> Iterator[None]:
+    with _flights_lock:
+        lock, users = _flights.get(key, (threading.Lock(), 0))
+        _flights[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _flights_lock:
+            lock, users = _flights[key]
+            if users == 1:
+                del _flights[key]
+            else:
+                _flights[key] = (lock, users - 1)
+
+
+def _process(
+    job: ImageJob, generated: pipeline.Generated, ctx: pipeline.RunContext
+) -> tuple[pipeline.Processed, bytes]:
+    """Process the original and take the file's bytes out of the scratch folder.
+
+    Scratch files are named by out_key, so an identical call running at the same
+    time (another thread or process) may take ours first: processing is
+    deterministic, so we simply do it again.
+    """
+    for _ in range(5):
+        processed = pipeline.process(job, generated, ctx)[0]
+        path = Path(processed.path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        path.unlink(missing_ok=True)
+        return processed, data
+    raise ProcessingError(f"image {job.id!r}: its processed file kept disappearing from scratch")
 
 
 @dataclass(frozen=True)

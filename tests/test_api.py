@@ -196,6 +196,23 @@ def test_async_calls_run_concurrently(client: MediaClient, gemini_env: FakeGemin
     assert len(gemini_env.requests) == 4
 
 
+def test_concurrent_identical_calls_share_one_generation(
+    client: MediaClient, gemini_env: FakeGeminiServer
+) -> None:
+    gemini_env.script(Fault.slow(0.3), times=1)
+
+    async def same_three() -> list[GeneratedImage]:
+        return await asyncio.gather(
+            *(client.agenerate_image("one shared scene", size="thumbnail") for _ in range(3))
+        )
+
+    images = asyncio.run(same_three())
+    assert len(gemini_env.requests) == 1
+    assert sorted(image.cached for image in images) == [False, True, True]
+    assert len({image.sha256 for image in images}) == 1
+    assert client.stats.backend_calls == 1 and client.stats.cache_hits == 2
+
+
 def test_async_concurrency_is_bounded_per_client(
     gemini_env: FakeGeminiServer, workspace: Path
 ) -> None:
