@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import concurrency_limits, secrets
-from mediagen import pipeline, preflight, ratelimit, run_guard
+from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
+from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
@@ -128,7 +128,7 @@ def manifest_task(
     budget_usd: float | None = None,
 ) -> Manifest:
     manifest = pipeline.finalize(ctx, plan, results, previous, budget_usd)
-    _publish_artifacts(ctx, manifest)
+    publish_run_artifacts(ctx, manifest)
     return manifest
 
 
@@ -190,6 +190,8 @@ def _fan_out(
         for job in plan.todo if job.backend == "gemini"
         for model in (job.request.model or "", *job.request.fallback_models) if model
     }  # fmt: skip
+    if any(job.backend == "gemini" and alt_text.is_auto(job.alt_text) for job in plan.todo):
+        models.add(settings.gemini_describe_model)  # alt text shares the text model's quota
     if models and concurrency_limits.install(models, settings):
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 
@@ -202,6 +204,11 @@ def _fan_out(
         proc = process_task.with_options(**retry).submit(job, gen, ctx)
         up = upload_task.with_options(**retry).submit(job, gen, proc, ctx)
         chains[job.id] = (job, [gen, proc, up])
+    progress = ProgressReporter(job_spec.name, len(chains), logger)
+    for finished in as_completed([futures[-1] for _, futures in chains.values()]):
+        finished.wait()  # done already: this only records the final state, no API call
+        progress.image_finished(finished.state.is_completed())
+    progress.flush()
     wait([f for _, futures in chains.values() for f in futures])
 
     results = {image_id: _outcome(job, futures, ctx) for image_id, (job, futures) in chains.items()}
@@ -213,7 +220,7 @@ def _fan_out(
     for entry in failed:
         if entry.status == "skipped":
             stopped["skipped"] += 1
-        elif manifest.run_aborted and _stopped_by_abort(entry):
+        elif manifest.run_aborted and stopped_by_abort(entry):
             stopped["aborted"] += 1
         else:
             logger.error("Image %s %s: %s", entry.id, entry.status, entry.error)
@@ -238,11 +245,6 @@ def _fan_out(
     return Failed(message=message, data=data) if failed else Completed(message=message, data=data)
 
 
-def _stopped_by_abort(entry: ImageEntry) -> bool:
-    error = entry.error or ""
-    return any(e.__name__ in error for e in (RunAbortedError, AuthError, ConfigurationError))
-
-
 def _outcome(
     job: ImageJob, futures: list[PrefectFuture[Any]], ctx: pipeline.RunContext
 ) -> ImageEntry:
@@ -259,35 +261,3 @@ def _outcome(
                 return entry.model_copy(update={"error": f"{stage}: {entry.error}"})
             return pipeline.failed_entry(job, ctx, f"{stage}: {state.message}")
     return pipeline.failed_entry(job, ctx, f"did not finish: {upload_state.name}")
-
-
-def _publish_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
-    key = _artifact_key(ctx.spec_name)
-    create_table_artifact(
-        key=f"{key}-images",
-        table=pipeline.summary_rows(manifest),
-        description=f"Images of spec {ctx.spec_name}",
-    )
-    counts = manifest.counts
-    lines = [
-        f"# {ctx.spec_name}",
-        "",
-        f"- published: **{counts['ok']}** of {counts['images']}",
-        f"- blocked: {counts['blocked']}, failed: {counts['failed']}",
-        f"- plan: {counts['plan_new']} new, {counts['plan_changed']} changed, "
-        f"{counts['plan_retry']} retried, {counts['plan_unchanged']} unchanged",
-        f"- cost: ${manifest.cost_usd:.4f}"
-        + (f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""),
-        f"- manifest: `{ctx.bucket.provider}://{ctx.bucket.bucket}/{ctx.prefix}/manifest.json`",
-    ]
-    if manifest.run_aborted:
-        lines.append(f"- **run aborted**: {manifest.run_aborted}")
-    for entry in manifest.failed():
-        if not (manifest.run_aborted and _stopped_by_abort(entry)):
-            lines.append(f"- `{entry.id}` {entry.status}: {entry.error}")
-    create_markdown_artifact(key=f"{key}-summary", markdown="\n".join(lines))
-
-
-def _artifact_key(name: str) -> str:
-    # Artifact keys allow lowercase letters, digits and dashes only.
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "spec"

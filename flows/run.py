@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect.task_runners import ThreadPoolTaskRunner
-
 from flows.generate_media import generate_media
+from flows.runners import api_reachable_by_workers, task_runner_for
 from mediagen.manifest import Manifest
 from mediagen.settings import get_settings
 from mediagen.spec import JobSpec, spec_from_any
 
 
-def run_flow(spec: JobSpec | dict[str, Any] | str, concurrency: int | None = None) -> Manifest:
-    """Run ``generate-media`` locally; returns the manifest it wrote (even with failures)."""
+def run_flow(
+    spec: JobSpec | dict[str, Any] | str,
+    concurrency: int | None = None,
+    *,
+    runner: str | None = None,
+    dask_address: str | None = None,
+) -> Manifest:
+    """Run ``generate-media`` locally; returns the manifest it wrote (even with failures).
+
+    ``runner`` is ``thread`` (default, or the ``MEDIAGEN_RUNNER`` setting) or
+    ``dask`` (an existing cluster at ``dask_address``, else a local one).
+    """
     job_spec = spec_from_any(spec)
     limit = concurrency or job_spec.concurrency or get_settings().concurrency
-    # Three stages per image in flight; the backend itself is bounded to ``limit``.
-    runner = ThreadPoolTaskRunner(max_workers=3 * limit + 2)
-    state = generate_media.with_options(task_runner=runner)(
-        spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
-    )
+    # Threads: three stages per image in flight; the backend itself is bounded to ``limit``.
+    task_runner = task_runner_for(runner, limit, dask_address=dask_address)
+    with api_reachable_by_workers(runner):
+        state = generate_media.with_options(task_runner=task_runner)(
+            spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
+        )
     data = state.result(raise_on_failure=False)
     if isinstance(data, BaseException):
         raise data

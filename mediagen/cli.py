@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +44,12 @@ err = Console(stderr=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 SCHEMA_PATH = Path("specs/mediagen-spec.schema.json")
+
+
+class Runner(StrEnum):
+    thread = "thread"
+    dask = "dask"
+
 
 SpecArg = Annotated[Path, typer.Argument(help="Path to a YAML spec.", show_default=False)]
 
@@ -165,6 +172,14 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(min=1, max=256, help="Images in flight at once.")
     ] = None,
+    runner: Annotated[
+        Runner | None,
+        typer.Option(help="Where tasks run: threads here (default), or a Dask cluster."),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Scheduler of an existing Dask cluster; default: a local one."),
+    ] = None,
 ) -> None:
     """Generate, process and publish every image that needs it; write the manifest."""
     with _user_errors():
@@ -187,7 +202,12 @@ def run(
         unsubscribe = events.subscribe(advance)
         try:
             with _user_errors():
-                manifest = run_flow(job_spec, concurrency=concurrency)
+                manifest = run_flow(
+                    job_spec,
+                    concurrency=concurrency,
+                    runner=runner.value if runner else None,
+                    dask_address=dask_address,
+                )
         finally:
             unsubscribe()
     _print_summary(manifest, bucket, prefix_of(job_spec))
@@ -197,6 +217,54 @@ def run(
                   soft_wrap=True)  # fmt: skip
         raise typer.Exit(EXIT_BAD_INPUT)
     raise typer.Exit(EXIT_FAILED if manifest.failed() else EXIT_OK)
+
+
+@app.command()
+def submit(
+    spec: SpecArg,
+    deployment: Annotated[
+        str, typer.Option(help="Deployment to run: NAME (of generate-media) or FLOW/NAME.")
+    ] = "adhoc",
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Follow the run to its end; exit with its status.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="With --watch: stop waiting after SECONDS.")
+    ] = None,
+) -> None:
+    """Validate SPEC here, then run it on a Prefect deployment (PREFECT_API_URL)."""
+    with _user_errors():
+        job_spec = _load(spec)  # a bad spec stops here: nothing reaches the server
+        jobs = expand_spec(job_spec, get_settings())
+    from flows import submit as remote  # imports Prefect: only once the spec is valid
+
+    with _user_errors():
+        submitted = remote.submit_spec(job_spec, deployment)
+    console.print(
+        f"submitted {job_spec.name!r} ({len(jobs)} image(s)) to {submitted.deployment}",
+        highlight=False,
+    )
+    console.print(f"flow run: {submitted.flow_run_id}", highlight=False)
+    console.print(f"url: {submitted.url or '(set PREFECT_UI_URL to get a link)'}", highlight=False)
+    if not watch:
+        raise typer.Exit(EXIT_OK)
+
+    def show(run: Any) -> None:
+        state = run.state
+        message = f": {state.message}" if state is not None and state.message else ""
+        console.print(f"state: {state.name if state else 'unknown'}{message}", highlight=False)
+
+    with _user_errors():
+        final = remote.watch_run(submitted.flow_run_id, show, timeout=timeout)
+    state = final.state
+    if state is None or not state.is_final():
+        err.print(f"still {state.name if state else 'unknown'} after {timeout:.0f} s; follow it at "
+                  f"{submitted.url}", highlight=False)  # fmt: skip
+        raise typer.Exit(EXIT_FAILED)
+    with _user_errors():
+        for name, link in sorted(remote.result_links(submitted.flow_run_id, job_spec.name).items()):
+            console.print(f"{name}: {link}", highlight=False)
+    raise typer.Exit(EXIT_OK if state.is_completed() else EXIT_FAILED)
 
 
 @contextmanager

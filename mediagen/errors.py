@@ -110,3 +110,7 @@ class TransientStorageError(StorageError):
 
 class ProcessingError(MediagenError):
     """An image could not be decoded, resized or encoded."""
+
+
+class OrchestrationError(MediagenError):
+    """The Prefect server could not be reached, or refused a request."""

@@ -50,7 +50,8 @@ class ImageFacts:
     brand_fit: BrandFit | None
     focus: tuple[float, float]  # the crop's focus, as fractions of the original
     alt_text: str | None = None
-    alt_text_source: str | None = None  # "human" | "auto"
+    alt_text_source: str | None = None  # "human" | "auto" | "fallback"
+    alt_text_cost_usd: float = 0.0  # what writing the alt text cost in this run
     seconds: float = 0.0
 
 
@@ -107,5 +108,6 @@ def web_fields(
             "focus": list(facts.focus),
             "alt_text": facts.alt_text,
             "alt_text_source": facts.alt_text_source,
+            "alt_text_cost_usd": facts.alt_text_cost_usd,
         }
     return fields

@@ -100,7 +100,10 @@ class ImageEntry(BaseModel):
     focal_point: str | None = None
     focus: list[float] | None = None
     alt_text: str | None = None
-    alt_text_source: Literal["human", "auto"] | None = None
+    # human: the spec's text; auto: the backend's; fallback: from the prompt, because the
+    # describing model refused or wrote nothing (the image itself was fine)
+    alt_text_source: Literal["human", "auto", "fallback"] | None = None
+    alt_text_cost_usd: float = 0.0  # included in cost_usd
     facts_key: str | None = None
 
     @property

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mediagen import alt_text, events, run_guard
 from mediagen.backends import Backend, GenerationResult, get_backend_class
+from mediagen.backends.base import Description
 from mediagen.errors import (
     AuthError,
     BlockedError,
@@ -33,6 +34,7 @@ from mediagen.errors import (
     RunAbortedError,
 )
 from mediagen.facts import ImageFacts, compute_facts, web_fields
+from mediagen.gallery import write_gallery
 from mediagen.imaging import EXTENSIONS, Provenance, digital_source_type
 from mediagen.jobs import ImageJob, canonical_hash
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry, write_manifest
@@ -241,12 +243,14 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
             facts = compute_facts(
                 preview, job.request.brand_colors, job.brand_check, prepared.focus
             )
-        text, source = _alt_text(job, prepared, bucket)
-        facts = replace(facts, alt_text=text, alt_text_source=source)
+        alt = _alt_text(job, prepared, bucket)
+        facts = replace(
+            facts, alt_text=alt.text, alt_text_source=alt.source, alt_text_cost_usd=alt.cost_usd
+        )
         for output in job.outputs:
             started = time.perf_counter()
             try:
-                image = prepared.render(output.spec, provenance, text or "")
+                image = prepared.render(output.spec, provenance, alt.text or "")
             except ProcessingError:
                 events.emit(job.id, "failed")
                 raise
@@ -272,19 +276,27 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
     return out
 
 
-def _alt_text(
-    job: ImageJob, prepared: PreparedImage, bucket: Bucket
-) -> tuple[str | None, str | None]:
-    """(alt text, "human" | "auto"), or (None, None) when the spec asks for none.
+@dataclass(frozen=True)
+class _Alt:
+    text: str | None = None
+    source: str | None = None  # "human" | "auto" | "fallback"
+    cost_usd: float = 0.0  # of a describe call made now (0 when cached or free)
+
+
+def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> _Alt:
+    """The image's alt text and where it came from; empty when the spec asks for none.
 
     Text a person wrote is used as is. ``auto`` asks the backend once per
     generation, purpose and describing model; the answer is cached in the bucket
-    beside the original, so later runs and new renditions never ask again.
+    beside the original, so later runs and new renditions never ask again. When
+    the describing model refuses (a safety block) or writes nothing, the image is
+    still published, with a deterministic description from the prompt
+    (``"fallback"``): the picture itself was fine.
     """
     if job.alt_text is None:
-        return None, None
+        return _Alt()
     if not alt_text.is_auto(job.alt_text):
-        return job.alt_text, "human"
+        return _Alt(job.alt_text, "human")
     backend = backend_for(job.backend)
     identity = {
         "gen": job.gen_key,
@@ -295,22 +307,56 @@ def _alt_text(
     }
     cache_key = f"{job.original_key}.alt-{canonical_hash(identity)[:16]}.json"
     try:
-        return json.loads(bucket.get(cache_key))["alt_text"], "auto"
+        record = json.loads(bucket.get(cache_key))
+        return _Alt(record["alt_text"], record.get("source", "auto"))
     except FileNotFoundError:
         pass
-    with _backend_slots:
-        answer = backend.describe(prepared.describe_jpeg(), "image/jpeg", job.purpose, job.request)
-    text = alt_text.clip(answer or "")
-    if not text:
+    cache = True
+    described = None
+    try:
+        described = _describe(job, backend, prepared.describe_jpeg())
+    except BlockedError as exc:
         logger.warning(
-            "image %s: the backend wrote no alt text; using the prompt's subject", job.id
+            "image %s: the alt-text model refused to describe it (%s); "
+            "using a description from the prompt",
+            job.id,
+            exc.reason,
         )
-        text = alt_text.from_prompt(job.prompt)
-    record = {**identity, "alt_text": text}
-    bucket.put(
-        cache_key, json.dumps(record).encode(), content_type="application/json", public=False
-    )
-    return text, "auto"
+    except BudgetExceededError as exc:
+        cache = False  # not a verdict on the image: a later run may ask
+        logger.warning("image %s: no alt text asked (%s); using the prompt's subject", job.id, exc)
+    text = alt_text.clip(described.text if described else "")
+    source = "auto"
+    if not text:
+        if described is not None:
+            logger.warning(
+                "image %s: the backend wrote no alt text; using the prompt's subject", job.id
+            )
+        text, source = alt_text.from_prompt(job.prompt), "fallback"
+    cost = described.cost_usd if described else 0.0
+    if cache:
+        record = {**identity, "alt_text": text, "source": source, "cost_usd": cost}
+        if described is not None and described.usage:
+            record["usage"] = described.usage
+        bucket.put(
+            cache_key, json.dumps(record).encode(), content_type="application/json", public=False
+        )
+    return _Alt(text, source, cost)
+
+
+def _describe(job: ImageJob, backend: Backend, image: bytes) -> Description:
+    """One describe call under the run's guards, as :func:`_call_backend` for images."""
+    run_guard.check()
+    estimate = backend.estimate_describe_cost()
+    with _backend_slots, run_guard.reserve(estimate, f"alt text of {job.id!r}") as charge:
+        run_guard.check()
+        try:
+            described = backend.describe_with_usage(image, "image/jpeg", job.purpose, job.request)
+        except (AuthError, ConfigurationError) as exc:
+            run_guard.abort(str(exc))
+            raise
+        charge.settle(described.cost_usd)
+    return described
 
 
 def upload(
@@ -366,11 +412,14 @@ def upload(
     events.emit(job.id, "published")
     first = outputs[0]
     web = web_fields(facts, files, job.picture_sizes, job.focal_point, job.facts_key)
+    # The image's cost includes its alt text, when it was written (and paid for) now.
+    cost = (0.0 if generated.reused else generated.cost_usd) + web.get("alt_text_cost_usd", 0.0)
     return _entry(
         job,
         ctx,
         "ok",
         generated=generated,
+        cost_usd=round(cost, 8),
         outputs=outputs,
         timings=timings,
         url=first.url,
@@ -485,6 +534,7 @@ def finalize(
         run_aborted=run_guard.aborted(),
     )
     write_manifest(bucket_for(ctx.bucket), ctx.prefix, manifest)
+    write_gallery(bucket_for(ctx.bucket), ctx.prefix, manifest)
     return manifest
 
 

@@ -8,9 +8,10 @@ backend call, upload or manifest.
 
 from __future__ import annotations
 
-from mediagen import pricing, run_guard
+from mediagen import alt_text, pricing, run_guard
 from mediagen.backends import get_backend_class
 from mediagen.errors import ConfigurationError
+from mediagen.jobs import ImageJob
 from mediagen.plan import Plan
 from mediagen.settings import Settings
 from mediagen.spec import JobSpec
@@ -31,6 +32,7 @@ def check_run(spec: JobSpec, plan: Plan, settings: Settings) -> None:
             for model in (job.request.model or "", *job.request.fallback_models)
             if model and pricing.price_for(model, settings.gemini_pricing) is None
         }
+        | _unpriced_describe_model(todo, settings)
     )
     if unpriced:
         raise ConfigurationError(
@@ -38,3 +40,11 @@ def check_run(spec: JobSpec, plan: Plan, settings: Settings) -> None:
             "add it with MEDIAGEN_GEMINI_PRICING so the budget can be enforced"
         )
     run_guard.check_estimate(plan.estimated_cost_usd, spec.budget_usd)
+
+
+def _unpriced_describe_model(todo: list[ImageJob], settings: Settings) -> set[str]:
+    """The Gemini alt-text model, when some image asks for auto alt text and it has no price."""
+    model = settings.gemini_describe_model
+    wanted = any(job.backend == "gemini" and alt_text.is_auto(job.alt_text) for job in todo)
+    priced = pricing.price_for(model, settings.gemini_pricing) is not None
+    return {model} if wanted and not priced else set()

@@ -6,6 +6,10 @@ tokens (text parts and "thinking"). The estimate of an image is its prompt
 (~4 characters a token) plus the image tokens of its size; the real cost is
 computed from the ``usageMetadata`` of the answer.
 
+Text models (the one that writes alt text) are priced the same way: input
+tokens (the prompt and the image shown to it) and output text tokens,
+thinking included; they have no image tokens.
+
 Prices change: the table says when it was checked, and the
 ``MEDIAGEN_GEMINI_PRICING`` setting (JSON, model → fields below) overrides or
 extends it without a release.
@@ -30,18 +34,21 @@ class ModelPrice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     input_per_million: float = Field(ge=0, description="USD per 1M input (prompt) tokens.")
-    output_image_per_million: float = Field(ge=0, description="USD per 1M output image tokens.")
+    output_image_per_million: float = Field(
+        0.0, ge=0, description="USD per 1M output image tokens (0 for text models)."
+    )
     output_text_per_million: float = Field(
         0.0, ge=0, description="USD per 1M output text and thinking tokens."
     )
     image_tokens: dict[str, int] = Field(
-        description="Output tokens of one image by image size (1K, 2K, 4K)."
+        default_factory=dict,
+        description="Output tokens of one image by image size (1K, 2K, 4K); none for text models.",
     )
 
     def image_token_count(self, image_size: str) -> int:
         if image_size in self.image_tokens:
             return self.image_tokens[image_size]
-        return max(self.image_tokens.values())  # unknown size: assume the dearest
+        return max(self.image_tokens.values(), default=0)  # unknown size: assume the dearest
 
 
 _FLASH_IMAGE = ModelPrice(
@@ -57,11 +64,17 @@ _PRO_IMAGE = ModelPrice(
     image_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
 )
 
+# Text models that may write alt text (input covers text and images alike).
+_FLASH_TEXT = ModelPrice(input_per_million=0.30, output_text_per_million=2.50)
+_FLASH_LITE_TEXT = ModelPrice(input_per_million=0.10, output_text_per_million=0.40)
+
 PRICES: dict[str, ModelPrice] = {
     "gemini-2.5-flash-image": _FLASH_IMAGE,
     "gemini-2.5-flash-image-preview": _FLASH_IMAGE,
     "gemini-3-pro-image-preview": _PRO_IMAGE,
     "gemini-3-pro-image": _PRO_IMAGE,
+    "gemini-2.5-flash": _FLASH_TEXT,
+    "gemini-2.5-flash-lite": _FLASH_LITE_TEXT,
 }
 """Standard (not batch) prices, as published when :data:`PRICES_CHECKED`."""
 
@@ -90,6 +103,24 @@ def estimate_usd(
     return round(
         prompt_tokens * price.input_per_million / 1e6
         + price.image_token_count(image_size) * price.output_image_per_million / 1e6,
+        8,
+    )
+
+
+def estimate_text_usd(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    overrides: Mapping[str, ModelPrice] | None = None,
+) -> float:
+    """Expected price of one text answer; 0 (with one warning) for a model without a price."""
+    price = price_for(model, overrides)
+    if price is None:
+        _warn_unknown(model)
+        return 0.0
+    return round(
+        input_tokens * price.input_per_million / 1e6
+        + output_tokens * price.output_text_per_million / 1e6,
         8,
     )
 

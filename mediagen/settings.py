@@ -8,6 +8,7 @@ Git, flow parameters and the Prefect UI. Secret values are ``SecretStr`` so a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
         1.0, ge=0, description="First retry delay in seconds; doubles each retry, plus jitter."
     )
 
+    runner: Literal["thread", "dask"] = Field(
+        "thread", description="Where tasks run: threads in the flow's process, or a Dask cluster."
+    )
+    dask_address: str | None = Field(
+        None, description="Scheduler address of an existing Dask cluster (tcp://host:8786)."
+    )
+    dask_workers: int = Field(
+        2, ge=1, le=256, description="Worker processes of the local Dask cluster, without address."
+    )
+
     gemini_api_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices(
@@ -65,6 +76,11 @@ class Settings(BaseSettings):
     )
     gemini_retry_base_delay: float = Field(
         1.0, ge=0, description="First Gemini backoff in seconds; doubles, plus jitter."
+    )
+    gemini_describe_model: str = Field(
+        "gemini-2.5-flash",
+        min_length=1,
+        description="Gemini text model that writes alt text for images with 'alt_text: auto'.",
     )
     gemini_pricing: dict[str, ModelPrice] = Field(
         default_factory=dict,

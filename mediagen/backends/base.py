@@ -56,6 +56,16 @@ class GenerationResult:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Description:
+    """Alt text written by a backend, and what writing it cost."""
+
+    text: str
+    model: str = ""
+    usage: dict[str, int] = field(default_factory=dict)  # token counts of the text call
+    cost_usd: float = 0.0
+
+
 class Backend(ABC):
     """Base class of image backends. Subclasses implement :meth:`generate`."""
 
@@ -63,8 +73,9 @@ class Backend(ABC):
     name: ClassVar[str] = ""
     #: model used when neither the spec nor the image names one
     default_model: ClassVar[str] = ""
-    #: what writes alt text in :meth:`describe` (part of its cache key: change it, ask again)
-    describe_model: ClassVar[str] = ""
+    #: what writes alt text in :meth:`describe` (part of its cache key: change it, ask again);
+    #: a class default that an instance may replace (e.g. from settings)
+    describe_model: str = ""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -97,12 +108,29 @@ class Backend(ABC):
         Called only for images whose spec says ``alt_text: auto``, at most once per
         generation and purpose (the answer is cached in the bucket). Return one plain
         sentence under 125 characters (longer answers are clipped); raise backend
-        errors as :meth:`generate` does. This default cannot see pixels: it restates
-        the subject the image was asked for. AI backends override it.
+        errors as :meth:`generate` does. A :class:`~mediagen.errors.BlockedError`
+        (or an empty answer) does not fail the image: it gets a description from
+        the prompt instead. This default cannot see pixels: it restates the subject
+        the image was asked for. AI backends override it.
         """
         from mediagen.alt_text import from_prompt
 
         return from_prompt(request.prompt, purpose)
+
+    def describe_with_usage(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> Description:
+        """:meth:`describe`, with the model, token usage and cost of the call.
+
+        What the pipeline calls. Backends whose describing costs money override
+        this (and have :meth:`describe` return its text); others need not.
+        """
+        text = self.describe(image, mime_type, purpose, request)
+        return Description(text=text, model=self.describe_model)
+
+    def estimate_describe_cost(self) -> float:
+        """Expected price in USD of one :meth:`describe_with_usage` call (0 when free)."""
+        return 0.0
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release clients and connections."""

@@ -13,6 +13,12 @@ limit (:mod:`mediagen.ratelimit`). Answers are read by
 :mod:`mediagen.backends.gemini_response`: an image, a :class:`BlockedError`
 (never retried) or a clear :class:`PermanentError`.
 
+Alt text (``alt_text: auto``) is one more ``generate_content`` call, to a
+text model (``MEDIAGEN_GEMINI_DESCRIBE_MODEL``, default ``gemini-2.5-flash``):
+the published picture and :func:`mediagen.alt_text.describe_prompt`, answered
+with ``response_modalities=["TEXT"]``. It goes through the same rate limiter,
+retries and error translation as an image, and is priced from its usage.
+
 Imagen (``generate_images``) is not supported: current SDKs refuse it in
 API-key mode and Google is retiring it; ``imagen-*`` models are rejected when
 the spec is expanded.
@@ -22,15 +28,17 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 from google import genai
 from google.genai import types
 
-from mediagen import credentials, pricing, ratelimit
-from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
+from mediagen import alt_text, credentials, pricing, ratelimit
+from mediagen.backends.base import Backend, Description, GenerationRequest, GenerationResult
 from mediagen.backends.gemini_errors import translate
-from mediagen.backends.gemini_response import parse_answer
+from mediagen.backends.gemini_response import parse_answer, parse_text
 from mediagen.errors import (
     BlockedError,
     ConfigurationError,
@@ -47,6 +55,10 @@ API_VERSION = "v1beta"
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 # Models with one fixed output size: they take an aspect ratio but no image_size.
 FIXED_SIZE_MODELS = frozenset({"gemini-2.5-flash-image", "gemini-2.5-flash-image-preview"})
+# One alt-text call, for the budget: a ≤1024 px picture is at most 4 tiles of 258 tokens,
+# plus the instruction; a sentence of output plus some thinking.
+DESCRIBE_INPUT_TOKENS = 1_200
+DESCRIBE_OUTPUT_TOKENS = 600
 
 
 def nearest_aspect_ratio(width: int, height: int) -> str:
@@ -90,6 +102,7 @@ class GeminiBackend(Backend):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        self.describe_model = settings.gemini_describe_model
         key = credentials.gemini_api_key(settings).get_secret_value()
         self._key = key
         self._client = genai.Client(
@@ -169,22 +182,9 @@ class GeminiBackend(Backend):
                 image_size=image_size_for(model, request),
             ),
         )
-        with ratelimit.request_slot(model, self.settings.rate_limits):
-            try:
-                response = self._client.models.generate_content(
-                    model=model, contents=request.prompt, config=config
-                )
-            except Exception as exc:
-                translated = translate(exc, model, self._redact)
-                if translated is None:
-                    raise
-                raise translated from exc
-        try:
-            answer = parse_answer(response.sdk_http_response.body, model)
-        except BlockedError as exc:
-            raise BlockedError(exc.reason, self._redact(exc.detail)) from None
-        except PermanentError as exc:
-            raise PermanentError(self._redact(str(exc))) from None
+        body = self._send(model, request.prompt, config)
+        with self._redacted():
+            answer = parse_answer(body, model)
         return GenerationResult(
             data=answer.data,
             mime_type=answer.mime_type,
@@ -195,6 +195,81 @@ class GeminiBackend(Backend):
             cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
             metadata={"model_version": answer.model_version},
         )
+
+    # -- alt text ---------------------------------------------------------------------
+
+    def describe(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> str:
+        return self.describe_with_usage(image, mime_type, purpose, request).text
+
+    def describe_with_usage(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> Description:
+        """Ask the text model for alt text (retried like an image; blocks raise BlockedError)."""
+        model = self.describe_model
+        return call_with_retries(
+            lambda: self._describe_once(model, image, mime_type, purpose),
+            self._policy,
+            what=f"alt text of {request.image_id or 'image'} on {model}",
+        )
+
+    def _describe_once(self, model: str, image: bytes, mime_type: str, purpose: str) -> Description:
+        contents = [
+            types.Part.from_bytes(data=image, mime_type=mime_type),
+            alt_text.describe_prompt(purpose),
+        ]
+        config = types.GenerateContentConfig(
+            response_modalities=["TEXT"], should_return_http_response=True
+        )
+        body = self._send(model, contents, config)
+        with self._redacted():
+            answer = parse_text(body, model)
+        return Description(
+            text=answer.text,
+            model=model,
+            usage=answer.usage,
+            cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
+        )
+
+    def estimate_describe_cost(self) -> float:
+        return pricing.estimate_text_usd(
+            self.describe_model,
+            DESCRIBE_INPUT_TOKENS,
+            DESCRIBE_OUTPUT_TOKENS,
+            self.settings.gemini_pricing,
+        )
+
+    # -- one request ----------------------------------------------------------------
+
+    def _send(
+        self, model: str, contents: object, config: types.GenerateContentConfig
+    ) -> str | None:
+        """One request under the model's rate limit; the raw JSON answer, or our error."""
+        with ratelimit.request_slot(model, self.settings.rate_limits):
+            try:
+                response = self._client.models.generate_content(
+                    model=model,
+                    contents=contents,  # type: ignore[arg-type]
+                    config=config,
+                )
+            except Exception as exc:
+                translated = translate(exc, model, self._redact)
+                if translated is None:
+                    raise
+                raise translated from exc
+        http = response.sdk_http_response
+        return http.body if http is not None else None
+
+    @contextmanager
+    def _redacted(self) -> Iterator[None]:
+        """Scrub the key from the messages of errors raised while reading an answer."""
+        try:
+            yield
+        except BlockedError as exc:
+            raise BlockedError(exc.reason, self._redact(exc.detail)) from None
+        except PermanentError as exc:
+            raise PermanentError(self._redact(str(exc))) from None
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text

@@ -12,6 +12,10 @@ not know yet. Unknown fields and reasons are simply carried through.
   NO_IMAGE, IMAGE_OTHER, ...) → :class:`BlockedError` with the finishMessage;
 - no image otherwise (text only, MAX_TOKENS, an unknown reason) →
   :class:`PermanentError` saying what came back.
+
+Text answers (alt text, :func:`parse_text`) are read the same way: a block
+reason or a refusal finish reason is a :class:`BlockedError`; otherwise the
+non-thought text parts, joined (possibly empty: the caller decides).
 """
 
 from __future__ import annotations
@@ -40,16 +44,8 @@ class Answer:
 
 def parse_answer(body: str | bytes | None, model: str) -> Answer:
     """The image of a 200 answer, or the BlockedError/PermanentError it amounts to."""
-    try:
-        answer = json.loads(body or "{}")
-    except ValueError as exc:
-        raise PermanentError(f"Gemini {model} answered with invalid JSON") from exc
-    if not isinstance(answer, dict):
-        raise PermanentError(f"Gemini {model} answered with JSON that is not an object")
-    feedback = _dict(answer.get("promptFeedback"))
-    if feedback.get("blockReason"):
-        message = str(feedback.get("blockReasonMessage") or "")
-        raise BlockedError(str(feedback["blockReason"]), message)
+    answer = _load(body, model)
+    _raise_if_prompt_blocked(answer)
     candidates = answer.get("candidates") or []
     candidate = _dict(candidates[0]) if isinstance(candidates, list) and candidates else None
     if candidate is None:
@@ -82,6 +78,50 @@ def parse_answer(body: str | bytes | None, model: str) -> Answer:
             f"Gemini {model} answered with text and no image ({why}): {text.strip()[:200]!r}"
         )
     raise PermanentError(f"Gemini {model} answered without an image ({why})")
+
+
+@dataclass(frozen=True)
+class TextAnswer:
+    text: str
+    usage: dict[str, int]
+    model_version: str
+
+
+def parse_text(body: str | bytes | None, model: str) -> TextAnswer:
+    """The text of a 200 answer to a text request, or the BlockedError it amounts to."""
+    answer = _load(body, model)
+    _raise_if_prompt_blocked(answer)
+    candidates = answer.get("candidates") or []
+    candidate = _dict(candidates[0]) if isinstance(candidates, list) and candidates else None
+    if candidate is None:
+        raise PermanentError(f"Gemini {model} answered with no candidate and no block reason")
+    reason = str(candidate.get("finishReason") or "")
+    if reason in BLOCK_REASONS:  # never publish the half-written text of a refusal
+        raise BlockedError(reason, str(candidate.get("finishMessage") or ""))
+    parts = [_dict(p) for p in _dict(candidate.get("content")).get("parts") or []]
+    text = " ".join(str(p["text"]) for p in parts if p.get("text") and not p.get("thought"))
+    return TextAnswer(
+        text=text.strip(),
+        usage=usage_of(answer.get("usageMetadata")),
+        model_version=str(answer.get("modelVersion") or ""),
+    )
+
+
+def _load(body: str | bytes | None, model: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(body or "{}")
+    except ValueError as exc:
+        raise PermanentError(f"Gemini {model} answered with invalid JSON") from exc
+    if not isinstance(answer, dict):
+        raise PermanentError(f"Gemini {model} answered with JSON that is not an object")
+    return answer
+
+
+def _raise_if_prompt_blocked(answer: dict[str, Any]) -> None:
+    feedback = _dict(answer.get("promptFeedback"))
+    if feedback.get("blockReason"):
+        message = str(feedback.get("blockReasonMessage") or "")
+        raise BlockedError(str(feedback["blockReason"]), message)
 
 
 def usage_of(metadata: Any) -> dict[str, int]:

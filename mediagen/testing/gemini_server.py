@@ -11,8 +11,14 @@ faults can be scripted per request::
     with FakeGeminiServer(api_key="test-key") as server:
         server.script(Fault.rate_limited(retry_delay=0.2), times=3)
         server.script(Fault.finish("IMAGE_SAFETY"), match="[[unsafe]]")
+        server.script(Fault.prompt_blocked(), modality="text")  # the next alt-text call
         ...  # run mediagen with MEDIAGEN_GEMINI_BASE_URL=server.base_url
         assert len(server.requests) == 5
+
+Text requests (``responseModalities: ["TEXT"]``, or a model without "image" in
+its name: how mediagen asks for alt text) get a text answer:
+``text_answer(prompt)`` when given, else :func:`default_text_answer`, a
+deterministic sentence naming the purpose the prompt states.
 
 It is a test double for development and CI, not a proxy: it never talks to Google.
 """
@@ -26,7 +32,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +47,7 @@ _PATH = re.compile(r"^/(?P<version>v1(?:beta|alpha)?)/models/(?P<model>[^/:]+):(
 # Output image tokens per image, as the real models report them.
 IMAGE_TOKENS = {"1K": 1290, "2K": 1290, "4K": 1290}
 PRO_IMAGE_TOKENS = {"1K": 1120, "2K": 1120, "4K": 2000}
+INPUT_IMAGE_TOKENS = 258  # what one small input image counts as in a prompt
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -155,11 +162,14 @@ class Rule:
     times: int | None = 1
     model: str | None = None
     match: str | None = None  # substring of the prompt
+    modality: str | None = None  # "image" or "text" requests only (None: both)
 
-    def matches(self, model: str, prompt: str) -> bool:
+    def matches(self, model: str, prompt: str, modality: str = "image") -> bool:
         if self.times is not None and self.times <= 0:
             return False
         if self.model is not None and self.model != model:
+            return False
+        if self.modality is not None and self.modality != modality:
             return False
         return self.match is None or self.match in prompt
 
@@ -183,6 +193,16 @@ class RecordedRequest:
     def image_config(self) -> dict[str, Any]:
         return self.body.get("generationConfig", {}).get("imageConfig", {})
 
+    @property
+    def is_text(self) -> bool:
+        """A request for text (alt text), not for an image."""
+        return is_text_request(self.model, self.body)
+
+    @property
+    def inline_data(self) -> list[tuple[str, bytes]]:
+        """(mime type, bytes) of each inline part sent (the image to describe)."""
+        return _inline_parts(self.body)
+
 
 @dataclass
 class _State:
@@ -198,6 +218,8 @@ class FakeGeminiServer:
     ``api_key``: the key it accepts (None: any). ``models``: the models it
     knows (None: any name); others answer 404 NOT_FOUND. ``image_side``: the
     long side of 1K images (2K/4K are larger, up to ``max_side``).
+    ``text_answer``: the text of text answers, a string or a function of the
+    prompt (default: :func:`default_text_answer`).
     """
 
     def __init__(
@@ -208,11 +230,13 @@ class FakeGeminiServer:
         image_side: int = 1024,
         max_side: int = 1024,
         host: str = "127.0.0.1",
+        text_answer: str | Callable[[str], str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.models = models
         self.image_side = image_side
         self.max_side = max_side
+        self.text_answer = text_answer
         self._state = _State()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
@@ -260,10 +284,14 @@ class FakeGeminiServer:
         times: int | None = 1,
         model: str | None = None,
         match: str | None = None,
+        modality: str | None = None,
     ) -> Rule:
         """Answer the next ``times`` requests (for ``model`` / whose prompt contains
-        ``match``) with ``fault``. Rules are tried in the order they were added."""
-        rule = Rule(fault, times, model, match)
+        ``match`` / of ``modality`` "image" or "text") with ``fault``. Rules are
+        tried in the order they were added."""
+        if modality not in (None, "image", "text"):
+            raise ValueError(f"modality must be 'image', 'text' or None, not {modality!r}")
+        rule = Rule(fault, times, model, match, modality)
         with self._lock:
             self._state.rules.append(rule)
         return rule
@@ -287,12 +315,22 @@ class FakeGeminiServer:
         """Requests whose prompt contains ``match``."""
         return [r for r in self.requests if match in r.prompt]
 
+    @property
+    def text_requests(self) -> list[RecordedRequest]:
+        """The requests for text (alt text)."""
+        return [r for r in self.requests if r.is_text]
+
+    @property
+    def image_requests(self) -> list[RecordedRequest]:
+        """The requests for images."""
+        return [r for r in self.requests if r.model and not r.is_text]
+
     # -- answering -------------------------------------------------------------
 
-    def _take_fault(self, model: str, prompt: str) -> Fault | None:
+    def _take_fault(self, model: str, prompt: str, modality: str) -> Fault | None:
         with self._lock:
             for rule in self._state.rules:
-                if rule.matches(model, prompt):
+                if rule.matches(model, prompt, modality):
                     if rule.times is not None:
                         rule.times -= 1
                     return rule.fault
@@ -317,6 +355,7 @@ class FakeGeminiServer:
     ) -> tuple[int, dict[str, Any], dict[str, str], str, float]:
         """(status, JSON body, extra headers, outcome label, delay) for one request."""
         prompt = _prompt_of(body)
+        text = is_text_request(model, body)
         if self.api_key is not None and api_key != self.api_key:
             fault: Fault | None = Fault.bad_key()
         elif self.models is not None and model not in self.models:
@@ -326,11 +365,15 @@ class FakeGeminiServer:
                 "or is not supported for generateContent.",
             )
         else:
-            fault = self._take_fault(model, prompt)
+            fault = self._take_fault(model, prompt, "text" if text else "image")
         if fault is None:
             fault = Fault("image")
         if fault.kind == "error":
             return (*_error(fault), f"error {fault.status} {fault.status_name}", fault.delay)
+        if text and fault.kind in ("image", "delay", "text"):
+            answer = fault.message if fault.kind == "text" else self.text_for(prompt)
+            usage = _usage(model, prompt, body, image=False, text=answer)
+            return 200, _candidate([{"text": answer}], usage), {}, "text", fault.delay
         usage = _usage(model, prompt, body, image=fault.kind in ("image", "delay"))
         if fault.kind == "block":
             feedback = {"blockReason": fault.reason}
@@ -372,6 +415,14 @@ class FakeGeminiServer:
         label = f"image {width}x{height}" + (" thought" if fault.thought else "")
         return 200, _candidate(parts, usage), {}, label, fault.delay
 
+    def text_for(self, prompt: str) -> str:
+        """The text a text request with this prompt is answered with."""
+        if self.text_answer is None:
+            return default_text_answer(prompt)
+        if isinstance(self.text_answer, str):
+            return self.text_answer
+        return self.text_answer(prompt)
+
     def _image(self, model: str, prompt: str, body: dict[str, Any]) -> tuple[bytes, int, int]:
         config = body.get("generationConfig", {}).get("imageConfig", {})
         width, height = self.pixel_size(
@@ -404,6 +455,45 @@ class FakeGeminiServer:
         return max(16, round(width * shrink)), max(16, round(height * shrink))
 
 
+def is_text_request(model: str, body: dict[str, Any]) -> bool:
+    """Text is asked for: responseModalities says only TEXT, or the model is no image model."""
+    modalities = body.get("generationConfig", {}).get("responseModalities") or []
+    if modalities:
+        return [str(m).upper() for m in modalities] == ["TEXT"]
+    return "image" not in model.lower()
+
+
+def default_text_answer(prompt: str) -> str:
+    """A deterministic alt text naming the purpose an alt-text prompt states.
+
+    mediagen's prompt says "It is used as: {use}; the image was made for:
+    {subject}. ..."; the answer is "Picture for {use}: {subject}".
+    """
+    found = re.search(r"It is used as: (.*?)\. Say what", prompt, re.S)
+    if found is None:
+        return "A picture described by the local Gemini test server"
+    use, _, subject = found.group(1).partition("; the image was made for: ")
+    subject = " ".join(subject.split())
+    return f"Picture for {use}: {subject}" if subject else f"Picture for {use}"
+
+
+def _inline_parts(body: dict[str, Any]) -> list[tuple[str, bytes]]:
+    found = []
+    for content in body.get("contents", []):
+        for part in content.get("parts", []) if isinstance(content, dict) else []:
+            blob = part.get("inlineData") if isinstance(part, dict) else None
+            if isinstance(blob, dict):
+                # The SDK sends URL-safe base64 and "mime_type"; the API takes either form.
+                encoded = str(blob.get("data", "")).replace("-", "+").replace("_", "/")
+                try:
+                    data = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+                except ValueError:
+                    data = b""
+                mime = blob.get("mimeType") or blob.get("mime_type") or ""
+                found.append((str(mime), data))
+    return found
+
+
 def _thought(fault: Fault) -> dict[str, Any]:
     return {"thought": True} if fault.thought else {}
 
@@ -418,13 +508,27 @@ def _candidate(parts: list[dict[str, Any]], usage: dict[str, Any]) -> dict[str, 
     }
 
 
-def _usage(model: str, prompt: str, body: dict[str, Any], *, image: bool) -> dict[str, Any]:
-    prompt_tokens = max(1, len(prompt) // 4)
+def _usage(
+    model: str, prompt: str, body: dict[str, Any], *, image: bool, text: str | None = None
+) -> dict[str, Any]:
+    text_tokens = max(1, len(prompt) // 4)
+    details = [{"modality": "TEXT", "tokenCount": text_tokens}]
+    images = len(_inline_parts(body))
+    if images:
+        details.append({"modality": "IMAGE", "tokenCount": INPUT_IMAGE_TOKENS * images})
+    prompt_tokens = text_tokens + INPUT_IMAGE_TOKENS * images
     usage: dict[str, Any] = {
         "promptTokenCount": prompt_tokens,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+        "promptTokensDetails": details,
         "totalTokenCount": prompt_tokens,
     }
+    if text is not None:
+        tokens = max(1, len(text) // 4)
+        usage |= {
+            "candidatesTokenCount": tokens,
+            "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}],
+            "totalTokenCount": prompt_tokens + tokens,
+        }
     if image:
         size = body.get("generationConfig", {}).get("imageConfig", {}).get("imageSize", "1K")
         table = PRO_IMAGE_TOKENS if "pro" in model else IMAGE_TOKENS

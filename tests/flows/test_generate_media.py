@@ -51,7 +51,7 @@ def bucket_path(workspace: Path, key: str) -> Path:
 
 
 def image_keys(written: list[str]) -> list[str]:
-    return [k for k in written if not k.endswith("manifest.json")]
+    return [k for k in written if not k.endswith(("manifest.json", "index.html"))]
 
 
 def test_first_run_publishes_exact_sizes_formats_and_manifest(workspace, counting, puts):

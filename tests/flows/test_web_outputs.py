@@ -48,7 +48,11 @@ def puts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def published(written: list[str]) -> list[str]:
     """Image files uploaded (not the manifest, not the private originals and sidecars)."""
-    return [k for k in written if "/_originals/" not in k and not k.endswith("manifest.json")]
+    return [
+        k
+        for k in written
+        if "/_originals/" not in k and not k.endswith(("manifest.json", "index.html"))
+    ]
 
 
 def file_of(workspace: Path, key: str) -> Path:

@@ -60,3 +60,31 @@ class CountingBackend(OfflineBackend):
         with self._lock:
             self.describe_calls[request.prompt] += 1
         return super().describe(image, mime_type, purpose, request)
+
+
+class SolidBackend(CountingBackend):
+    """One flat colour per image (its first brand colour), so a screenshot can find it.
+
+    Costs one cent per image, so costs show wherever they are reported.
+    """
+
+    name = "solid"
+    default_model = "solid-1"
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        import io
+
+        from PIL import Image
+
+        super().generate(request)  # markers, call counting
+        colour = request.brand_colors[0] if request.brand_colors else "#808080"
+        buffer = io.BytesIO()
+        Image.new("RGB", (request.width, request.height), colour).save(buffer, format="PNG")
+        return GenerationResult(
+            data=buffer.getvalue(),
+            mime_type="image/png",
+            backend=self.name,
+            model=request.model or self.default_model,
+            ai_generated=False,
+            cost_usd=0.01,
+        )

@@ -1,0 +1,131 @@
+"""The gallery page: content, escaping, self-containment, and what Chromium shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mediagen import backends
+from mediagen.gallery import render_gallery
+from mediagen.manifest import Manifest
+from tests.support.browser import dump_dom, screenshot
+from tests.support.local_run import run_locally
+
+COLOURS = {"red": (230, 20, 20), "green": (20, 170, 60), "blue": (30, 60, 220)}
+HOSTILE = '<script>alert("x")</script><img src=x onerror="alert(1)"> & "quotes"'
+
+
+@pytest.fixture
+def solid(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setitem(backends.BUILTIN_BACKENDS, "solid", "tests.support.backends:SolidBackend")
+    return workspace
+
+
+def spec(**extra: object) -> dict[str, object]:
+    images = [
+        {
+            "id": f"tile-{name}",
+            "prompt": f"a {name} tile {HOSTILE}",
+            "brand_colors": ["#{:02X}{:02X}{:02X}".format(*rgb)],
+            "metadata": {"note": HOSTILE},
+        }
+        for name, rgb in COLOURS.items()
+    ]
+    images.append({"id": "broken", "prompt": "this one fails [[fail]]"})
+    return {
+        "name": "gallery-demo",
+        "backend": "solid",
+        "description": HOSTILE,
+        "defaults": {"size": "thumbnail", "formats": ["png"], "tags": ["<b>tag</b>"]},
+        "images": images,
+        **extra,
+    }
+
+
+def gallery_file(workspace: Path) -> Path:
+    return workspace / "bucket" / "gallery-demo" / "index.html"
+
+
+def test_gallery_is_written_beside_the_manifest_and_lists_everything(solid: Path) -> None:
+    manifest = run_locally(spec())
+
+    page = gallery_file(solid).read_text()
+    assert (gallery_file(solid).parent / "manifest.json").is_file()
+    for entry in manifest.images.values():
+        assert f'id="image-{entry.id}"' in page
+    ok = [e for e in manifest.images.values() if e.status == "ok"]
+    assert len(ok) == 3
+    for entry in ok:
+        output = entry.outputs[0]
+        relative = output.key.removeprefix("gallery-demo/")
+        assert f'src="{relative}"' in page  # relative: works wherever the folder is served
+        assert f"{entry.width}×{entry.height}" in page
+        assert "solid-1" in page and "$0.0100" in page
+    # The failed image is there with its reason.
+    assert manifest.images["broken"].status == "failed"
+    assert "scripted permanent failure" in page
+    assert "cost of this run: <b>$0.0300</b>" in page
+
+
+def test_gallery_escapes_every_spec_string_and_loads_nothing_external(solid: Path) -> None:
+    run_locally(spec())
+    page = gallery_file(solid).read_text()
+
+    assert "<script" not in page.lower()
+    assert 'onerror="' not in page  # only as escaped text: onerror=&quot;
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;b&gt;tag&lt;/b&gt;" in page
+    # Self-contained: no stylesheet, script, font or frame from anywhere.
+    assert not re.search(r"<(link|script|iframe|object|embed)\b", page, re.I)
+    assert "@import" not in page and "url(" not in page
+    srcs = re.findall(r'\bsrc="([^"]*)"', page)
+    assert srcs and all("://" not in s and not s.startswith("/") for s in srcs)
+
+
+def test_gallery_never_links_a_javascript_url() -> None:
+    manifest = Manifest.model_validate(
+        {
+            "spec_name": "x",
+            "spec_hash": "h",
+            "images": {
+                "a": {
+                    "id": "a", "status": "ok", "url": "javascript:alert(1)", "width": 1,
+                    "height": 1, "format": "png", "prompt": "p", "subject": "p",
+                    "backend": "b", "model": "m", "theme": "modern", "size": "custom",
+                    "quality": "fast", "gen_key": "k",
+                    "outputs": [{"format": "png", "key": "x/a.png", "url": "javascript:alert(1)",
+                                 "width": 1, "height": 1, "bytes": 1, "sha256": "s",
+                                 "content_type": "image/png", "out_key": "o"}],
+                }
+            },
+        }
+    )  # fmt: skip
+    page = render_gallery(manifest, "x")
+    assert "javascript:" not in page
+    assert 'src="a.png"' in page
+
+
+def test_chromium_shows_the_images_of_the_gallery(solid: Path, tmp_path: Path) -> None:
+    run_locally(spec())
+    url = gallery_file(solid).as_uri()
+
+    shot = screenshot(url, tmp_path / "gallery.png")
+
+    with Image.open(shot) as im:
+        rgb = im.convert("RGB")
+        pixels = list(rgb.get_flattened_data())
+    for name, colour in COLOURS.items():
+        near = sum(
+            1 for p in pixels if all(abs(a - b) <= 6 for a, b in zip(p, colour, strict=True))
+        )
+        # Each 320×320 image is shown at 200×200: tens of thousands of its pixels.
+        assert near > 20_000, f"the {name} image is not visible ({near} pixels)"
+
+    dom = dump_dom(url)
+    # Three images rendered as elements; the hostile strings stayed text.
+    assert len(re.findall(r"<img\b", dom)) == 3
+    assert "<script" not in dom.lower()
+    assert "scripted permanent failure" in dom
