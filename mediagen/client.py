@@ -441,10 +441,13 @@ class MediaClient:
 
     # -- specs -----------------------------------------------------------------
 
-    def run_spec(self, spec: Any, *, concurrency: int | None = None) -> Manifest:
+    def run_spec(
+        self, spec: Any, *, concurrency: int | None = None, runner: str | None = None
+    ) -> Manifest:
         """Run a whole spec (a path, YAML text, a mapping or a JobSpec) through the
         Prefect flow in this process and return its manifest.
 
+        ``runner``: the flow's task runner (``thread`` or ``dask``; see flows/run.py).
         The flow reads its settings from the environment and publishes where the
         spec says: this client's explicit configuration does not apply to it.
         For long batches in a web app, trigger a deployment instead
@@ -454,7 +457,10 @@ class MediaClient:
             from flows.run import run_flow  # Prefect is imported only here
         except ImportError as exc:  # pragma: no cover - flows ship with mediagen
             raise ConfigurationError("run_spec needs the mediagen flows package") from exc
-        return run_flow(spec, concurrency)
+        if isinstance(spec, os.PathLike):
+            spec = os.fspath(spec)
+        options = {"runner": runner} if runner else {}
+        return run_flow(spec, concurrency, **options)
 
     # -- async -------------------------------------------------------------------
 
