@@ -65,6 +65,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     # Telemetry cannot reach out from most CI and private networks; it only logs errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's 20 s default is too short for a busy 2-core machine starting its local API.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 @contextmanager
@@ -208,6 +210,9 @@ def run(
                     runner=runner.value if runner else None,
                     dask_address=dask_address,
                 )
+        except RuntimeError as exc:  # Prefect itself could not start or run the flow
+            err.print(f"error: Prefect could not run the flow: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED) from None
         finally:
             unsubscribe()
     _print_summary(manifest, bucket, prefix_of(job_spec))
