@@ -336,7 +336,8 @@ class MediaClient:
         data, fmt, width, height = _encoded(image, format)
         digest = hashlib.sha256(data).hexdigest()
         ext = EXTENSIONS[fmt]
-        generated = image if isinstance(image, GeneratedImage) else None
+        # A GeneratedImage goes up as is, unless it was re-encoded to another format.
+        generated = image if isinstance(image, GeneratedImage) and image.data is data else None
         if key is None:
             name = f"{image_id}-{digest[:8]}" if image_id else f"uploads/{digest[:16]}"
             content_addressed, key = True, f"{self.prefix}/{name}.{ext}".lstrip("/")
