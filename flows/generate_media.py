@@ -150,15 +150,17 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
     logger = get_run_logger()
     settings = get_settings()
     job_spec = spec_from_any(spec)
+    limit = concurrency or job_spec.concurrency or settings.concurrency
     ctx = pipeline.RunContext(
         spec_name=job_spec.name,
         spec_hash=job_spec.content_hash(),
         spec_version=job_spec.version,
         prefix=prefix_of(job_spec),
-        bucket=BucketConfig.from_target(job_spec.storage, settings),
+        # The connection pool is sized to the images in flight (see storage.pool_size_for).
+        bucket=BucketConfig.for_spec(job_spec, settings, concurrency=limit),
         run_id=str(flow_run.id or ""),
     )
-    pipeline.set_concurrency(concurrency or job_spec.concurrency or settings.concurrency)
+    pipeline.set_concurrency(limit)
     run_guard.start_run(job_spec.budget_usd)
     ratelimit.configure(job_spec.rate_limits)
     plan, previous = plan_task(job_spec, ctx)

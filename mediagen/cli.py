@@ -101,18 +101,37 @@ def _load(path: Path) -> JobSpec:
 def _plan(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
     settings = get_settings()
     jobs = expand_spec(spec, settings)
-    bucket = Bucket(BucketConfig.from_target(spec.storage, settings))
+    bucket = Bucket(BucketConfig.for_spec(spec, settings))
     previous = read_manifest(bucket, prefix_of(spec))
     return make_plan(jobs, previous, settings), bucket, previous
 
 
 @app.command()
-def validate(spec: SpecArg) -> None:
-    """Check a spec: syntax, fields, ids, template expansion."""
+def validate(
+    spec: SpecArg,
+    check_storage: Annotated[
+        bool,
+        typer.Option(
+            "--check-storage",
+            help="Also check the bucket: reachable, writable (a tiny probe object, "
+            "deleted again), conditional writes. Writes no image.",
+        ),
+    ] = False,
+) -> None:
+    """Check a spec: syntax, fields, ids, template expansion (and, if asked, storage)."""
     with _user_errors():
         job_spec = _load(spec)
         jobs = expand_spec(job_spec, get_settings())
     console.print(f"[green]ok[/] {spec}: spec {job_spec.name!r}, {len(jobs)} image(s)")
+    if check_storage:
+        from mediagen.storage_check import check_storage as run_checks
+
+        with _user_errors():
+            bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
+            checks = run_checks(bucket, prefix_of(job_spec))
+        for check in checks:
+            mark = "[green]ok[/]" if check.ok else "[yellow]warning[/]"
+            console.print(f"{mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -182,6 +201,15 @@ def run(
         str | None,
         typer.Option(help="Scheduler of an existing Dask cluster; default: a local one."),
     ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="After the run, list the objects of images no longer in the spec "
+            "(only keys mediagen's manifest recorded). Deletes them only with --yes.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="With --prune: really delete.")] = False,
 ) -> None:
     """Generate, process and publish every image that needs it; write the manifest."""
     with _user_errors():
@@ -194,9 +222,11 @@ def run(
         f"[bold]{job_spec.name}[/]: {todo} image(s) to make, {counts['unchanged']} unchanged"
     )
     up_to_date = previous is not None and previous.spec_hash == job_spec.content_hash()
-    if up_to_date and not todo and not the_plan.removed:
+    if up_to_date and not todo and not the_plan.removed and not _urls_expiring(previous):
         # Nothing to make, upload or rewrite: skip starting Prefect altogether.
-        console.print(f"up to date: manifest {bucket.url(manifest_key(prefix_of(job_spec)))}")
+        console.print(f"up to date: manifest {bucket.plain_url(manifest_key(prefix_of(job_spec)))}")
+        if prune:
+            _prune(bucket, prefix_of(job_spec), yes)
         raise typer.Exit(EXIT_OK)
     from flows.run import run_flow  # imports Prefect: only when a run needs it
 
@@ -221,7 +251,65 @@ def run(
         err.print(f"error: run aborted: {manifest.run_aborted}", highlight=False, markup=False,
                   soft_wrap=True)  # fmt: skip
         raise typer.Exit(EXIT_BAD_INPUT)
+    if prune:
+        _prune(bucket, prefix_of(job_spec), yes)
     raise typer.Exit(EXIT_FAILED if manifest.failed() else EXIT_OK)
+
+
+def _urls_expiring(manifest: Manifest | None) -> bool:
+    """Presigned URLs past half their life: rewrite the manifest even if nothing changed."""
+    from datetime import UTC, datetime, timedelta
+
+    if manifest is None or manifest.urls_expire_at is None:
+        return False
+    left = manifest.urls_expire_at - datetime.now(UTC)
+    return left < (manifest.urls_expire_at - manifest.created_at) / 2 or left < timedelta(0)
+
+
+def _prune(bucket: Bucket, prefix: str, yes: bool) -> None:
+    from mediagen.prune import prune
+
+    with _user_errors():
+        deletion = prune(bucket, prefix, dry_run=not yes)
+    _print_deletion(deletion.keys, deletion.done, "prune", "no longer used by any image")
+
+
+def _print_deletion(keys: list[str], done: bool, what: str, why: str) -> None:
+    if not keys:
+        console.print(f"{what}: nothing to delete")
+        return
+    verb = "deleted" if done else "would delete"
+    console.print(f"{what}: {verb} {len(keys)} object(s) {why}:")
+    for key in keys:
+        console.print(f"  {key}", highlight=False, markup=False, soft_wrap=True)
+    if not done:
+        console.print("dry run: nothing deleted; add --yes to delete them")
+
+
+@app.command()
+def delete(
+    spec: SpecArg,
+    image: Annotated[str, typer.Option("--image", help="Id of the image to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete (default: list only).")] = False,
+) -> None:
+    """Delete one image's published objects and its manifest entry (lists first)."""
+    from mediagen.prune import delete_image
+
+    with _user_errors():
+        job_spec = _load(spec)
+        bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
+        prefix = prefix_of(job_spec)
+        try:
+            deletion = delete_image(bucket, prefix, image, dry_run=not yes)
+        except KeyError:
+            raise SpecError(
+                f"no image {image!r} in the manifest at {bucket.plain_url(manifest_key(prefix))}"
+            ) from None
+    _print_deletion(deletion.keys, deletion.done, f"delete {image}", "recorded for it")
+    if deletion.done:
+        console.print(f"removed {image!r} from the manifest")
+    if deletion.done and any(j.id == image for j in expand_spec(job_spec, get_settings())):
+        console.print(f"note: {image!r} is still in the spec: the next run publishes it again")
 
 
 @app.command()
@@ -319,7 +407,7 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
     if off_brand:
         console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
-    console.print(f"manifest: {bucket.url(manifest_key(prefix))}")
+    console.print(f"manifest: {bucket.plain_url(manifest_key(prefix))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")
     skipped = manifest.counts.get("skipped", 0)

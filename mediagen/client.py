@@ -43,7 +43,7 @@ from mediagen.jobs import ImageJob, expand_spec
 from mediagen.presets import Quality, Theme
 from mediagen.results import GeneratedImage, Published
 from mediagen.spec import StorageTarget, parse_spec
-from mediagen.storage import CACHE_IMMUTABLE, CACHE_SHORT, Bucket, BucketConfig
+from mediagen.storage import Bucket, BucketConfig, cache_control_for
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -372,7 +372,7 @@ class MediaClient:
                 key,
                 image.data,
                 content_type=_CONTENT_TYPES[image.format],
-                cache_control=CACHE_IMMUTABLE if immutable else CACHE_SHORT,
+                cache_control=cache_control_for(immutable=immutable, public=public),
                 public=public,
                 metadata=metadata,
             )

@@ -234,7 +234,11 @@ def _make_job(
             continue
         seen.add(out_key)
         tag = "" if index < len(formats) else f"-{out_spec.width}w"
-        name = f"{image_id}{tag}-{out_key[:8]}.{EXTENSIONS[out_spec.format]}"
+        ext = EXTENSIONS[out_spec.format]
+        if spec.storage.naming == "stable":  # overwritten in place: short cache
+            name = f"{image_id}{tag}.{ext}"
+        else:  # hashed: content-addressed, immutable, CDN-safe
+            name = f"{image_id}{tag}-{out_key[:8]}.{ext}"
         outputs.append(Output(out_spec.format, out_spec, out_key, _join(prefix, name)))
     check = None
     if options.brand_fit is not None:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mediagen.storage import CACHE_SHORT, Bucket
+from mediagen.storage import Bucket, cache_control_for
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -126,6 +126,10 @@ class Manifest(BaseModel):
     budget_usd: float | None = None
     run_aborted: str | None = None  # why the run stopped early (e.g. the key was refused)
     images: dict[str, ImageEntry] = Field(default_factory=dict)
+    # Keys mediagen published that no image uses any more: what prune may delete.
+    orphaned_keys: list[str] = Field(default_factory=list)
+    # When presigned URLs in this manifest stop working (private storage with presign_expiry).
+    urls_expire_at: datetime | None = None
 
     def failed(self) -> list[ImageEntry]:
         return [e for e in self.images.values() if e.status != "ok"]
@@ -158,8 +162,24 @@ def read_manifest(bucket: Bucket, prefix: str) -> Manifest | None:
 
 
 def write_manifest(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
-    """Write the manifest whole (never partially); returns its key."""
+    """Write the manifest whole (never partially), unconditionally; returns its key.
+
+    Runs use :func:`mediagen.manifest_commit.commit_manifest` instead, which
+    never loses a concurrent run's entries.
+    """
     key = manifest_key(prefix)
-    data = manifest.model_dump_json(indent=2).encode()
-    bucket.put(key, data, content_type="application/json", cache_control=CACHE_SHORT)
+    bucket.put(key, manifest_bytes(manifest), **manifest_headers(bucket))
     return key
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    return manifest.model_dump_json(indent=2).encode()
+
+
+def manifest_headers(bucket: Bucket) -> dict[str, str]:
+    """JSON, cached a minute at most: apps must see a new manifest soon after a run."""
+    public = bucket.config.public
+    return {
+        "content_type": "application/json",
+        "cache_control": cache_control_for(immutable=False, public=public),
+    }

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mediagen import alt_text, events, run_guard
@@ -37,10 +37,11 @@ from mediagen.facts import ImageFacts, compute_facts, web_fields
 from mediagen.gallery import write_gallery
 from mediagen.imaging import EXTENSIONS, Provenance, digital_source_type
 from mediagen.jobs import ImageJob, canonical_hash
-from mediagen.manifest import ImageEntry, Manifest, OutputEntry, write_manifest
+from mediagen.manifest import ImageEntry, Manifest, OutputEntry
+from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, merge
 from mediagen.plan import Plan
 from mediagen.settings import Settings, get_settings
-from mediagen.storage import CACHE_IMMUTABLE, Bucket, BucketConfig
+from mediagen.storage import Bucket, BucketConfig, cache_control_for
 from mediagen.variants import PreparedImage, PublishedFile
 
 logger = logging.getLogger("mediagen")
@@ -165,34 +166,47 @@ def generate(
         return Generated(**{**info, "reused": True, "seconds": time.perf_counter() - started})
     except FileNotFoundError:
         pass
+    # A generation whose upload failed (storage down longer than its retries) waits in
+    # the scratch folder: the task's retry uploads it instead of paying the backend again.
+    pending = scratch_dir() / f"{job.gen_key}.original"
     try:
-        if guarded:
-            result = _call_backend(job, backend)
-        else:
-            with _backend_slots:
-                result = (backend or backend_for(job.backend)).generate(job.request)
-    except BlockedError:
-        events.emit(job.id, "blocked")
-        raise
-    except (RunAbortedError, BudgetExceededError, PermanentError, ConfigurationError):
-        events.emit(job.id, "failed")  # final: no retry will follow
-        raise
-    ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
-    original_key = f"{job.original_key}.{ext}"
-    bucket.put(original_key, result.data, content_type=result.mime_type, public=False)
-    info = {
-        "original_key": original_key,
-        "mime_type": result.mime_type,
-        "backend": result.backend,
-        "model": result.model,
-        "ai_generated": result.ai_generated,
-        "usage": result.usage,
-        "cost_usd": result.cost_usd,
-    }
+        info = json.loads(pending.with_suffix(".json").read_text())
+        data = pending.read_bytes()
+    except (FileNotFoundError, ValueError):
+        try:
+            if guarded:
+                result = _call_backend(job, backend)
+            else:
+                with _backend_slots:
+                    result = (backend or backend_for(job.backend)).generate(job.request)
+        except BlockedError:
+            events.emit(job.id, "blocked")
+            raise
+        except (RunAbortedError, BudgetExceededError, PermanentError, ConfigurationError):
+            events.emit(job.id, "failed")  # final: no retry will follow
+            raise
+        ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
+        info = {
+            "original_key": f"{job.original_key}.{ext}",
+            "mime_type": result.mime_type,
+            "backend": result.backend,
+            "model": result.model,
+            "ai_generated": result.ai_generated,
+            "usage": result.usage,
+            "cost_usd": result.cost_usd,
+        }
+        data = result.data
+        _write_atomically(pending, data)
+        _write_atomically(pending.with_suffix(".json"), json.dumps(info).encode())
+    original_key = info["original_key"]
+    # Originals are never public: the bucket is their cache, not their shop window.
+    bucket.put(original_key, data, content_type=info["mime_type"], public=False)
     # The sidecar goes last: its presence means the original is complete.
     bucket.put(
         sidecar_key, json.dumps(info).encode(), content_type="application/json", public=False
     )
+    pending.unlink(missing_ok=True)
+    pending.with_suffix(".json").unlink(missing_ok=True)
     events.emit(job.id, "generated")
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
@@ -212,6 +226,12 @@ def _call_backend(job: ImageJob, backend: Backend | None = None) -> GenerationRe
             raise
         charge.settle(result.cost_usd)
     return result
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Processed]:
@@ -366,9 +386,12 @@ def upload(
     bucket = bucket_for(ctx.bucket)
     started = time.perf_counter()
     outputs = []
+    # Hashed keys are content-addressed (present means identical, cache forever);
+    # stable keys are overwritten in place, so they are always written and cached briefly.
+    hashed = ctx.bucket.naming != "stable"
     for item in processed:
         path = Path(item.path)
-        if not bucket.exists(item.object_key):  # content-addressed: present means identical
+        if not hashed or not bucket.exists(item.object_key):
             if not path.exists():
                 # Another worker processed it (Dask, a retry elsewhere): processing is
                 # deterministic, so redo it here rather than fail.
@@ -378,10 +401,11 @@ def upload(
                 item.object_key,
                 path.read_bytes(),
                 content_type=item.content_type,
-                cache_control=CACHE_IMMUTABLE,
+                cache_control=cache_control_for(immutable=hashed, public=ctx.bucket.public),
                 metadata={
                     "image-id": job.id,
                     "gen-key": job.gen_key,
+                    "out-key": item.out_key,
                     "model": generated.model,
                     "spec": ctx.spec_name,
                 },
@@ -493,7 +517,11 @@ def finalize(
     previous: Manifest | None,
     budget_usd: float | None = None,
 ) -> Manifest:
-    """Merge this run's results with the unchanged entries and write the manifest."""
+    """Merge this run's results with the unchanged entries and write the manifest.
+
+    The write is conditional (see :mod:`mediagen.manifest_commit`): if another run of
+    the spec wrote the manifest meanwhile, its entries are merged in, not lost.
+    """
     old = previous.images if previous else {}
     images: dict[str, ImageEntry] = {}
     for item in plan.items:
@@ -501,21 +529,10 @@ def finalize(
             images[item.job.id] = old[item.job.id]
         else:
             images[item.job.id] = results[item.job.id]
-    counts = {
-        "images": len(images),
-        "ok": sum(e.status == "ok" for e in images.values()),
-        "blocked": sum(e.status == "blocked" for e in images.values()),
-        "failed": sum(e.status == "failed" for e in images.values()),
-        "skipped": sum(e.status == "skipped" for e in images.values()),
-        **{f"plan_{k}": v for k, v in plan.counts().items()},
-    }
     # Keys the spec no longer uses stay listed, so a later prune deletes exactly
     # what mediagen published and nothing else under the prefix.
-    current = {o.key for e in images.values() for o in e.outputs}
-    orphans = set(previous.model_extra.get("orphaned_keys", []) if previous else [])
-    for entry in old.values():
-        orphans |= {o.key for o in entry.outputs}
-    manifest = Manifest(
+    orphans = set(previous.orphaned_keys if previous else []) | keys_in_use(old.values())
+    ours = Manifest(
         spec_name=ctx.spec_name,
         spec_version=ctx.spec_version,
         spec_hash=ctx.spec_hash,
@@ -525,17 +542,40 @@ def finalize(
             "bucket": ctx.bucket.bucket,
             "prefix": ctx.prefix,
             "public": ctx.bucket.public,
+            "naming": ctx.bucket.naming,
         },
-        counts=counts,
+        counts=count_images(images, {f"plan_{k}": v for k, v in plan.counts().items()}),
         cost_usd=round(sum(r.cost_usd for r in results.values()), 8),
         images=images,
-        orphaned_keys=sorted(orphans - current),
+        orphaned_keys=sorted(orphans - keys_in_use(images.values())),
         budget_usd=budget_usd,
         run_aborted=run_guard.aborted(),
     )
-    write_manifest(bucket_for(ctx.bucket), ctx.prefix, manifest)
-    write_gallery(bucket_for(ctx.bucket), ctx.prefix, manifest)
+    bucket = bucket_for(ctx.bucket)
+
+    def build(current: Manifest | None) -> Manifest:
+        merged = merge(previous, ours, current, touched=set(results), removed=set(plan.removed))
+        return with_current_urls(merged, bucket)
+
+    manifest = commit_manifest(bucket, ctx.prefix, build)
+    write_gallery(bucket, ctx.prefix, manifest)
     return manifest
+
+
+def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
+    """Every URL in the form the bucket gives now: presigned ones signed anew, with
+    their expiry stated; a change of CDN or base URL reaches old entries too."""
+    expiry = bucket.config.presign_expiry if not bucket.config.public else None
+    signed_at = datetime.now(UTC)
+    images = {}
+    for image_id, entry in manifest.images.items():
+        outputs = [o.model_copy(update={"url": bucket.url(o.key)}) for o in entry.outputs]
+        update: dict[str, object] = {"outputs": outputs}
+        if outputs:
+            update["url"] = outputs[0].url
+        images[image_id] = entry.model_copy(update=update)
+    expires = signed_at + timedelta(seconds=expiry) if expiry and not bucket.local else None
+    return manifest.model_copy(update={"images": images, "urls_expire_at": expires})
 
 
 def summary_rows(manifest: Manifest) -> list[dict[str, object]]:

@@ -98,6 +98,8 @@ def _classify(job: ImageJob, entry: ImageEntry | None) -> tuple[str, str]:
         return "changed", "prompt or generation parameters changed"
     if entry.out_keys != {o.out_key for o in job.outputs}:
         return "changed", "output formats or processing changed"
+    if {o.key for o in entry.outputs} != {o.object_key for o in job.outputs}:
+        return "changed", "object keys changed (naming or prefix)"
     if job.facts_key and entry.facts_key != job.facts_key:
         return "changed", "placeholders, colours, brand check or <picture> changed"
     return "unchanged", ""

@@ -92,6 +92,47 @@ class Settings(BaseSettings):
         "max_concurrency}}. A spec's rate_limits win.",
     )
 
+    # -- storage (see mediagen/storage.py and the README's storage section) ----------
+    # Where specs without a storage section publish. A spec's own section always wins.
+    storage_provider: Literal["local", "s3", "digitalocean"] | None = Field(
+        None, description="Provider for specs that do not name one (default: local folder)."
+    )
+    storage_bucket: str | None = Field(None, description="Bucket for specs without storage.")
+    storage_region: str | None = Field(None, description="Region for specs without storage.")
+    storage_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint for specs without storage (MinIO, R2, ...)."
+    )
+    storage_credentials_block: str | None = Field(
+        None,
+        description="Prefect block holding storage credentials, as 'block-type/name' "
+        "(e.g. 'secret/mediagen-s3'). Wins over the environment when set.",
+    )
+    storage_retries: int = Field(
+        5, ge=1, le=20, description="Attempts per storage request (SlowDown, 5xx, resets)."
+    )
+    storage_retry_base_delay: float = Field(
+        0.5, ge=0, description="First storage retry delay (s); doubles, with full jitter."
+    )
+    storage_timeout: float = Field(
+        30.0, gt=0, description="Connect and read timeout of one storage request (s)."
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "MEDIAGEN_AWS_ACCESS_KEY_ID")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "MEDIAGEN_AWS_SECRET_ACCESS_KEY"),
+    )
+    aws_session_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("AWS_SESSION_TOKEN", "MEDIAGEN_AWS_SESSION_TOKEN")
+    )
+    do_spaces_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DO_SPACES_KEY", "MEDIAGEN_DO_SPACES_KEY")
+    )
+    do_spaces_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DO_SPACES_SECRET", "MEDIAGEN_DO_SPACES_SECRET")
+    )
+
 
 def get_settings() -> Settings:
     """Fresh settings from the current environment."""

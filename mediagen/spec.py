@@ -399,6 +399,18 @@ class StorageTarget(_Model):
         None, description="Base URL (e.g. a CDN) that object keys are appended to."
     )
     cdn: bool = Field(False, description="DigitalOcean: use the Spaces CDN URL form.")
+    naming: Literal["hashed", "stable"] = Field(
+        "hashed",
+        description="Object keys: 'hashed' = {prefix}/{id}-{hash8}.{ext}, immutable and "
+        "CDN-safe; 'stable' = {prefix}/{id}.{ext}, overwritten in place, short cache.",
+    )
+    presign_expiry: int | None = Field(
+        None,
+        ge=60,
+        le=604800,
+        description="Private S3 storage only: the manifest carries presigned URLs valid for "
+        "this many seconds (at most 7 days); each manifest write signs them anew.",
+    )
 
     @field_validator("bucket")
     @classmethod
@@ -425,6 +437,11 @@ class StorageTarget(_Model):
     def _needs_region(self) -> StorageTarget:
         if self.provider == "digitalocean" and not self.region and not self.endpoint_url:
             raise ValueError("provider 'digitalocean' needs a region (e.g. nyc3)")
+        if self.presign_expiry is not None and (self.public or self.provider == "local"):
+            raise ValueError(
+                "presign_expiry is for private S3/Spaces storage: public objects need no "
+                "signature and a local folder cannot sign"
+            )
         return self
 
 

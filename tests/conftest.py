@@ -13,7 +13,9 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 from mediagen import backends, pipeline
+from mediagen.testing.s3 import S3TestServer
 from tests.support.backends import CountingBackend
+from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,3 +53,34 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 @pytest.fixture
 def counting() -> type[CountingBackend]:
     return CountingBackend
+
+
+# -- S3 (moto's real HTTP server on loopback, behind the fault injector) ------------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3TestServer]:
+    """One moto S3 server (ThreadedMotoServer, 127.0.0.1, a free port) for the session."""
+    with S3TestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(
+    s3_server: S3TestServer, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[S3TestServer]:
+    """An empty S3 with bucket ``media-test``, fake AWS keys in the env, fast retries."""
+    s3_server.reset()
+    for name in STORAGE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(workspace / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(workspace / "no-aws-credentials"))
+    monkeypatch.setenv("MEDIAGEN_STORAGE_RETRY_BASE_DELAY", "0.01")
+    s3_server.create_bucket(S3_BUCKET)
+    s3_server.requests.clear()
+    s3_server.statuses.clear()
+    s3_server.access_keys.clear()
+    yield s3_server
+    s3_server.faults = None

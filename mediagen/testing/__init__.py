@@ -1,4 +1,5 @@
-"""Test doubles users can run too: a local Gemini API server with scripted faults.
+"""Test doubles users can run too: a local Gemini API server with scripted faults,
+and (in ``mediagen.testing.s3``, needs the ``dev`` extra) an S3 server with fault injection.
 
     from mediagen.testing import FakeGeminiServer, Fault
 

@@ -1,0 +1,103 @@
+"""Deleting what mediagen published: one image (``delete``) or what no image uses (``prune``).
+
+Only keys that mediagen's own manifest recorded are ever deleted (outputs,
+originals and their sidecars of entries, and ``orphaned_keys``), and only
+under the spec's prefix: a foreign object beside them is never touched, even
+if its name looks like ours. Both operations list first and delete only when
+asked (``dry_run=False``).
+
+Crash safety: keys leave the manifest only after their objects are gone. For
+``delete``, the entry is first turned into ``orphaned_keys`` (still recorded),
+then the objects are deleted, then the keys are dropped from the manifest: a
+crash at any point leaves every remaining object recorded, so a later prune
+finishes the job.
+
+A prune racing a run of the same spec could delete an original that run has
+just decided to reuse; run prune when no other run of the spec is in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mediagen.errors import StorageError
+from mediagen.manifest import Manifest, manifest_key, read_manifest
+from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, recorded_keys
+from mediagen.storage import Bucket
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What a delete or prune removes (or would remove, in a dry run)."""
+
+    keys: list[str]
+    image_ids: list[str]
+    done: bool
+
+
+def _ours(keys: set[str], prefix: str) -> list[str]:
+    """Defence in depth: never a key outside the prefix, never the manifest itself."""
+    head = f"{prefix}/" if prefix else ""
+    return sorted(k for k in keys if k.startswith(head) and k != manifest_key(prefix))
+
+
+def prune_candidates(manifest: Manifest, prefix: str) -> list[str]:
+    """Recorded keys that no image of the manifest uses any more."""
+    return _ours(set(manifest.orphaned_keys) - keys_in_use(manifest.images.values()), prefix)
+
+
+def image_keys(manifest: Manifest, image_id: str, prefix: str) -> list[str]:
+    """The recorded keys of one image that no other image shares (originals can be shared)."""
+    entry = manifest.images[image_id]
+    others = keys_in_use(e for i, e in manifest.images.items() if i != image_id)
+    return _ours(recorded_keys(entry) - others, prefix)
+
+
+def prune(bucket: Bucket, prefix: str, *, dry_run: bool = True) -> Deletion:
+    """Delete the objects of images no longer in the spec (see :func:`prune_candidates`)."""
+    manifest = read_manifest(bucket, prefix)
+    keys = prune_candidates(manifest, prefix) if manifest else []
+    if dry_run or not keys:
+        return Deletion(keys, [], done=not dry_run)
+    _delete_then_forget(bucket, prefix, keys)
+    return Deletion(keys, [], done=True)
+
+
+def delete_image(bucket: Bucket, prefix: str, image_id: str, *, dry_run: bool = True) -> Deletion:
+    """Delete one image's objects and its manifest entry. ``KeyError`` if it has none."""
+    manifest = read_manifest(bucket, prefix)
+    if manifest is None or image_id not in manifest.images:
+        raise KeyError(image_id)
+    keys = image_keys(manifest, image_id, prefix)
+    if dry_run:
+        return Deletion(keys, [image_id], done=False)
+
+    def drop_entry(current: Manifest | None) -> Manifest:
+        current = current or manifest
+        images = {i: e for i, e in current.images.items() if i != image_id}
+        orphans = (set(current.orphaned_keys) | set(keys)) - keys_in_use(images.values())
+        return current.model_copy(
+            update={
+                "images": images,
+                "orphaned_keys": sorted(orphans),
+                "counts": count_images(images, current.counts),
+            }
+        )
+
+    commit_manifest(bucket, prefix, drop_entry)
+    _delete_then_forget(bucket, prefix, keys)
+    return Deletion(keys, [image_id], done=True)
+
+
+def _delete_then_forget(bucket: Bucket, prefix: str, keys: list[str]) -> None:
+    for key in keys:
+        bucket.delete(key)
+    gone = set(keys)
+
+    def forget(current: Manifest | None) -> Manifest:
+        if current is None:
+            raise StorageError(f"manifest {manifest_key(prefix)} vanished during the deletion")
+        remaining = [k for k in current.orphaned_keys if k not in gone]
+        return current.model_copy(update={"orphaned_keys": remaining})
+
+    commit_manifest(bucket, prefix, forget)
