@@ -21,9 +21,33 @@ from mediagen.errors import (
 )
 from mediagen.spec import JobSpec, load_spec
 
+# The Python API (issue 7). Imported lazily (PEP 562): ``import mediagen`` stays
+# light, and the API pulls in no Prefect either way.
+_API = {
+    "MediaClient": "mediagen.client",
+    "ClientConfig": "mediagen.client_config",
+    "GeminiConfig": "mediagen.client_config",
+    "StorageConfig": "mediagen.client_config",
+    "BrandConfig": "mediagen.client_config",
+    "GeneratedImage": "mediagen.results",
+    "Published": "mediagen.results",
+    "get_client": "mediagen.api",
+    "set_default_client": "mediagen.api",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'mediagen' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 __all__ = [
+    *_API,
     "AuthError",
     "BackendError",
     "BlockedError",

@@ -1,18 +1,58 @@
-"""Python API for application code: the same core as the flows, without Prefect."""
+"""Python API for application code: the same core as the flows, without Prefect.
+
+::
+
+    from mediagen.api import get_client
+
+    client = get_client()                       # configured from the environment
+    image = client.generate_image("a piggy bank", size="thumbnail", theme="playful")
+    published = client.generate_and_upload("a house", size="hero", quality="high")
+    client.delete_image(published.url)
+
+See :class:`mediagen.client.MediaClient` for every method, and the README's
+"Use from Python" section.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import threading
 from pathlib import Path
 
-from mediagen.imaging import EXTENSIONS, ProcessedImage, Provenance, digital_source_type
-from mediagen.imaging import process_image as encode
-from mediagen.jobs import expand_spec
-from mediagen.pipeline import GENERATOR, backend_for
+from mediagen.client import ClientStats, MediaClient
+from mediagen.client_config import BrandConfig, ClientConfig, GeminiConfig, StorageConfig
+from mediagen.errors import SpecError
+from mediagen.imaging import EXTENSIONS
 from mediagen.presets import Quality, Theme
-from mediagen.settings import get_settings
-from mediagen.spec import parse_spec
+from mediagen.results import GeneratedImage, Published
 
 _FORMAT_BY_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()} | {"jpeg": "jpeg"}
+
+_default: MediaClient | None = None
+_default_lock = threading.Lock()
+
+
+def get_client() -> MediaClient:
+    """The shared default client, built from the environment on first use.
+
+    A convenience, not a singleton: build as many :class:`MediaClient` objects
+    as you need (e.g. one per tenant), and replace this one with
+    :func:`set_default_client` (tests, or an app that configures in code).
+    """
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = MediaClient()
+        return _default
+
+
+def set_default_client(client: MediaClient | None) -> MediaClient | None:
+    """Make ``client`` the one :func:`get_client` returns (None: build it again from the
+    environment next time). Returns the previous default, which is not closed."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, client
+        return previous
 
 
 def generate_to_file(
@@ -23,44 +63,39 @@ def generate_to_file(
     theme: Theme | str = Theme.MODERN,
     quality: Quality | str = Quality.STANDARD,
     backend: str | None = None,
-) -> ProcessedImage:
-    """Generate one image and write it to ``out`` (format from the extension)."""
+) -> GeneratedImage:
+    """Generate one image and write it to ``out`` (format from the extension).
+
+    No bucket is involved: the client's cache lives in a temporary folder that
+    is removed afterwards (the ``mediagen generate`` command).
+    """
     out = Path(out)
     fmt = _FORMAT_BY_EXT.get(out.suffix.lower().lstrip("."))
     if fmt is None:
-        from mediagen.errors import SpecError
-
         raise SpecError(f"{out}: unknown image extension; use .png, .jpg, .webp or .avif")
-    spec = parse_spec(
-        {
-            "name": "generate",
-            "backend": backend,
-            "images": [
-                {
-                    "id": "image",
-                    "prompt": prompt,
-                    "size": size,
-                    "theme": str(theme),
-                    "quality": str(quality),
-                    "formats": [fmt],
-                }
-            ],
-        },
-        source="command line",
-    )
-    job = expand_spec(spec, get_settings())[0]
-    result = backend_for(job.backend).generate(job.request)
-    provenance = Provenance(
-        digital_source_type=digital_source_type(result.ai_generated),
-        prompt=job.prompt,
-        model=result.model,
-        backend=result.backend,
-        generator=GENERATOR,
-        image_id=job.id,
-    )
-    image = encode(result.data, job.outputs[0].spec, provenance)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(image.data)
-    tmp.replace(out)
+    with tempfile.TemporaryDirectory(prefix="mediagen-generate-") as scratch:
+        config = ClientConfig(
+            **({"backend": backend} if backend else {}),
+            storage=StorageConfig(provider="local", bucket=scratch, prefix="generate"),
+        )
+        with MediaClient(config) as client:
+            image = client.generate_image(
+                prompt, size=size, theme=theme, quality=quality, format=fmt
+            )
+    image.save(out)
     return image
+
+
+__all__ = [
+    "BrandConfig",
+    "ClientConfig",
+    "ClientStats",
+    "GeminiConfig",
+    "GeneratedImage",
+    "MediaClient",
+    "Published",
+    "StorageConfig",
+    "generate_to_file",
+    "get_client",
+    "set_default_client",
+]

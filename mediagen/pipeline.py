@@ -147,8 +147,16 @@ def scratch_dir(settings: Settings | None = None) -> Path:
 # -- stages --------------------------------------------------------------------
 
 
-def generate(job: ImageJob, ctx: RunContext) -> Generated:
-    """Make the original (or find it in the bucket) and store it privately."""
+def generate(
+    job: ImageJob, ctx: RunContext, backend: Backend | None = None, *, guarded: bool = True
+) -> Generated:
+    """Make the original (or find it in the bucket) and store it privately.
+
+    ``backend``: an instance to call instead of this process's shared one (the
+    Python API passes its client's, configured with the client's own key).
+    ``guarded=False``: outside a run (the Python API), so the run's abort flag
+    and budget ledger neither stop this call nor are touched by it.
+    """
     bucket = bucket_for(ctx.bucket)
     started = time.perf_counter()
     sidecar_key = f"{job.original_key}.json"
@@ -166,7 +174,11 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
         data = pending.read_bytes()
     except (FileNotFoundError, ValueError):
         try:
-            result = _call_backend(job)
+            if guarded:
+                result = _call_backend(job, backend)
+            else:
+                with _backend_slots:
+                    result = (backend or backend_for(job.backend)).generate(job.request)
         except BlockedError:
             events.emit(job.id, "blocked")
             raise
@@ -199,7 +211,7 @@ def generate(job: ImageJob, ctx: RunContext) -> Generated:
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
 
-def _call_backend(job: ImageJob) -> GenerationResult:
+def _call_backend(job: ImageJob, backend: Backend | None = None) -> GenerationResult:
     """One backend call under the run's guards: not after an abort, not past the budget."""
     run_guard.check()
     backend_class = get_backend_class(job.backend)
@@ -207,7 +219,7 @@ def _call_backend(job: ImageJob) -> GenerationResult:
     with _backend_slots, run_guard.reserve(estimate, f"image {job.id!r}") as charge:
         run_guard.check()  # the run may have been aborted while this waited for a slot
         try:
-            result = backend_for(job.backend).generate(job.request)
+            result = (backend or backend_for(job.backend)).generate(job.request)
         except (AuthError, ConfigurationError) as exc:
             # Every further call would be refused too: stop the run, say it once.
             run_guard.abort(str(exc))

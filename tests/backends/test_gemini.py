@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import threading
@@ -215,16 +216,24 @@ def _run_concurrently(backend: GeminiBackend, count: int) -> None:
         thread.join(timeout=20)
 
 
-def test_requests_per_minute_are_paced(gemini_env, gemini_server):
+def test_requests_per_minute_are_paced(gemini_env, gemini_server, monkeypatch):
     ratelimit.configure({FLASH: RateLimit(requests_per_minute=300)})  # one per 0.2 s
+    # When each request leaves the limiter: arrival times at the server also carry each
+    # new connection's set-up and thread scheduling, which a loaded machine stretches.
+    sent: list[float] = []
+    real_slot = ratelimit.ModelLimiter.slot
+
+    @contextlib.contextmanager
+    def recording_slot(self):  # type: ignore[no-untyped-def]
+        with real_slot(self):
+            sent.append(time.monotonic())
+            yield
+
+    monkeypatch.setattr(ratelimit.ModelLimiter, "slot", recording_slot)
     _run_concurrently(GeminiBackend(Settings()), 6)
-    starts = sorted(r.started for r in gemini_server.requests)
-    assert len(starts) == 6
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.18  # small slack for the clock of two threads
-    # Never above the limit in any window: at most 1 + window/0.2 requests.
-    for i, start in enumerate(starts):
-        assert sum(1 for s in starts[i:] if s < start + 0.5) <= 3
+    assert len(gemini_server.requests) == 6 and len(sent) == 6
+    gaps = [b - a for a, b in itertools.pairwise(sorted(sent))]
+    assert min(gaps) >= 0.19  # never faster than the limit, whatever the thread count
 
 
 def test_max_concurrency_per_model(gemini_env, gemini_server, monkeypatch):
