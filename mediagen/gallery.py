@@ -54,6 +54,10 @@ details { color: var(--muted); font-size: 12px; }
 .status { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11px;
           background: #dcfce7; color: #166534; margin-left: 4px; }
 .failed .status, .blocked .status { background: #fee2e2; color: #991b1b; }
+.thumb.placeholder { background-size: cover; background-position: center; }
+.card.off-brand { border-color: #f59e0b; }
+.flag { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11px;
+        background: #fef3c7; color: #92400e; margin-left: 4px; }
 """
 
 
@@ -144,6 +148,9 @@ def _card(entry: ImageEntry, prefix: str) -> str:
         ("cost", f"${entry.cost_usd:.4f}"),
         ("theme", f"{entry.theme} · {entry.quality}"),
     ]
+    fit = entry.brand_fit
+    if fit is not None:
+        rows.append(("brand fit", f"{fit.score:.0%} ({fit.metric} ≤ {fit.max_delta_e:g})"))
     if entry.tags:
         rows.append(("tags", ", ".join(entry.tags)))
     if entry.metadata:
@@ -154,11 +161,21 @@ def _card(entry: ImageEntry, prefix: str) -> str:
         if status != "ok"
         else ""
     )
+    off_brand = bool(fit and fit.off_brand)
+    flag = '<span class="flag">off-brand</span>' if off_brand else ""
+    # The LQIP paints while the thumbnail loads; only our own data: URIs are used.
+    lqip = entry.lqip if entry.lqip and entry.lqip.startswith("data:image/") else None
+    thumb_attrs = (
+        f' class="thumb placeholder" style="background-image:url(&quot;{_e(lqip)}&quot;)"'
+        if lqip and status == "ok"
+        else ' class="thumb"'
+    )
+    card_class = f"card {status}" + (" off-brand" if off_brand else "")
     return (
-        f'<article class="card {status}" id="image-{_e(entry.id)}">'
-        f'<div class="thumb">{thumb}</div>'
+        f'<article class="{card_class}" id="image-{_e(entry.id)}">'
+        f"<div{thumb_attrs}>{thumb}</div>"
         f'<div class="body"><div class="id">{_e(entry.id)}'
-        f'<span class="status">{_e(status)}</span></div>'
+        f'<span class="status">{_e(status)}</span>{flag}</div>'
         f'<p class="prompt">{_e(entry.subject)}</p>'
         f"<details><summary>final prompt</summary>{_e(entry.prompt)}</details>"
         f"<dl>{details}</dl>{reason}</div></article>"

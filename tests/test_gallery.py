@@ -80,7 +80,9 @@ def test_gallery_escapes_every_spec_string_and_loads_nothing_external(solid: Pat
     assert "&lt;b&gt;tag&lt;/b&gt;" in page
     # Self-contained: no stylesheet, script, font or frame from anywhere.
     assert not re.search(r"<(link|script|iframe|object|embed)\b", page, re.I)
-    assert "@import" not in page and "url(" not in page
+    assert "@import" not in page
+    # CSS url() only for the inline LQIP placeholders, never a fetched resource.
+    assert all(u.startswith("&quot;data:image/") for u in re.findall(r"url\(([^)]*)\)", page))
     srcs = re.findall(r'\bsrc="([^"]*)"', page)
     assert srcs and all("://" not in s and not s.startswith("/") for s in srcs)
 
@@ -106,6 +108,43 @@ def test_gallery_never_links_a_javascript_url() -> None:
     page = render_gallery(manifest, "x")
     assert "javascript:" not in page
     assert 'src="a.png"' in page
+
+
+def _entry(image_id: str, **extra: object) -> dict:
+    return {
+        "id": image_id, "status": "ok", "url": f"https://cdn.example/x/{image_id}.png",
+        "width": 1, "height": 1, "format": "png", "prompt": "p", "subject": "p",
+        "backend": "b", "model": "m", "theme": "modern", "size": "custom", "quality": "fast",
+        "gen_key": "k",
+        "outputs": [{"format": "png", "key": f"x/{image_id}.png", "url": "u", "width": 1,
+                     "height": 1, "bytes": 1, "sha256": "s", "content_type": "image/png",
+                     "out_key": "o"}],
+        **extra,
+    }  # fmt: skip
+
+
+def test_gallery_shows_placeholders_and_brand_flags() -> None:
+    fit = {"score": 0.12, "metric": "CIEDE2000", "max_delta_e": 10, "min_score": 0.5}
+    lqip = "data:image/webp;base64,UklGRg=="
+    manifest = Manifest.model_validate(
+        {
+            "spec_name": "x",
+            "spec_hash": "h",
+            "images": {
+                "drifted": _entry("drifted", lqip=lqip, brand_fit={**fit, "off_brand": True}),
+                "on": _entry("on", brand_fit={**fit, "score": 0.9, "off_brand": False}),
+                "sneaky": _entry("sneaky", lqip="javascript:alert(1)"),
+            },
+        }
+    )
+    page = render_gallery(manifest, "x")
+    drifted = page.split('id="image-drifted"')[1].split("</article>")[0]
+    assert 'class="card ok off-brand"' in page and '<span class="flag">off-brand</span>' in drifted
+    assert f'style="background-image:url(&quot;{lqip}&quot;)"' in page
+    assert "12% (CIEDE2000" in drifted
+    on = page.split('id="image-on"')[1].split("</article>")[0]
+    assert "off-brand" not in on and "90% (CIEDE2000" in on
+    assert "javascript:" not in page  # only data:image/ URIs become placeholders
 
 
 def test_chromium_shows_the_images_of_the_gallery(solid: Path, tmp_path: Path) -> None:
