@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mediagen.errors import StorageError
+from mediagen.gallery import write_gallery
 from mediagen.manifest import Manifest, manifest_key, read_manifest
 from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, recorded_keys
 from mediagen.storage import Bucket
@@ -84,7 +85,8 @@ def delete_image(bucket: Bucket, prefix: str, image_id: str, *, dry_run: bool = 
             }
         )
 
-    commit_manifest(bucket, prefix, drop_entry)
+    manifest = commit_manifest(bucket, prefix, drop_entry)
+    write_gallery(bucket, prefix, manifest)  # the page beside it must not show a deleted image
     _delete_then_forget(bucket, prefix, keys)
     return Deletion(keys, [image_id], done=True)
 

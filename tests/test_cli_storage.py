@@ -78,7 +78,9 @@ def test_check_publish_delete_prune_and_no_credentials_anywhere(
     deleted = cli("delete", "changed.yaml", "--image", "goal-rainy-day", "--yes")
     assert "deleted 4 object(s)" in deleted
     assert json.loads(body(client, "goal-image/manifest.json"))["images"] == {}
-    assert set(list_keys(client)) == {FOREIGN, "goal-image/manifest.json"}
+    # Left: the foreign object, the manifest and the gallery page beside it.
+    assert set(list_keys(client)) == {FOREIGN, "goal-image/manifest.json", "goal-image/index.html"}
+    assert "goal-rainy-day" not in body(client, "goal-image/index.html").decode()
     cli("delete", "changed.yaml", "--image", "goal-rainy-day", code=2)  # no such entry now
     after = set(list_keys(client))
 
