@@ -45,11 +45,7 @@ class Answer:
 def parse_answer(body: str | bytes | None, model: str) -> Answer:
     """The image of a 200 answer, or the BlockedError/PermanentError it amounts to."""
     answer = _load(body, model)
-    _raise_if_prompt_blocked(answer)
-    candidates = answer.get("candidates") or []
-    candidate = _dict(candidates[0]) if isinstance(candidates, list) and candidates else None
-    if candidate is None:
-        raise PermanentError(f"Gemini {model} answered with no candidate and no block reason")
+    candidate = _first_candidate(answer, model)
     parts = [_dict(p) for p in _dict(candidate.get("content")).get("parts") or []]
     images = [p for p in parts if _image_blob(p) is not None]
     if images:
@@ -80,6 +76,16 @@ def parse_answer(body: str | bytes | None, model: str) -> Answer:
     raise PermanentError(f"Gemini {model} answered without an image ({why})")
 
 
+def _first_candidate(answer: dict[str, Any], model: str) -> dict[str, Any]:
+    """The answer's first candidate, after a prompt-level block has been raised."""
+    _raise_if_prompt_blocked(answer)
+    candidates = answer.get("candidates") or []
+    candidate = _dict(candidates[0]) if isinstance(candidates, list) and candidates else None
+    if candidate is None:
+        raise PermanentError(f"Gemini {model} answered with no candidate and no block reason")
+    return candidate
+
+
 @dataclass(frozen=True)
 class TextAnswer:
     text: str
@@ -90,11 +96,7 @@ class TextAnswer:
 def parse_text(body: str | bytes | None, model: str) -> TextAnswer:
     """The text of a 200 answer to a text request, or the BlockedError it amounts to."""
     answer = _load(body, model)
-    _raise_if_prompt_blocked(answer)
-    candidates = answer.get("candidates") or []
-    candidate = _dict(candidates[0]) if isinstance(candidates, list) and candidates else None
-    if candidate is None:
-        raise PermanentError(f"Gemini {model} answered with no candidate and no block reason")
+    candidate = _first_candidate(answer, model)
     reason = str(candidate.get("finishReason") or "")
     if reason in BLOCK_REASONS:  # never publish the half-written text of a refusal
         raise BlockedError(reason, str(candidate.get("finishMessage") or ""))
