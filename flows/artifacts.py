@@ -14,6 +14,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -27,8 +30,10 @@ from prefect.artifacts import (
 
 from mediagen import pipeline
 from mediagen.errors import AuthError, ConfigurationError, RunAbortedError
-from mediagen.gallery import gallery_key
+from mediagen.gallery import gallery_key, human_bytes, thumbnail_output
 from mediagen.manifest import ImageEntry, Manifest, manifest_key
+from mediagen.settings import get_settings
+from mediagen.storage import Bucket
 
 MAX_THUMBNAILS = 60
 THUMBNAIL_WIDTH = 160
@@ -87,16 +92,17 @@ def publish_run_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
     key = artifact_key(ctx.spec_name)
     create_table_artifact(
         key=f"{key}-images",
-        table=pipeline.summary_rows(manifest),
-        description=f"Images of spec {ctx.spec_name}: id, status, URL, size, bytes, "
-        "model, cost, failure reason",
+        table=image_rows(manifest),
+        description=f"Images of spec {ctx.spec_name}: " + ", ".join(TABLE_COLUMNS),
     )
     bucket = pipeline.bucket_for(ctx.bucket)
     manifest_url = bucket.url(manifest_key(ctx.prefix))
     gallery_url = bucket.url(gallery_key(ctx.prefix))
+    expiry = get_settings().summary_thumbnail_expiry
+    signer = _signer(bucket, expiry) if expiry else None
     create_markdown_artifact(
         key=f"{key}-summary",
-        markdown=summary_markdown(ctx, manifest, manifest_url, gallery_url),
+        markdown=summary_markdown(ctx, manifest, manifest_url, gallery_url, signer),
         description=f"Summary of spec {ctx.spec_name}",
     )
     create_link_artifact(
@@ -107,8 +113,56 @@ def publish_run_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
     )
 
 
+# The short columns first: a URL is long, and everything after it hides behind the
+# UI's horizontal scrollbar.
+TABLE_COLUMNS = (
+    "id", "status", "size", "format", "cost", "brand fit", "url", "model", "failure reason",
+)  # fmt: skip
+
+
+def image_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """One row per image for the table artifact, in the order of :data:`TABLE_COLUMNS`."""
+    rows = []
+    for e in manifest.images.values():
+        fit = e.brand_fit
+        formats = ", ".join(f"{o.format} {human_bytes(o.bytes)}" for o in e.outputs)
+        values = (
+            e.id,
+            e.status,
+            f"{e.width}x{e.height}",
+            formats or e.format,
+            f"${e.cost_usd:.4f}",
+            "" if fit is None else f"{fit.score:.0%}" + (" off-brand" if fit.off_brand else ""),
+            e.url or "",
+            e.model,
+            e.error or "",
+        )
+        rows.append(dict(zip(TABLE_COLUMNS, values, strict=True)))
+    return rows
+
+
+@dataclass(frozen=True)
+class ThumbnailSigner:
+    """Presigned thumbnail URLs of a private bucket, all valid ``expiry`` seconds from now."""
+
+    sign: Callable[[str], str]
+    expiry: int
+    expires_at: datetime
+
+
+def _signer(bucket: Bucket, expiry: int) -> ThumbnailSigner | None:
+    if bucket.local or bucket.config.public:
+        return None  # a folder cannot sign; a public bucket needs no signature
+    expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
+    return ThumbnailSigner(lambda key: bucket.sign(key, expiry), expiry, expires_at)
+
+
 def summary_markdown(
-    ctx: pipeline.RunContext, manifest: Manifest, manifest_url: str, gallery_url: str
+    ctx: pipeline.RunContext,
+    manifest: Manifest,
+    manifest_url: str,
+    gallery_url: str,
+    signer: ThumbnailSigner | None = None,
 ) -> str:
     counts = manifest.counts
     lines = [
@@ -130,26 +184,43 @@ def summary_markdown(
     if failed:
         lines += ["", "## Not published", ""]
         lines += [f"- `{e.id}` {e.status}: {_md(e.error or 'no reason recorded')}" for e in failed]
-    lines += ["", "## Images", "", *_thumbnails(ctx, manifest)]
+    lines += ["", "## Images", "", *_thumbnails(ctx, manifest, signer)]
     return "\n".join(lines)
 
 
-def _thumbnails(ctx: pipeline.RunContext, manifest: Manifest) -> list[str]:
+def _thumbnails(
+    ctx: pipeline.RunContext, manifest: Manifest, signer: ThumbnailSigner | None
+) -> list[str]:
     published = [e for e in manifest.images.values() if e.status == "ok" and e.url]
     public = ctx.bucket.public or bool(ctx.bucket.public_base_url)
     if not published:
         return ["No image published."]
-    if not public or not all(_is_web_url(e.url) for e in published):
+    intro: list[str] = []
+    if public and all(_is_web_url(e.url) for e in published):
+        urls = {e.id: _thumbnail_url(e) for e in published}
+    elif signer is not None:
+        # Opt-in (MEDIAGEN_SUMMARY_THUMBNAIL_EXPIRY): anyone who can read this artifact
+        # can fetch these objects until the URLs expire, so they are short-lived.
+        urls = {e.id: signer.sign(_thumbnail_key(e)) for e in published}
+        until = signer.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        intro = [
+            f"Thumbnails of this private bucket are presigned URLs valid for "
+            f"{_duration(signer.expiry)} (until {until}); after that they no longer show. "
+            "The gallery and the table list every image.",
+            "",
+        ]
+    else:
         # The UI can only show what a browser may fetch: a private object or a
         # file:// path would render as a broken image, so none are shown.
         return [
-            "Thumbnails are shown for public buckets only (`storage.public: true` or "
-            "`public_base_url`); this one is private. The gallery and the table list "
-            "every image."
+            "Thumbnails are shown for public buckets (`storage.public: true` or "
+            "`public_base_url`), or for private S3 buckets through short-lived presigned "
+            "URLs when `MEDIAGEN_SUMMARY_THUMBNAIL_EXPIRY` is set; this one is private. "
+            "The gallery and the table list every image."
         ]
-    rows = ["| image | id | size | model | cost |", "|---|---|---|---|---|"]
+    rows = [*intro, "| image | id | size | model | cost |", "|---|---|---|---|---|"]
     for entry in published[:MAX_THUMBNAILS]:
-        url = _link(entry.url or "")
+        url = _link(urls[entry.id])
         rows.append(
             f'| <img src="{url}" width="{THUMBNAIL_WIDTH}" alt="{entry.id}"> '
             f"| `{entry.id}` | {entry.width}×{entry.height} | {_md(entry.model)} "
@@ -158,6 +229,25 @@ def _thumbnails(ctx: pipeline.RunContext, manifest: Manifest) -> list[str]:
     if len(published) > MAX_THUMBNAILS:
         rows.append(f"\n… and {len(published) - MAX_THUMBNAILS} more in the gallery.")
     return rows
+
+
+def _thumbnail_url(entry: ImageEntry) -> str:
+    """The smallest output's URL (what the gallery shows too)."""
+    output = thumbnail_output(entry)
+    return (output.url if output and output.url else None) or entry.url or ""
+
+
+def _thumbnail_key(entry: ImageEntry) -> str:
+    output = thumbnail_output(entry)
+    return output.key if output else (entry.key or "")
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def _is_web_url(url: str | None) -> bool:

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from mediagen import allocator, events, preflight, run_guard
 from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
+from mediagen.gallery import gallery_key
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key, read_manifest
 from mediagen.plan import Plan, make_plan
@@ -409,6 +410,7 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     if off_brand:
         console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
     console.print(f"manifest: {bucket.plain_url(manifest_key(prefix))}")
+    console.print(f"gallery: {bucket.plain_url(gallery_key(prefix))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")
     skipped = manifest.counts.get("skipped", 0)

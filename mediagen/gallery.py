@@ -20,7 +20,7 @@ import html
 from urllib.parse import quote, urlsplit
 
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry
-from mediagen.storage import CACHE_SHORT, Bucket
+from mediagen.storage import Bucket, cache_control_for
 
 GALLERY_NAME = "index.html"
 SAFE_SCHEMES = ("http", "https", "file")
@@ -40,7 +40,12 @@ main { display: grid; gap: 16px; padding: 20px 28px;
 .card.failed, .card.blocked { border-color: #fca5a5; background: #fff7f7; }
 .thumb { display: flex; align-items: center; justify-content: center; height: 200px;
          background: #e2e8f0; }
-.thumb img { max-width: 100%; max-height: 200px; display: block; }
+.thumb > a { display: flex; align-items: center; justify-content: center;
+             width: 100%; height: 100%; }
+/* width/height attributes reserve the box's ratio before the image loads; auto sizes
+   and object-fit keep that ratio when max-width/max-height scale the image down. */
+.thumb img { width: auto; height: auto; max-width: 100%; max-height: 200px; display: block;
+             object-fit: contain; }
 .thumb .missing { color: #b91c1c; font-weight: 600; text-transform: uppercase; }
 .body { padding: 10px 12px; }
 .id { font: 600 13px ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
@@ -54,7 +59,7 @@ details { color: var(--muted); font-size: 12px; }
 .status { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11px;
           background: #dcfce7; color: #166534; margin-left: 4px; }
 .failed .status, .blocked .status { background: #fee2e2; color: #991b1b; }
-.thumb.placeholder { background-size: cover; background-position: center; }
+.thumb img.placeholder { background-size: cover; background-position: center; }
 .card.off-brand { border-color: #f59e0b; }
 .flag { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11px;
         background: #fef3c7; color: #92400e; margin-left: 4px; }
@@ -72,7 +77,9 @@ def write_gallery(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
         key,
         render_gallery(manifest, prefix).encode(),
         content_type="text/html; charset=utf-8",
-        cache_control=CACHE_SHORT,
+        # Rewritten every run, so a minute of caching; ``private`` on a private bucket
+        # so no CDN or proxy keeps a copy of a page that lists private images.
+        cache_control=cache_control_for(immutable=False, public=bucket.config.public),
     )
     return key
 
@@ -128,19 +135,27 @@ def render_gallery(manifest: Manifest, prefix: str = "") -> str:
 
 def _card(entry: ImageEntry, prefix: str) -> str:
     status = entry.status if entry.status in ("ok", "failed", "blocked") else "failed"
-    output = _thumbnail_output(entry)
+    output = thumbnail_output(entry)
     if status == "ok" and output is not None:
         src = _relative_src(output, prefix)
         alt = _e(f"{entry.id}: {entry.subject}")
+        # The LQIP paints in the image's own box while it loads (so the placeholder has
+        # the image's shape); only our own data: URIs are used.
+        lqip = entry.lqip if entry.lqip and entry.lqip.startswith("data:image/") else None
+        placeholder = (
+            f' class="placeholder" style="background-image:url(&quot;{_e(lqip)}&quot;)"'
+            if lqip
+            else ""
+        )
         img = (
             f'<img src="{_e(src)}" alt="{alt}" width="{output.width}" '
-            f'height="{output.height}" loading="lazy" decoding="async">'
+            f'height="{output.height}"{placeholder} loading="lazy" decoding="async">'
         )
         href = _safe_url(entry.url)
         thumb = f'<a href="{_e(href)}">{img}</a>' if href else img
     else:
         thumb = f'<span class="missing">{_e(status)}</span>'
-    formats = ", ".join(f"{o.format} {_human_bytes(o.bytes)}" for o in entry.outputs)
+    formats = ", ".join(f"{o.format} {human_bytes(o.bytes)}" for o in entry.outputs)
     rows = [
         ("size", f"{entry.width}×{entry.height} ({entry.size})"),
         ("formats", formats or entry.format),
@@ -163,17 +178,10 @@ def _card(entry: ImageEntry, prefix: str) -> str:
     )
     off_brand = bool(fit and fit.off_brand)
     flag = '<span class="flag">off-brand</span>' if off_brand else ""
-    # The LQIP paints while the thumbnail loads; only our own data: URIs are used.
-    lqip = entry.lqip if entry.lqip and entry.lqip.startswith("data:image/") else None
-    thumb_attrs = (
-        f' class="thumb placeholder" style="background-image:url(&quot;{_e(lqip)}&quot;)"'
-        if lqip and status == "ok"
-        else ' class="thumb"'
-    )
     card_class = f"card {status}" + (" off-brand" if off_brand else "")
     return (
         f'<article class="{card_class}" id="image-{_e(entry.id)}">'
-        f"<div{thumb_attrs}>{thumb}</div>"
+        f'<div class="thumb">{thumb}</div>'
         f'<div class="body"><div class="id">{_e(entry.id)}'
         f'<span class="status">{_e(status)}</span>{flag}</div>'
         f'<p class="prompt">{_e(entry.subject)}</p>'
@@ -182,7 +190,7 @@ def _card(entry: ImageEntry, prefix: str) -> str:
     )
 
 
-def _thumbnail_output(entry: ImageEntry) -> OutputEntry | None:
+def thumbnail_output(entry: ImageEntry) -> OutputEntry | None:
     """The smallest output: every format mediagen writes displays in current browsers."""
     return min(entry.outputs, key=lambda o: o.bytes, default=None)
 
@@ -205,7 +213,7 @@ def _safe_url(url: str | None) -> str | None:
     return url if scheme in SAFE_SCHEMES else None
 
 
-def _human_bytes(n: int) -> str:
+def human_bytes(n: int) -> str:
     if n < 1024:
         return f"{n} B"
     if n < 1024 * 1024:

@@ -578,25 +578,6 @@ def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
     return manifest.model_copy(update={"images": images, "urls_expire_at": expires})
 
 
-def summary_rows(manifest: Manifest) -> list[dict[str, object]]:
-    """One row per image, for tables (CLI, Prefect artifact)."""
-    return [
-        {
-            "id": e.id,
-            "status": e.status,
-            "url": e.url or "",
-            "size": f"{e.width}x{e.height}",
-            "bytes": e.bytes or 0,
-            "model": e.model,
-            "cost_usd": e.cost_usd,
-            "error": e.error or "",
-            "brand_fit": "" if e.brand_fit is None else e.brand_fit.score,
-            "off_brand": bool(e.brand_fit and e.brand_fit.off_brand),
-        }
-        for e in manifest.images.values()
-    ]
-
-
 __all__ = [
     "Generated",
     "Processed",
@@ -606,6 +587,5 @@ __all__ = [
     "finalize",
     "generate",
     "process",
-    "summary_rows",
     "upload",
 ]

@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     storage_timeout: float = Field(
         30.0, gt=0, description="Connect and read timeout of one storage request (s)."
     )
+    summary_thumbnail_expiry: int | None = Field(
+        None,
+        ge=60,
+        le=604800,  # SigV4's longest validity: 7 days
+        description="Opt-in: show a private S3/Spaces bucket's thumbnails in the run's summary "
+        "artifact through presigned URLs valid this many seconds (unset: no thumbnails).",
+    )
     aws_access_key_id: SecretStr | None = Field(
         None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "MEDIAGEN_AWS_ACCESS_KEY_ID")
     )

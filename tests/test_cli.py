@@ -57,6 +57,8 @@ def test_run_an_example_then_rerun_is_up_to_date(project: Path) -> None:
     assert "offline renderer" in result.stderr  # one clear notice: no key, placeholder art
     assert result.stderr.count("offline renderer") == 1
     assert "Traceback" not in result.stderr
+    gallery = project / "media-bucket/brand-colors/index.html"
+    assert f"gallery: {gallery.as_uri()}" in result.stdout  # the summary names the page
 
     manifest = json.loads((project / "media-bucket/brand-colors/manifest.json").read_text())
     sizes = {}

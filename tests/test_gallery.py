@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -168,3 +169,56 @@ def test_chromium_shows_the_images_of_the_gallery(solid: Path, tmp_path: Path) -
     assert len(re.findall(r"<img\b", dom)) == 3
     assert "<script" not in dom.lower()
     assert "scripted permanent failure" in dom
+
+
+def colour_box(rgb: Image.Image, colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Width, height of the box around every pixel of ``colour``, and how many there are."""
+    near = (np.abs(np.asarray(rgb, dtype=int) - colour) <= 6).all(axis=2)
+    ys, xs = np.nonzero(near)
+    assert len(xs), f"no pixel of {colour}"
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1), len(xs)
+
+
+PRESETS = {  # id: (size, colour, width / height of the image)
+    "square": ("thumbnail", (230, 20, 20), 1.0),
+    "banner": ("banner", (20, 170, 60), 3.0),
+    "story": ("story", (30, 60, 220), 9 / 16),
+}
+
+
+def test_chromium_keeps_every_thumbnail_s_aspect_ratio(solid: Path, tmp_path: Path) -> None:
+    images = [
+        {
+            "id": image_id,
+            "prompt": image_id,
+            "size": size,
+            "brand_colors": ["#{:02X}{:02X}{:02X}".format(*c)],
+        }
+        for image_id, (size, c, _) in PRESETS.items()
+    ]
+    run_locally({"name": "gallery-demo", "backend": "solid", "images": images,
+                 "defaults": {"formats": ["png"]}})  # fmt: skip
+
+    shot = screenshot(gallery_file(solid).as_uri(), tmp_path / "presets.png")
+
+    with Image.open(shot) as im:
+        rgb = im.convert("RGB")
+    for image_id, (_, colour, ratio) in PRESETS.items():
+        width, height, count = colour_box(rgb, colour)
+        # Scaled down to fit the 200 px high thumbnail box (one side fills it), and
+        # never stretched to fill the other side too.
+        assert height <= 200 and max(width, height) >= 190, (image_id, width, height)
+        assert abs(width / height - ratio) / ratio < 0.04, (image_id, width, height)
+        assert count >= 0.95 * width * height, image_id  # one solid rectangle: the image
+
+
+def test_gallery_page_is_cached_privately_on_a_private_bucket(solid: Path, s3) -> None:
+    from tests.support.s3 import head, s3_storage
+
+    for public in (False, True):
+        storage = s3_storage(s3.endpoint_url, prefix=f"public-{public}", public=public)
+        run_locally({**spec(), "storage": storage})
+        scope = "public" if public else "private"
+        page = head(s3.client(), f"public-{public}/index.html")
+        assert page["CacheControl"] == f"{scope}, max-age=60, must-revalidate"
+        assert page["ContentType"] == "text/html; charset=utf-8"

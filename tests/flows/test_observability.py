@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -16,6 +19,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import ProgressReporter, summary_markdown
 from flows.generate_media import generate_media
+from mediagen.testing.s3 import S3TestServer
+from tests.support.s3 import AWS_SECRET, body, s3_storage
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -67,13 +72,15 @@ def test_run_publishes_progress_table_thumbnails_and_links(
 
     rows = {row["id"]: row for row in json.loads(artifacts["obs-demo-images"].data)}
     assert set(rows) == {"one", "two", "bad"}
-    assert set(rows["one"]) == {
-        "id", "status", "url", "size", "bytes", "model", "cost_usd", "brand_fit", "off_brand",
-        "error",
-    }  # fmt: skip
+    # The short columns first, in this order (the UI keeps it); the long URL after them.
+    assert list(rows["one"]) == [
+        "id", "status", "size", "format", "cost", "brand fit", "url", "model", "failure reason",
+    ]  # fmt: skip
     assert rows["one"]["status"] == "ok" and rows["one"]["url"].startswith(f"{CDN}/obs-demo/one-")
-    assert rows["one"]["size"] == "320x320" and rows["one"]["bytes"] > 0
-    assert rows["bad"]["status"] == "failed" and "scripted permanent" in rows["bad"]["error"]
+    assert rows["one"]["size"] == "320x320" and rows["one"]["cost"] == "$0.0000"
+    assert re.fullmatch(r"webp \d+(\.\d)? [KM]?B", rows["one"]["format"])
+    assert rows["bad"]["status"] == "failed"
+    assert "scripted permanent" in rows["bad"]["failure reason"]
 
     markdown = artifacts["obs-demo-summary"].data
     assert f'<img src="{rows["one"]["url"]}"' in markdown
@@ -99,7 +106,7 @@ def test_private_bucket_shows_no_thumbnails(workspace: Path, counting) -> None:
     artifacts = artifacts_of(run_spec(spec))
 
     markdown = artifacts["obs-private-summary"].data
-    assert "<img" not in markdown and "public buckets only" in markdown
+    assert "<img" not in markdown and "MEDIAGEN_SUMMARY_THUMBNAIL_EXPIRY" in markdown
     assert artifacts["obs-private-gallery"].data.endswith("obs-private/index.html)")
 
 
@@ -148,3 +155,35 @@ def test_progress_artifact_is_updated_at_most_every_interval(workspace: Path) ->
         final = client.read_artifacts(artifact_filter=ArtifactFilter(id={"any_": [artifact_id]}))[0]
     assert float(final.data) == 100.0  # the last image always reports
     assert final.description == "100 of 100 images finished, 40 failed or blocked"
+
+
+def test_private_s3_summary_shows_presigned_thumbnails_only_when_asked(
+    s3: S3TestServer, counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [
+        {"id": "a", "prompt": "a", "size": "thumbnail", "formats": ["png", "webp"]},
+        {"id": "b", "prompt": "b", "size": "banner", "formats": ["jpeg"]},
+    ]
+    spec = {"name": "obs-s3", "backend": "counting", "storage": s3_storage(s3.endpoint_url),
+            "images": images}  # fmt: skip
+    default = artifacts_of(run_spec(spec))["obs-s3-summary"].data
+    assert "<img" not in default and "X-Amz-" not in default  # off by default
+
+    monkeypatch.setenv("MEDIAGEN_SUMMARY_THUMBNAIL_EXPIRY", "900")
+    markdown = artifacts_of(run_spec(spec))["obs-s3-summary"].data  # unchanged images too
+
+    assert counting.total() == 2
+    assert "presigned URLs valid for 15 min (until " in markdown
+    srcs = dict(re.findall(r'<img src="([^"]+)" width="\d+" alt="([^"]+)">', markdown))
+    assert sorted(srcs.values()) == ["a", "b"]
+    client = s3.client()
+    manifest = json.loads(body(client, "obs-s3/manifest.json"))
+    for src, image_id in srcs.items():
+        assert "X-Amz-Expires=900" in src
+        smallest = min(manifest["images"][image_id]["outputs"], key=lambda o: o["bytes"])
+        with urllib.request.urlopen(src, timeout=10) as answer:  # a browser, without keys
+            assert answer.read() == body(client, smallest["key"])
+        with pytest.raises(urllib.error.HTTPError) as refused:  # the object stays private
+            urllib.request.urlopen(src.split("?")[0], timeout=10)
+        assert refused.value.code == 403
+    assert AWS_SECRET not in markdown
