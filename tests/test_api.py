@@ -10,7 +10,6 @@ import asyncio
 import io
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -176,14 +175,11 @@ def test_async_calls_run_concurrently(client: MediaClient, gemini_env: FakeGemin
             *(client.agenerate_image(f"goal number {i}", size="thumbnail") for i in range(4))
         )
 
-    started = time.perf_counter()
     images = asyncio.run(four())
-    elapsed = time.perf_counter() - started
 
     assert len({image.gen_key for image in images}) == 4
     assert len(gemini_env.requests) == 4
     assert gemini_env.max_in_flight >= 3  # the four slow answers overlapped on the server
-    assert elapsed < 4 * 0.4
 
     async def two() -> list[Published]:
         return await asyncio.gather(

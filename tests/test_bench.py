@@ -4,16 +4,35 @@ Timings at this size mean nothing and are not checked; the behaviour the
 benchmarks count is (backend calls, objects written, images published, the
 same manifest from both runners). The CLI runs report to the session's Prefect
 API, so no run pays Prefect's start-up.
+
+Opt-in (marker ``bench``): it starts dozens of CLI processes, ~1 min on a quiet
+machine but many more on a loaded one, where it once hung to its timeout and
+held every other submission up. Run it with ``python -m pytest -m bench``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import markdown, run_suite
 from bench.harness import machine
+
+
+def selected(config: pytest.Config) -> bool:
+    """True when the marker expression names ``bench`` (``-m bench``)."""
+    return bool(re.search(r"\bbench\b", config.getoption("markexpr") or ""))
+
+
+# A condition string, so it is decided before any fixture (the Prefect server) starts.
+pytestmark = [
+    pytest.mark.bench,
+    pytest.mark.skipif(
+        "not selected(config)", reason="benchmark smoke test (opt-in): python -m pytest -m bench"
+    ),
+]
 
 
 @pytest.mark.timeout(540)  # ~1 min on a quiet machine; 3 at load 10

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -130,12 +129,10 @@ def test_bad_key_exits_2_with_one_message(project, gemini_server):
     many = {**SPEC, "images": [{"id": f"i{n}", "prompt": f"coin {n}", "size": "thumbnail"}
                                for n in range(12)]}  # fmt: skip
     (project / "many.yaml").write_text(yaml.safe_dump(many))
-    started = time.monotonic()
     result = mediagen(project, "run", "many.yaml", "--concurrency", "3",
                       env=user_env(gemini_server, key="AIza-not-the-right-key"))  # fmt: skip
     assert result.returncode == 2, result.stderr[-3000:]
-    assert time.monotonic() - started < 60
-    assert len(gemini_server.requests) <= 3
+    assert len(gemini_server.requests) <= 3  # the calls in flight; nothing after the refusal
     # Twelve images, two lines: the flow's log line and the command's exit message.
     assert result.stderr.count("API key not valid") == 2
     assert not [line for line in result.stderr.splitlines() if "generate-i" in line]

@@ -206,11 +206,9 @@ def test_a_bad_hex_colour_is_a_permanent_error(backend: OfflineBackend) -> None:
         backend.generate(make_request(palette=("#1234",)))
 
 
-def test_rendering_is_fast(backend: OfflineBackend) -> None:
-    request = make_request(width=1024, height=1024)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        backend.generate(request)
-        timings.append(time.perf_counter() - start)
-    assert sorted(timings)[1] < 1.0  # ~0.1 s here; generous for slow CI machines
+def test_rendering_a_large_image_does_not_hang(backend: OfflineBackend) -> None:
+    # Speed is measured in bench/, never asserted here: this bound only catches a
+    # pathological slowdown (~0.1 s on a quiet machine; 200x that under any load).
+    start = time.perf_counter()
+    backend.generate(make_request(width=1024, height=1024))
+    assert time.perf_counter() - start < 20
