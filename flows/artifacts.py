@@ -29,7 +29,7 @@ from prefect.artifacts import (
 )
 
 from mediagen import pipeline
-from mediagen.errors import AuthError, ConfigurationError, RunAbortedError
+from mediagen.errors import AuthError, ConfigurationError, RunAbortedError, StorageError
 from mediagen.gallery import gallery_key, human_bytes, thumbnail_output
 from mediagen.manifest import ImageEntry, Manifest, manifest_key
 from mediagen.settings import get_settings
@@ -195,13 +195,17 @@ def _thumbnails(
     public = ctx.bucket.public or bool(ctx.bucket.public_base_url)
     if not published:
         return ["No image published."]
+    shown = published[:MAX_THUMBNAILS]
     intro: list[str] = []
     if public and all(_is_web_url(e.url) for e in published):
-        urls = {e.id: _thumbnail_url(e) for e in published}
+        urls = [_thumbnail_url(e) for e in shown]
     elif signer is not None:
         # Opt-in (MEDIAGEN_SUMMARY_THUMBNAIL_EXPIRY): anyone who can read this artifact
         # can fetch these objects until the URLs expire, so they are short-lived.
-        urls = {e.id: signer.sign(_thumbnail_key(e)) for e in published}
+        try:
+            urls = [signer.sign(_thumbnail_key(e)) for e in shown]
+        except StorageError as exc:
+            return [f"Thumbnails could not be signed: {_md(str(exc))}"]
         until = signer.expires_at.strftime("%Y-%m-%d %H:%M UTC")
         intro = [
             f"Thumbnails of this private bucket are presigned URLs valid for "
@@ -219,10 +223,9 @@ def _thumbnails(
             "The gallery and the table list every image."
         ]
     rows = [*intro, "| image | id | size | model | cost |", "|---|---|---|---|---|"]
-    for entry in published[:MAX_THUMBNAILS]:
-        url = _link(urls[entry.id])
+    for entry, url in zip(shown, urls, strict=True):
         rows.append(
-            f'| <img src="{url}" width="{THUMBNAIL_WIDTH}" alt="{entry.id}"> '
+            f'| <img src="{_link(url)}" width="{THUMBNAIL_WIDTH}" alt="{entry.id}"> '
             f"| `{entry.id}` | {entry.width}×{entry.height} | {_md(entry.model)} "
             f"| ${entry.cost_usd:.4f} |"
         )
