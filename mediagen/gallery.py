@@ -42,10 +42,11 @@ main { display: grid; gap: 16px; padding: 20px 28px;
          background: #e2e8f0; }
 .thumb > a { display: flex; align-items: center; justify-content: center;
              width: 100%; height: 100%; }
-/* width/height attributes reserve the box's ratio before the image loads; auto sizes
-   and object-fit keep that ratio when max-width/max-height scale the image down. */
-.thumb img { width: auto; height: auto; max-width: 100%; max-height: 200px; display: block;
-             object-fit: contain; }
+/* Fit the 200 px high box without stretching: the width is the smaller of the box's
+   and 200 px times the image's ratio (--r, width / height), and the height follows from
+   the ratio the width/height attributes give, so the box is right before the image loads. */
+.thumb img { width: min(100%, calc(200px * var(--r, 1))); height: auto; max-height: 200px;
+             display: block; object-fit: contain; }
 .thumb .missing { color: #b91c1c; font-weight: 600; text-transform: uppercase; }
 .body { padding: 10px 12px; }
 .id { font: 600 13px ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
@@ -142,14 +143,14 @@ def _card(entry: ImageEntry, prefix: str) -> str:
         # The LQIP paints in the image's own box while it loads (so the placeholder has
         # the image's shape); only our own data: URIs are used.
         lqip = entry.lqip if entry.lqip and entry.lqip.startswith("data:image/") else None
-        placeholder = (
-            f' class="placeholder" style="background-image:url(&quot;{_e(lqip)}&quot;)"'
-            if lqip
-            else ""
-        )
+        style = f"--r:{output.width / max(output.height, 1):.4f}"
+        if lqip:
+            style += f";background-image:url(&quot;{_e(lqip)}&quot;)"
+        placeholder = ' class="placeholder"' if lqip else ""
         img = (
             f'<img src="{_e(src)}" alt="{alt}" width="{output.width}" '
-            f'height="{output.height}"{placeholder} loading="lazy" decoding="async">'
+            f'height="{output.height}"{placeholder} style="{style}" loading="lazy" '
+            'decoding="async">'
         )
         href = _safe_url(entry.url)
         thumb = f'<a href="{_e(href)}">{img}</a>' if href else img

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from PIL import Image
 from mediagen import backends
 from mediagen.gallery import render_gallery
 from mediagen.manifest import Manifest
-from tests.support.browser import dump_dom, screenshot
+from tests.support.browser import dump_dom, screenshot, serve_folder
 from tests.support.local_run import run_locally
 
 COLOURS = {"red": (230, 20, 20), "green": (20, 170, 60), "blue": (30, 60, 220)}
@@ -141,7 +143,8 @@ def test_gallery_shows_placeholders_and_brand_flags() -> None:
     page = render_gallery(manifest, "x")
     drifted = page.split('id="image-drifted"')[1].split("</article>")[0]
     assert 'class="card ok off-brand"' in page and '<span class="flag">off-brand</span>' in drifted
-    assert f'style="background-image:url(&quot;{lqip}&quot;)"' in page
+    assert f';background-image:url(&quot;{lqip}&quot;)"' in drifted  # in the image's box
+    assert 'class="placeholder"' in drifted
     assert "12% (CIEDE2000" in drifted
     on = page.split('id="image-on"')[1].split("</article>")[0]
     assert "off-brand" not in on and "90% (CIEDE2000" in on
@@ -222,3 +225,52 @@ def test_gallery_page_is_cached_privately_on_a_private_bucket(solid: Path, s3) -
         page = head(s3.client(), f"public-{public}/index.html")
         assert page["CacheControl"] == f"{scope}, max-age=60, must-revalidate"
         assert page["ContentType"] == "text/html; charset=utf-8"
+
+
+# A page without the gallery's CSP, around it: its script reads the gallery's layout
+# (same origin) while the images are held back by the server, and writes it down.
+HARNESS = """<!doctype html><html><body><iframe id="g" src="%s"
+ style="width:1280px;height:900px;border:0"></iframe><pre id="out"></pre><script>
+function measure() {
+  const doc = document.getElementById("g").contentDocument;
+  const imgs = doc ? [...doc.querySelectorAll("img")] : [];
+  if (!imgs.length) { setTimeout(measure, 50); return; }
+  document.getElementById("out").textContent = JSON.stringify(imgs.map(i => {
+    const r = i.getBoundingClientRect();
+    return {id: i.alt.split(":")[0], loaded: i.complete, width: r.width, height: r.height,
+            placeholder: getComputedStyle(i).backgroundImage.startsWith('url("data:image/')};
+  }));
+}
+setTimeout(measure, 300);
+</script></body></html>"""
+
+
+def test_boxes_keep_the_ratio_and_show_the_placeholder_before_images_load(
+    solid: Path,
+) -> None:
+    images = [
+        {
+            "id": image_id,
+            "prompt": image_id,
+            "size": size,
+            "brand_colors": ["#{:02X}{:02X}{:02X}".format(*c)],
+        }
+        for image_id, (size, c, _) in PRESETS.items()
+    ]
+    run_locally({"name": "gallery-demo", "backend": "solid", "images": images,
+                 "defaults": {"formats": ["png"]}})  # fmt: skip
+    (solid / "harness.html").write_text(HARNESS % "bucket/gallery-demo/index.html")
+
+    with serve_folder(solid, hold=(".png",)) as base:
+        dom = dump_dom(f"{base}/harness.html")
+
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    assert found and found.group(1), dom[-2000:]
+    boxes = {box["id"]: box for box in json.loads(html.unescape(found.group(1)))}
+    assert set(boxes) == set(PRESETS)
+    for image_id, (_, _, ratio) in PRESETS.items():
+        box = boxes[image_id]
+        assert not box["loaded"] and box["placeholder"], box  # measured before the load
+        assert box["width"] > 0 and box["height"] > 0, box  # a box to paint it in
+        assert abs(box["width"] / box["height"] - ratio) / ratio < 0.02, box
+        assert box["height"] <= 200 and max(box["width"], box["height"]) >= 190, box

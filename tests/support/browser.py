@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 FLAGS = [
     "--headless",
@@ -52,3 +57,36 @@ def dump_dom(url: str) -> str:
     result = _run("--dump-dom", url)
     assert result.stdout.strip(), f"no DOM from chromium:\n{result.stderr[-2000:]}"
     return result.stdout
+
+
+@contextlib.contextmanager
+def serve_folder(root: Path, hold: tuple[str, ...] = ()) -> Iterator[str]:
+    """Serve ``root`` over HTTP on a free loopback port; yields the base URL.
+
+    Requests for paths ending in one of ``hold`` wait (at most 60 s) until the server
+    stops, so a page can be looked at while its images are still loading.
+    """
+    release = threading.Event()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self) -> None:
+            if hold and self.path.split("?")[0].endswith(hold):
+                release.wait(60)
+            super().do_GET()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
