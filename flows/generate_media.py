@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import concurrency_limits, secrets
+from flows import concurrency_limits, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
 from mediagen.errors import (
@@ -40,7 +40,7 @@ from mediagen.storage import BucketConfig
 
 DEFAULT_THREADS = 48
 
-secrets.register()  # the Gemini key may live in a Prefect Secret block
+secret_blocks.register()  # the Gemini key may live in a Prefect Secret block
 
 
 def _retry_transient(task: Any, task_run: Any, state: State) -> bool:
