@@ -46,9 +46,9 @@ class Alerts:
 
 def failure_automation(block_document_id: UUID):  # type: ignore[no-untyped-def]
     """The automation: Failed or Crashed runs of ``generate-media`` → the webhook block."""
-    from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+    from prefect.automations import AutomationCore, EventTrigger, Posture, SendNotification
 
-    return Automation(
+    return AutomationCore(
         name=AUTOMATION_NAME,
         description=(
             f"Posts to the webhook block {BLOCK_NAME!r} when a run of {FLOW_NAME} fails or "
