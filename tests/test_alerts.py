@@ -102,10 +102,13 @@ def test_a_failed_run_posts_to_the_alert_webhook(
             doomed = {**good, "name": "e2e-alert-doomed",
                       "storage": {**good["storage"], "bucket": "no-such-bucket"}}  # fmt: skip
             adhoc = client.read_deployment_by_name("generate-media/adhoc")
-            runs = {}
-            for spec in (good, doomed):
-                run = client.create_flow_run_from_deployment(adhoc.id, parameters={"spec": spec})
-                runs[spec["name"]] = prefect_api.wait_for_run(run.id)
+            started = {
+                spec["name"]: client.create_flow_run_from_deployment(
+                    adhoc.id, parameters={"spec": spec}
+                ).id
+                for spec in (good, doomed)
+            }
+            runs = {name: prefect_api.wait_for_run(run_id) for name, run_id in started.items()}
             assert runs["e2e-alert-ok"].state.is_completed(), tail(worker.log)
             failed = runs["e2e-alert-doomed"]
             assert failed.state.is_failed(), f"{failed.state!r}" + tail(worker.log)

@@ -54,7 +54,7 @@ def test_deploy_work_and_submit_on_a_real_server(
     # The spec lives only on the submitter's side: the worker never sees this folder.
     client_dir = tmp_path / "marketing"
     client_dir.mkdir()
-    spec = {**s3_spec("e2e-goals", endpoint, IMAGES), "backend": "offline"}
+    spec = s3_spec("e2e-goals", endpoint, IMAGES)  # no backend: the worker picks offline
     (client_dir / "goals.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
     submitted = mediagen_cli(prefect_api, client_dir, "submit", "goals.yaml", "--watch",
@@ -78,6 +78,9 @@ def test_deploy_work_and_submit_on_a_real_server(
     assert f"url: {prefect_api.ui_url}/runs/flow-run/{run_id}" in out
     assert "state: Completed: 3 of 3 images published" in out
     assert "manifest: http://" in out and "gallery: http://" in out
+    # The worker's run says which backend it used, in the run's logs (the UI).
+    messages = [log.message for log in prefect_api.logs(run_id)]
+    assert any(m.startswith("Backend: offline, chosen automatically") for m in messages)
 
     with prefect_api.client() as client:
         run = client.read_flow_run(run_id)

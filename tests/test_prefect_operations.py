@@ -61,6 +61,9 @@ def test_the_monthly_schedule_has_upcoming_runs_and_a_run_of_it_completes(
     )
     from prefect.client.schemas.objects import StateType
 
+    # A run of the deployment now ("Quick run" in the UI) for the worker, while the
+    # scheduler fills the Upcoming tab.
+    quick_run = create_run(prefect_api, "monthly-goal-images")
     with prefect_api.client() as client:
         monthly = client.read_deployment_by_name("generate-media/monthly-goal-images")
         upcoming: list[Any] = []
@@ -70,7 +73,7 @@ def test_the_monthly_schedule_has_upcoming_runs_and_a_run_of_it_completes(
                 prefect_api.home / "server.log"
             )
             time.sleep(1)
-            upcoming = client.read_flow_runs(
+            runs = client.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[monthly.id])),
                 flow_run_filter=FlowRunFilter(
                     state=FlowRunFilterState(
@@ -78,17 +81,17 @@ def test_the_monthly_schedule_has_upcoming_runs_and_a_run_of_it_completes(
                     )
                 ),
             )
+            upcoming = [r for r in runs if r.auto_scheduled]  # made by the scheduler
     # What the UI's Upcoming tab lists: future runs at 06:00 London time on the 1st.
     now = datetime.now(UTC)
     for run in upcoming:
-        assert run.auto_scheduled and run.expected_start_time > now
+        assert run.expected_start_time > now
         local = run.expected_start_time.astimezone(ZoneInfo("Europe/London"))
         assert (local.day, local.hour, local.minute) == (1, 6, 0), local
         assert run.parameters == {"spec": "specs/examples/batch-goals.yaml"}
     assert len({r.expected_start_time for r in upcoming}) == len(upcoming)
 
-    # A run of the deployment now ("Quick run" in the UI), picked up by the worker.
-    run = prefect_api.wait_for_run(create_run(prefect_api, "monthly-goal-images"))
+    run = prefect_api.wait_for_run(quick_run)
     assert run.state.is_completed(), f"{run.state!r}" + tail(worker.log)
     manifest = json.loads((worker.bucket_dir / "batch-goals" / "manifest.json").read_text())
     assert manifest["run_id"] == str(run.id)
