@@ -106,7 +106,9 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
     prefect_api: Server, worker: Worker, e2e_s3: S3TestServer
 ) -> None:
     # One spec, two deployments, two prefixes; both runs at once (the worker runs each
-    # in its own process).
+    # in its own process). The first PUT of the Dask run (an original, stored by a task
+    # on a Dask worker process) gets one busy answer: its retry line must reach the UI.
+    e2e_s3.faults = FaultSchedule([SLOWDOWN], methods=["PUT"], path_contains="/adhoc-dask/")
     started = {}
     for deployment in ("adhoc", "adhoc-dask"):
         spec = s3_spec("e2e-dask", e2e_s3.endpoint_url, THREE, backend="offline")
@@ -130,6 +132,14 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
     assert sorted(outcomes["adhoc"]) == ["pic-0", "pic-1", "pic-2"]
     assert {o[0] for o in outcomes["adhoc"].values()} == {"ok"}
     assert outcomes["adhoc-dask"] == outcomes["adhoc"]  # same keys, same bytes
+
+    assert e2e_s3.faults is not None and e2e_s3.faults.faulted == 1
+    retried = [
+        log
+        for log in prefect_api.logs(started["adhoc-dask"][1])
+        if log.name == "mediagen.storage" and log.message.startswith("storage busy (")
+    ]
+    assert len(retried) == 1 and retried[0].task_run_id is not None  # logged inside a task
 
 
 # -- 4. mediagen's log lines in the UI -------------------------------------------------
