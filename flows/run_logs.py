@@ -79,12 +79,20 @@ class _AsBefore(logging.Handler):
         parent = self._logger.parent
         if parent is None:
             return False
-        # Our level stands in for NOTSET: the parent's effective level is what would have
-        # applied. Any other level was set by someone else, and the logger applied it already.
-        threshold = parent.getEffectiveLevel() if self._logger.level == OUR_LEVEL else 0
-        if record.levelno >= threshold:
+        if record.levelno >= self._threshold(record.name, parent):
             parent.callHandlers(record)
         return True
+
+    def _threshold(self, name: str, parent: logging.Logger) -> int:
+        """The level the record's logger would have had without us (0: already applied)."""
+        logger: logging.Logger | None = logging.getLogger(name)
+        while logger is not None and logger is not self._logger:
+            if logger.level != logging.NOTSET:
+                return 0  # e.g. mediagen.storage set to DEBUG: that level decided
+            logger = logger.parent
+        # Our level stands in for NOTSET: the parent's effective level would have applied.
+        # Any other level was set by someone else, and the logger applied it already.
+        return parent.getEffectiveLevel() if self._logger.level == OUR_LEVEL else 0
 
     def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
         self.handle(record)

@@ -67,6 +67,18 @@ def test_a_level_someone_set_still_rules(console: Collect) -> None:
         logger.setLevel(run_logs.OUR_LEVEL)
 
 
+def test_a_child_loggers_own_level_still_rules(console: Collect) -> None:
+    run_logs.install()
+    child = logging.getLogger("mediagen.storage")
+    child.setLevel(logging.DEBUG)
+    try:
+        child.debug("storage detail (verbose)")
+        logging.getLogger("mediagen.manifest").info("not for the console")
+        assert [r.getMessage() for r in console.records] == ["storage detail (verbose)"]
+    finally:
+        child.setLevel(logging.NOTSET)
+
+
 def test_outside_a_run_nothing_is_sent_and_nothing_warns(
     console: Collect, recwarn: pytest.WarningsRecorder
 ) -> None:
