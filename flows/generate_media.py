@@ -20,8 +20,9 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import concurrency_limits, secrets
+from flows import concurrency_limits, run_logs, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
+from flows.parameters import SpecParameter, spec_name
 from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
 from mediagen.errors import (
     AuthError,
@@ -40,7 +41,8 @@ from mediagen.storage import BucketConfig
 
 DEFAULT_THREADS = 48
 
-secrets.register()  # the Gemini key may live in a Prefect Secret block
+secret_blocks.register()  # the Gemini key may live in a Prefect Secret block
+run_logs.install()  # mediagen's own log lines go to the run's logs on the server too
 
 
 def _retry_transient(task: Any, task_run: Any, state: State) -> bool:
@@ -134,9 +136,7 @@ def manifest_task(
 
 def _run_name() -> str:
     spec = flow_run.parameters.get("spec")
-    if isinstance(spec, dict):
-        return str(spec.get("name", "inline-spec"))
-    return Path(str(spec)).stem if spec else "generate-media"
+    return spec_name(spec) or (Path(str(spec)).stem if spec else "generate-media")
 
 
 @flow(
@@ -145,7 +145,7 @@ def _run_name() -> str:
     task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_THREADS),
     persist_result=False,
 )
-def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -> State:
+def generate_media(spec: SpecParameter, concurrency: int | None = None) -> State:
     """Generate, process and publish every image of ``spec`` (a path or a mapping)."""
     logger = get_run_logger()
     settings = get_settings()
@@ -171,6 +171,7 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
         job_spec.name, counts["new"], counts["changed"], counts["retry"],
         counts["unchanged"], counts["removed"], plan.estimated_cost_usd,
     )  # fmt: skip
+    logger.info(run_logs.backend_line(job_spec, [i.job for i in plan.items], settings))
     # No key for an explicit gemini spec, or an estimate over budget: fail before any work.
     preflight.check_run(job_spec, plan, settings)
     try:

@@ -13,12 +13,11 @@ the run. (``mediagen run --runner dask`` needs none of this.)
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 from prefect.states import State
 
 from flows.generate_media import _run_name, generate_media
+from flows.parameters import SpecParameter
 from flows.runners import task_runner_for
 
 
@@ -28,6 +27,6 @@ from flows.runners import task_runner_for
     task_runner=task_runner_for("dask"),
     persist_result=False,
 )
-def generate_media_dask(spec: str | dict[str, Any], concurrency: int | None = None) -> State:
+def generate_media_dask(spec: SpecParameter, concurrency: int | None = None) -> State:
     """Generate, process and publish every image of ``spec``, with the tasks on Dask."""
     return generate_media.fn(spec, concurrency)

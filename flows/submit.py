@@ -27,6 +27,8 @@ from prefect.utilities.urls import url_for
 
 from flows.artifacts import artifact_key
 from mediagen.errors import ConfigurationError, OrchestrationError
+from mediagen.jobs import ImageJob, expand_spec
+from mediagen.settings import get_settings
 from mediagen.spec import JobSpec
 
 FLOW_NAME = "generate-media"
@@ -55,6 +57,20 @@ def api_url() -> str:
             "(e.g. http://127.0.0.1:4200/api after `prefect server start`)"
         )
     return str(url)
+
+
+def jobs_to_submit(spec: JobSpec) -> list[ImageJob]:
+    """The spec's images, checked as far as this machine can check them.
+
+    The worker's run picks the backend (its settings and keys), so the
+    submitter's do not count here: a spec that names a backend is checked
+    against it; one that leaves it to ``auto`` is expanded as the offline
+    renderer would take it, without a word about backends (the run's logs say
+    which one it used).
+    """
+    if spec.backend in (None, "auto"):
+        spec = spec.model_copy(update={"backend": "offline"})
+    return expand_spec(spec, get_settings())
 
 
 def submit_spec(spec: JobSpec, deployment: str = DEFAULT_DEPLOYMENT) -> Submitted:

@@ -330,10 +330,10 @@ def submit(
     """Validate SPEC here, then run it on a Prefect deployment (PREFECT_API_URL)."""
     with _user_errors():
         job_spec = _load(spec)  # a bad spec stops here: nothing reaches the server
-        jobs = expand_spec(job_spec, get_settings())
     from flows import submit as remote  # imports Prefect: only once the spec is valid
 
     with _user_errors():
+        jobs = remote.jobs_to_submit(job_spec)  # the worker picks the backend, not this machine
         submitted = remote.submit_spec(job_spec, deployment)
     console.print(
         f"submitted {job_spec.name!r} ({len(jobs)} image(s)) to {submitted.deployment}",

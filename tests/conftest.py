@@ -19,7 +19,8 @@ from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["tests.support.gemini"]  # fake Gemini server fixtures
+# Fake Gemini server fixtures; one real Prefect server, deployments and worker (session).
+pytest_plugins = ["tests.support.gemini", "tests.support.prefect_server"]
 
 
 @pytest.fixture(scope="session")

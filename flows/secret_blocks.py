@@ -4,6 +4,10 @@ With ``MEDIAGEN_GEMINI_API_KEY_BLOCK=gemini-key`` (and no ``GEMINI_API_KEY``),
 the flow loads the Secret block ``gemini-key`` from the Prefect server the
 first time a backend needs it. The value stays out of flow parameters, logs
 and artifacts; the library sees it through :mod:`mediagen.credentials` only.
+
+(Not named ``secrets.py``: Prefect puts ``flows/`` on ``sys.path``, where that
+name hid the stdlib ``secrets`` module and Dask's workers failed to start.
+tests/test_module_names.py keeps every name here clear of such clashes.)
 """
 
 from __future__ import annotations
