@@ -311,9 +311,10 @@ class FakeGeminiServer:
                 refused["finishMessage"] = fault.message
             return 200, {"candidates": [refused], "usageMetadata": meta}, {}, \
                 f"finish {fault.reason}", 0.0  # fmt: skip
-        meta = usage(model, prompt, body, image=fault.kind in ("image", "delay"))
         if fault.kind == "text":
+            meta = usage(model, prompt, body, image=False, text=fault.message)
             return 200, candidate([{"text": fault.message}], meta), {}, "text", 0.0
+        meta = usage(model, prompt, body, image=fault.kind in ("image", "delay"))
         parts: list[dict[str, Any]] = []
         if fault.text_first:
             parts.append({"text": "Here is the image you asked for.", **_thought(fault)})
