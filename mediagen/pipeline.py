@@ -535,14 +535,19 @@ def upload(
 
 
 def failed_entry(
-    job: ImageJob, ctx: RunContext, error: BaseException | str, status: str = "failed"
+    job: ImageJob,
+    ctx: RunContext,
+    error: BaseException | str,
+    status: str = "failed",
+    generated: Generated | None = None,
 ) -> ImageEntry:
     """The manifest entry of an image that could not be published.
 
     Status: ``blocked`` (safety refusal, with its reason and message),
     ``skipped`` (the budget ran out before it was made) or ``failed``.
+    ``generated``: its original, when it failed after that was made (and paid for).
     """
-    fields: dict[str, object] = {}
+    fields: dict[str, object] = {"generated": generated} if generated is not None else {}
     if isinstance(error, BlockedError):
         status = "blocked"
         fields = {"blocked_reason": error.reason, "blocked_message": error.detail or None}
