@@ -1,18 +1,21 @@
 """Reading requests and writing answers in the Gemini REST format, for the local server.
 
 Token counts follow the model catalogue (:mod:`mediagen.backends.gemini_catalogue`):
-the output image tokens of the requested size, the model's typical thinking
-tokens (``thoughtsTokenCount``, billed as text output), about 4 characters a
-prompt token and 258 tokens per input image. What the server asks of a
-request follows the catalogue too: the sizes and aspect ratios a model takes,
-and whether it takes ``imageSize`` at all (sending it to a fixed-size model is
-a 400, as on the real API).
+the output image tokens of the requested size and, like a real model, thinking
+that varies from answer to answer around the model's typical count (from 0.6×
+to 1.4×, fixed per prompt; ``thoughtsTokenCount``, billed as text output).
+Prompts are counted the way a tokenizer does, by words (4 tokens per 3), not
+the 4 characters a token that estimates assume; an input image is 258 tokens.
+What the server asks of a request follows the catalogue too: the sizes and
+aspect ratios a model takes, and whether it takes ``imageSize`` at all
+(sending it to a fixed-size model is a 400, as on the real API).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import zlib
 from typing import Any
 
 from mediagen.backends import gemini_catalogue as catalogue
@@ -80,36 +83,50 @@ def usage(
     thinking: bool = True,
 ) -> dict[str, Any]:
     """``usageMetadata`` of an answer: prompt, image or text output, and thinking."""
-    text_tokens = max(1, len(prompt) // 4)
+    text_tokens = prompt_tokens(prompt)  # the prompt's text
     details = [{"modality": "TEXT", "tokenCount": text_tokens}]
     images = len(inline_parts(body))
     if images:
         details.append({"modality": "IMAGE", "tokenCount": INPUT_IMAGE_TOKENS * images})
-    prompt_tokens = text_tokens + INPUT_IMAGE_TOKENS * images
+    asked = text_tokens + INPUT_IMAGE_TOKENS * images
     meta: dict[str, Any] = {
-        "promptTokenCount": prompt_tokens,
+        "promptTokenCount": asked,
         "promptTokensDetails": details,
-        "totalTokenCount": prompt_tokens,
+        "totalTokenCount": asked,
     }
     if text is not None:
         tokens = max(1, len(text) // 4)
         meta |= {
             "candidatesTokenCount": tokens,
             "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}],
-            "totalTokenCount": prompt_tokens + tokens,
+            "totalTokenCount": asked + tokens,
         }
     if image:
         tokens = image_tokens(model, image_config(body).get("imageSize") or "1K")
         meta |= {
             "candidatesTokenCount": tokens,
             "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": tokens}],
-            "totalTokenCount": prompt_tokens + tokens,
+            "totalTokenCount": asked + tokens,
         }
-    info = catalogue.lookup(model)
-    if thinking and info is not None and info.thinking_tokens:
-        meta["thoughtsTokenCount"] = info.thinking_tokens
-        meta["totalTokenCount"] += info.thinking_tokens
+    thoughts = thinking_tokens(model, prompt) if thinking else 0
+    if thoughts:
+        meta["thoughtsTokenCount"] = thoughts
+        meta["totalTokenCount"] += thoughts
     return meta
+
+
+def prompt_tokens(prompt: str) -> int:
+    """Tokens of a text prompt: 4 per 3 words (a tokenizer's count, not len / 4)."""
+    return max(1, len(prompt.split()) * 4 // 3)
+
+
+def thinking_tokens(model: str, prompt: str) -> int:
+    """The thinking of one answer: the model's typical count × 0.6 to 1.4, fixed per prompt."""
+    info = catalogue.lookup(model)
+    if info is None or not info.thinking_tokens:
+        return 0
+    spread = zlib.crc32(prompt.encode()) % 1001 / 1000  # 0..1, the same for the same prompt
+    return round(info.thinking_tokens * (0.6 + 0.8 * spread))
 
 
 def default_text_answer(prompt: str) -> str:

@@ -60,15 +60,19 @@ def test_happy_path_wire_format_image_usage_and_cost(backend, gemini_server):
     expected = result.usage["prompt_tokens"] * 0.50 / 1e6 + 1680 * 60 / 1e6 + thinking * 3 / 1e6
     assert result.cost_usd == pytest.approx(expected)
     assert result.attempts == ({"model": FLASH, "outcome": "ok", "reason": ""},)
-    assert GeminiBackend.estimate_cost(make_request(), Settings()) == pytest.approx(expected)
+    # The estimate counts ~4 characters a token and typical thinking: close, not exact.
+    assert GeminiBackend.estimate_cost(make_request(), Settings()) == pytest.approx(
+        expected, rel=0.01
+    )
 
 
 def test_pro_model_gets_the_quality_levels_image_size(backend, gemini_server):
     result = backend.generate(make_request(width=1080, height=1920, image_size="4K", model=PRO))
     assert gemini_server.requests[0].image_config == {"aspectRatio": "9:16", "imageSize": "4K"}
-    assert result.usage["image_tokens"] == 2000 and result.usage["thoughts_tokens"] == 225
+    thinking = result.usage["thoughts_tokens"]
+    assert result.usage["image_tokens"] == 2000 and 0.6 * 225 <= thinking <= 1.4 * 225
     assert result.cost_usd == pytest.approx(
-        result.usage["prompt_tokens"] * 2 / 1e6 + 0.24 + 225 * 12 / 1e6
+        result.usage["prompt_tokens"] * 2 / 1e6 + 0.24 + thinking * 12 / 1e6
     )
 
 

@@ -15,7 +15,7 @@ from mediagen.plan import make_plan
 from mediagen.settings import Settings
 from mediagen.spec import parse_spec
 from mediagen.testing import FakeGeminiServer, Fault
-from mediagen.testing.gemini_wire import INPUT_IMAGE_TOKENS, is_text_request
+from mediagen.testing.gemini_wire import INPUT_IMAGE_TOKENS, is_text_request, prompt_tokens
 from tests.support.gemini import TEST_KEY, make_request
 
 TEXT = "gemini-3.1-flash-lite"  # the default alt-text model
@@ -46,12 +46,12 @@ def test_describe_wire_format_text_usage_and_cost(backend, gemini_server):
     assert sent.prompt == alt_text.describe_prompt(PURPOSE)
     assert described.text == "Picture for list and card thumbnails: a jar of coins"
     assert described.model == TEXT == backend.describe_model
-    prompt_tokens = len(sent.prompt) // 4 + INPUT_IMAGE_TOKENS
+    input_tokens = prompt_tokens(sent.prompt) + INPUT_IMAGE_TOKENS
     output_tokens = len(described.text) // 4
-    assert described.usage["prompt_tokens"] == prompt_tokens
+    assert described.usage["prompt_tokens"] == input_tokens
     assert described.usage["candidates_tokens"] == output_tokens
     # gemini-3.1-flash-lite: $0.25 per 1M input tokens (text and images), $1.50 per 1M output.
-    assert described.cost_usd == pytest.approx(prompt_tokens * 0.25e-6 + output_tokens * 1.5e-6)
+    assert described.cost_usd == pytest.approx(input_tokens * 0.25e-6 + output_tokens * 1.5e-6)
     assert 0 < described.cost_usd < backend.estimate_describe_cost() < 0.01
     assert backend.describe(image, "image/jpeg", PURPOSE, make_request()) == described.text
 

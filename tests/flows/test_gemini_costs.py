@@ -118,3 +118,14 @@ def test_an_original_made_by_an_earlier_run_keeps_its_cost(gemini_env, workspace
     assert entry.cost_usd > 0
     assert entry.cost_run_id == first.run_id
     assert again.cost_usd == 0 and again.total_cost_usd == pytest.approx(first.cost_usd)
+
+
+def test_the_plans_estimate_is_within_5_percent_of_what_the_run_pays(gemini_env, workspace):
+    from bench.estimate import measure, script
+
+    script(gemini_env)  # a block after the image was made, and a 429 retried
+    result = measure()
+    assert result.images == 9 and result.actual_usd > 0.5
+    statuses = [r.status for r in gemini_env.requests]
+    assert 429 in statuses  # the retry happened, and was not billed
+    assert abs(result.error) <= 0.05, result
