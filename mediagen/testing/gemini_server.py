@@ -31,15 +31,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from mediagen.backends import gemini_catalogue as catalogue
@@ -47,6 +44,7 @@ from mediagen.backends.base import GenerationRequest
 from mediagen.backends.offline import render
 from mediagen.presets import THEMES, Theme
 from mediagen.testing.gemini_faults import Fault, Rule, error_answer, html_page
+from mediagen.testing.gemini_http import handler_for
 from mediagen.testing.gemini_wire import (
     candidate,
     check_image_config,
@@ -55,7 +53,6 @@ from mediagen.testing.gemini_wire import (
     inline_parts,
     is_text_request,
     prompt_of,
-    query_key,
     usage,
 )
 
@@ -69,7 +66,6 @@ __all__ = [
     "serve",
 ]
 
-_PATH = re.compile(r"^/(?P<version>v1(?:beta|alpha)?)/models/(?P<model>[^/:]+):(?P<method>\w+)$")
 SIZE_SCALE = {"512": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
 
 Answer = tuple[int, "dict[str, Any] | bytes", dict[str, str], str, float]
@@ -146,7 +142,7 @@ class FakeGeminiServer:
         self.text_answer = text_answer
         self._state = _State()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
+        self._httpd = ThreadingHTTPServer((host, 0), handler_for(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread: threading.Thread | None = None
@@ -368,75 +364,6 @@ class FakeGeminiServer:
 
 def _thought(fault: Fault) -> dict[str, Any]:
     return {"thought": True} if fault.thought else {}
-
-
-def _handler_for(server: FakeGeminiServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, like the real API
-        timeout = 30
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: tests read server.requests instead
-
-        def do_POST(self) -> None:
-            # The record is listed on arrival and completed before the answer is sent,
-            # so a client that has its answer always finds its request recorded.
-            record = server._arrive(self.path.split("?", 1)[0])
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                record.api_key = self.headers.get("x-goog-api-key") or query_key(self.path)
-                match = _PATH.match(record.path)
-                delay = 0.0
-                if match is None:
-                    status, payload, headers = error_answer(
-                        Fault.error(404, f"no route {record.path}")
-                    )
-                    record.outcome = "no route"
-                else:
-                    record.model = match["model"]
-                    try:
-                        record.body = json.loads(raw or b"{}")
-                    except ValueError:
-                        record.body = {}
-                    record.prompt = prompt_of(record.body)
-                    if match["method"] != "generateContent" or not record.body.get("contents"):
-                        status, payload, headers = error_answer(
-                            Fault.error(400, "only generateContent with contents is served")
-                        )
-                        record.outcome = "bad request"
-                    else:
-                        status, payload, headers, record.outcome, delay = server.answer(
-                            record.model, record.body, record.api_key
-                        )
-                record.status = status
-                if status == 200 and isinstance(payload, dict):
-                    record.usage = dict(payload.get("usageMetadata") or {})
-                if delay:
-                    time.sleep(delay)
-                server._leave(record)
-                self._send(status, payload, headers)
-            except (BrokenPipeError, ConnectionResetError):
-                record.outcome += " (client gone)"
-            finally:
-                server._leave(record)
-
-        def _send(
-            self, status: int, payload: dict[str, Any] | bytes, headers: dict[str, str]
-        ) -> None:
-            html = isinstance(payload, bytes)
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            self.send_response(status)
-            kind = "text/html" if html else "application/json"
-            self.send_header("Content-Type", f"{kind}; charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            with suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(data)
-
-    return Handler
 
 
 def serve(**kwargs: Any) -> Iterator[FakeGeminiServer]:
