@@ -255,12 +255,16 @@ def _outcome(
     upload_state = futures[-1].state
     if upload_state.is_completed():
         return upload_state.result()
+    made = (
+        futures[0].state.result(raise_on_failure=False) if futures[0].state.is_completed() else None
+    )
+    made = made if isinstance(made, pipeline.Generated) else None  # its cost stays with it
     for stage, future in zip(("generate", "process", "upload"), futures, strict=True):
         state = future.state
         if state.is_failed() or state.is_crashed():
             error = state.result(raise_on_failure=False)
             if isinstance(error, BaseException):
-                entry = pipeline.failed_entry(job, ctx, error)
+                entry = pipeline.failed_entry(job, ctx, error, generated=made)
                 return entry.model_copy(update={"error": f"{stage}: {entry.error}"})
             return pipeline.failed_entry(job, ctx, f"{stage}: {state.message}")
     return pipeline.failed_entry(job, ctx, f"did not finish: {upload_state.name}")

@@ -22,7 +22,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import allocator, events, preflight, run_guard
+from mediagen import allocator, cli_models, events, preflight, run_guard
 from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
 from mediagen.gallery import gallery_key
 from mediagen.jobs import expand_spec, prefix_of
@@ -457,6 +457,9 @@ def generate(
             prompt, out, size=size, theme=theme, quality=quality, backend=backend
         )
     console.print(f"wrote {out} ({info.width}x{info.height} {info.format}, {len(info.data)} bytes)")
+
+
+app.command()(cli_models.models)  # `mediagen models`: the Gemini model catalogue
 
 
 def main() -> None:  # pragma: no cover - console entry point

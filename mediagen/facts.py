@@ -52,6 +52,7 @@ class ImageFacts:
     alt_text: str | None = None
     alt_text_source: str | None = None  # "human" | "auto" | "fallback"
     alt_text_cost_usd: float = 0.0  # what writing the alt text cost in this run
+    alt_text_error: str | None = None  # why the fallback text was used (describe failed)
     seconds: float = 0.0
 
 
@@ -109,5 +110,6 @@ def web_fields(
             "alt_text": facts.alt_text,
             "alt_text_source": facts.alt_text_source,
             "alt_text_cost_usd": facts.alt_text_cost_usd,
+            **({"alt_text_error": facts.alt_text_error} if facts.alt_text_error else {}),
         }
     return fields

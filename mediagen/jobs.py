@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from mediagen import alt_text as alt
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
+from mediagen.backends.gemini_catalogue import chain_problem
 from mediagen.crops import DEFAULT_FOCAL
 from mediagen.crops import normalize as normalize_focal
 from mediagen.errors import SpecError
@@ -139,7 +140,9 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
         job = _make_job(
             spec, instance.id, instance.subject, options, backend, default_model, prefix
         )
-        problem = backend_class.check_request(job.request)
+        problem = backend_class.check_request(job.request) or chain_problem(
+            (job.request.model or "", *job.request.fallback_models)
+        )  # retired models are refused whatever the backend (see gemini_catalogue)
         if problem:
             unsupported.append(f"images[{instance.index}] ({job.id}): {problem}")
         jobs.append(job)

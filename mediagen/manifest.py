@@ -54,6 +54,16 @@ class BrandFitEntry(BaseModel):
     brand_colors: list[str] = Field(default_factory=list)
 
 
+class Attempt(BaseModel):
+    """One model tried for an image: ``ok``, ``blocked``, ``retired`` (404 from a model
+    that was shut down), ``unavailable`` (other 404), ``transient`` (retries ran out),
+    ``timeout`` (no answer: it may have been billed) or ``failed``."""
+
+    model: str
+    outcome: str
+    reason: str = ""
+
+
 class ImageEntry(BaseModel):
     """One image of the spec, as published (or why it was not)."""
 
@@ -81,7 +91,11 @@ class ImageEntry(BaseModel):
     original_key: str | None = None
     ai_generated: bool | None = None
     usage: dict[str, int] = Field(default_factory=dict)
+    # What this image cost (its original's answer, or a paid answer without an image,
+    # plus its alt text), whichever run paid it; cost_run_id: the run that paid.
     cost_usd: float = 0.0
+    cost_run_id: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)  # the models tried, in order
     timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
     blocked_reason: str | None = None  # e.g. IMAGE_SAFETY, PROHIBITED_CONTENT
@@ -104,6 +118,7 @@ class ImageEntry(BaseModel):
     # describing model refused or wrote nothing (the image itself was fine)
     alt_text_source: Literal["human", "auto", "fallback"] | None = None
     alt_text_cost_usd: float = 0.0  # included in cost_usd
+    alt_text_error: str | None = None  # why alt_text is the fallback (the describe call failed)
     facts_key: str | None = None
 
     @property
@@ -122,7 +137,12 @@ class Manifest(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     storage: dict[str, str | bool | None] = Field(default_factory=dict)
     counts: dict[str, int] = Field(default_factory=dict)
+    # cost_usd: what this run paid. total_cost_usd: every paid answer for the images
+    # listed here, by any run, crashed runs included (mediagen.costs). unknown_cost: the
+    # answers cut off in flight (a killed run, a timeout): billed or not, nobody knows.
     cost_usd: float = 0.0
+    total_cost_usd: float = 0.0
+    unknown_cost: list[dict[str, str]] = Field(default_factory=list)
     budget_usd: float | None = None
     run_aborted: str | None = None  # why the run stopped early (e.g. the key was refused)
     images: dict[str, ImageEntry] = Field(default_factory=dict)

@@ -17,15 +17,16 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mediagen import alt_text, events, run_guard
+from mediagen import alt_text, costs, events, run_guard
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.errors import (
     AuthError,
+    BackendError,
     BlockedError,
     BudgetExceededError,
     ConfigurationError,
@@ -74,6 +75,10 @@ class Generated:
     cost_usd: float
     reused: bool  # True: found in the bucket, no backend call
     seconds: float
+    # The run that paid for the original (its cost stays with it, see mediagen.costs),
+    # and the models tried to make it.
+    cost_run_id: str = ""
+    attempts: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -173,17 +178,22 @@ def generate(
         info = json.loads(pending.with_suffix(".json").read_text())
         data = pending.read_bytes()
     except (FileNotFoundError, ValueError):
+        ledger = costs.Call(bucket, ctx.prefix, job.id, ctx.run_id, "image")
         try:
             if guarded:
-                result = _call_backend(job, backend)
+                result = _call_backend(job, backend, ledger)
             else:
                 with _backend_slots:
+                    _open_if_paid(ledger, job)
                     result = (backend or backend_for(job.backend)).generate(job.request)
-        except BlockedError:
-            events.emit(job.id, "blocked")
-            raise
-        except (RunAbortedError, BudgetExceededError, PermanentError, ConfigurationError):
-            events.emit(job.id, "failed")  # final: no retry will follow
+        except BaseException as exc:
+            _settle(ledger, exc)
+            if isinstance(exc, BlockedError):
+                events.emit(job.id, "blocked")
+            elif isinstance(
+                exc, RunAbortedError | BudgetExceededError | PermanentError | ConfigurationError
+            ):
+                events.emit(job.id, "failed")  # final: no retry will follow
             raise
         ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
         info = {
@@ -194,10 +204,13 @@ def generate(
             "ai_generated": result.ai_generated,
             "usage": result.usage,
             "cost_usd": result.cost_usd,
+            "cost_run_id": ctx.run_id,
+            "attempts": list(result.attempts),
         }
         data = result.data
         _write_atomically(pending, data)
         _write_atomically(pending.with_suffix(".json"), json.dumps(info).encode())
+        _settle(ledger, result)  # after the scratch copy: a crash now never pays twice
     original_key = info["original_key"]
     # Originals are never public: the bucket is their cache, not their shop window.
     bucket.put(original_key, data, content_type=info["mime_type"], public=False)
@@ -211,13 +224,17 @@ def generate(
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
 
-def _call_backend(job: ImageJob, backend: Backend | None = None) -> GenerationResult:
+def _call_backend(
+    job: ImageJob, backend: Backend | None = None, ledger: costs.Call | None = None
+) -> GenerationResult:
     """One backend call under the run's guards: not after an abort, not past the budget."""
     run_guard.check()
     backend_class = get_backend_class(job.backend)
     estimate = backend_class.estimate_cost(job.request, get_settings())
     with _backend_slots, run_guard.reserve(estimate, f"image {job.id!r}") as charge:
         run_guard.check()  # the run may have been aborted while this waited for a slot
+        if ledger is not None and estimate > 0:
+            ledger.open()  # paid calls only: the offline renderer costs nothing
         try:
             result = (backend or backend_for(job.backend)).generate(job.request)
         except (AuthError, ConfigurationError) as exc:
@@ -226,6 +243,32 @@ def _call_backend(job: ImageJob, backend: Backend | None = None) -> GenerationRe
             raise
         charge.settle(result.cost_usd)
     return result
+
+
+def _open_if_paid(ledger: costs.Call, job: ImageJob) -> None:
+    if get_backend_class(job.backend).estimate_cost(job.request, get_settings()) > 0:
+        ledger.open()
+
+
+def _settle(ledger: costs.Call, outcome: object) -> None:
+    """Record what a bracketed call paid (see mediagen.costs); never fails the image."""
+    if not ledger.opened:
+        return
+    try:
+        attempts = getattr(outcome, "attempts", None) or ()
+        for attempt in attempts:
+            if attempt.get("outcome") == "timeout":
+                ledger.unknown(attempt.get("model", ""), attempt.get("reason", ""))
+        if isinstance(outcome, GenerationResult):
+            ledger.paid([costs.Payment(outcome.model, "image", outcome.cost_usd, outcome.usage)])
+        elif getattr(outcome, "usage", None) or getattr(outcome, "cost_usd", 0):
+            what = "blocked" if isinstance(outcome, BlockedError) else "failed"
+            model = str(getattr(outcome, "model", ""))
+            cost = float(getattr(outcome, "cost_usd", 0.0))
+            ledger.paid([costs.Payment(model, what, cost, dict(getattr(outcome, "usage", {})))])
+        ledger.close()
+    except Exception as exc:  # the bucket is down: the sidecar still carries the cost
+        logger.warning("cost ledger for %s not written: %s", ledger.image_id, exc)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -263,9 +306,13 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
             facts = compute_facts(
                 preview, job.request.brand_colors, job.brand_check, prepared.focus
             )
-        alt = _alt_text(job, prepared, bucket)
+        alt = _alt_text(job, prepared, bucket, ctx)
         facts = replace(
-            facts, alt_text=alt.text, alt_text_source=alt.source, alt_text_cost_usd=alt.cost_usd
+            facts,
+            alt_text=alt.text,
+            alt_text_source=alt.source,
+            alt_text_cost_usd=alt.cost_usd,
+            alt_text_error=alt.error,
         )
         for output in job.outputs:
             started = time.perf_counter()
@@ -300,10 +347,11 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
 class _Alt:
     text: str | None = None
     source: str | None = None  # "human" | "auto" | "fallback"
-    cost_usd: float = 0.0  # of a describe call made now (0 when cached or free)
+    cost_usd: float = 0.0  # of the describe call (from the cache when it was made earlier)
+    error: str | None = None  # why a fallback text was used instead of the model's
 
 
-def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> _Alt:
+def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket, ctx: RunContext) -> _Alt:
     """The image's alt text and where it came from; empty when the spec asks for none.
 
     Text a person wrote is used as is. ``auto`` asks the backend once per
@@ -311,7 +359,10 @@ def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> _Alt:
     beside the original, so later runs and new renditions never ask again. When
     the describing model refuses (a safety block) or writes nothing, the image is
     still published, with a deterministic description from the prompt
-    (``"fallback"``): the picture itself was fine.
+    (``"fallback"``): the picture itself was fine. So is any other error of the
+    describe call (a 400, a retired text model, retries run out): the image was
+    paid for, and it is published with the fallback text and the reason
+    (``alt_text_error``); that answer is not cached, so a later run asks again.
     """
     if job.alt_text is None:
         return _Alt()
@@ -328,13 +379,14 @@ def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> _Alt:
     cache_key = f"{job.original_key}.alt-{canonical_hash(identity)[:16]}.json"
     try:
         record = json.loads(bucket.get(cache_key))
-        return _Alt(record["alt_text"], record.get("source", "auto"))
+        return _Alt(record["alt_text"], record.get("source", "auto"), record.get("cost_usd", 0.0))
     except FileNotFoundError:
         pass
     cache = True
     described = None
+    error = None
     try:
-        described = _describe(job, backend, prepared.describe_jpeg())
+        described = _describe(job, backend, prepared.describe_jpeg(), bucket, ctx)
     except BlockedError as exc:
         logger.warning(
             "image %s: the alt-text model refused to describe it (%s); "
@@ -345,6 +397,12 @@ def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> _Alt:
     except BudgetExceededError as exc:
         cache = False  # not a verdict on the image: a later run may ask
         logger.warning("image %s: no alt text asked (%s); using the prompt's subject", job.id, exc)
+    except BackendError as exc:  # never fail a paid image for its alt text
+        cache = False
+        error = str(exc)[:300]
+        logger.warning(
+            "image %s: alt text failed (%s); using a description from the prompt", job.id, error
+        )
     text = alt_text.clip(described.text if described else "")
     source = "auto"
     if not text:
@@ -361,22 +419,44 @@ def _alt_text(job: ImageJob, prepared: PreparedImage, bucket: Bucket) -> _Alt:
         bucket.put(
             cache_key, json.dumps(record).encode(), content_type="application/json", public=False
         )
-    return _Alt(text, source, cost)
+    return _Alt(text, source, cost, error)
 
 
-def _describe(job: ImageJob, backend: Backend, image: bytes) -> Description:
+def _describe(
+    job: ImageJob, backend: Backend, image: bytes, bucket: Bucket, ctx: RunContext
+) -> Description:
     """One describe call under the run's guards, as :func:`_call_backend` for images."""
     run_guard.check()
     estimate = backend.estimate_describe_cost()
+    ledger = costs.Call(bucket, ctx.prefix, job.id, ctx.run_id, "alt_text")
     with _backend_slots, run_guard.reserve(estimate, f"alt text of {job.id!r}") as charge:
         run_guard.check()
+        if estimate > 0:
+            ledger.open()
         try:
             described = backend.describe_with_usage(image, "image/jpeg", job.purpose, job.request)
         except (AuthError, ConfigurationError) as exc:
+            _settle(ledger, exc)
             run_guard.abort(str(exc))
             raise
+        except BaseException as exc:
+            _settle(ledger, exc)
+            raise
+        if ledger.opened:
+            payment = costs.Payment(
+                described.model, "alt_text", described.cost_usd, described.usage
+            )
+            _settle_payment(ledger, payment)
         charge.settle(described.cost_usd)
     return described
+
+
+def _settle_payment(ledger: costs.Call, payment: costs.Payment) -> None:
+    try:
+        ledger.paid([payment])
+        ledger.close()
+    except Exception as exc:
+        logger.warning("cost ledger for %s not written: %s", ledger.image_id, exc)
 
 
 def upload(
@@ -436,8 +516,8 @@ def upload(
     events.emit(job.id, "published")
     first = outputs[0]
     web = web_fields(facts, files, job.picture_sizes, job.focal_point, job.facts_key)
-    # The image's cost includes its alt text, when it was written (and paid for) now.
-    cost = (0.0 if generated.reused else generated.cost_usd) + web.get("alt_text_cost_usd", 0.0)
+    # What the image cost, whichever run paid: its original (see the sidecar) and alt text.
+    cost = generated.cost_usd + web.get("alt_text_cost_usd", 0.0)
     return _entry(
         job,
         ctx,
@@ -455,19 +535,30 @@ def upload(
 
 
 def failed_entry(
-    job: ImageJob, ctx: RunContext, error: BaseException | str, status: str = "failed"
+    job: ImageJob,
+    ctx: RunContext,
+    error: BaseException | str,
+    status: str = "failed",
+    generated: Generated | None = None,
 ) -> ImageEntry:
     """The manifest entry of an image that could not be published.
 
     Status: ``blocked`` (safety refusal, with its reason and message),
     ``skipped`` (the budget ran out before it was made) or ``failed``.
+    ``generated``: its original, when it failed after that was made (and paid for).
     """
-    fields: dict[str, object] = {}
+    fields: dict[str, object] = {"generated": generated} if generated is not None else {}
     if isinstance(error, BlockedError):
         status = "blocked"
         fields = {"blocked_reason": error.reason, "blocked_message": error.detail or None}
     elif isinstance(error, BudgetExceededError):
         status = "skipped"
+    attempts = list(getattr(error, "attempts", None) or [])
+    if attempts:  # the model is the last one tried: the one the error came from
+        fields |= {"attempts": attempts, "model": attempts[-1].get("model", "")}
+    paid = float(getattr(error, "cost_usd", 0.0) or 0.0)
+    if paid or getattr(error, "usage", None):  # an answer without an image is billed too
+        fields |= {"cost_usd": paid, "cost_run_id": ctx.run_id, "usage": error.usage}  # type: ignore[union-attr]
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return _entry(job, ctx, status, error=message, **fields)
 
@@ -502,7 +593,9 @@ def _entry(job: ImageJob, ctx: RunContext, status: str, **fields: object) -> Ima
             "backend": generated.backend,
             "ai_generated": generated.ai_generated,
             "usage": generated.usage,
-            "cost_usd": 0.0 if generated.reused else generated.cost_usd,
+            "cost_usd": generated.cost_usd,
+            "cost_run_id": generated.cost_run_id or (None if generated.reused else ctx.run_id),
+            "attempts": generated.attempts,
         }
     return ImageEntry.model_validate(data | fields)
 
@@ -545,7 +638,7 @@ def finalize(
             "naming": ctx.bucket.naming,
         },
         counts=count_images(images, {f"plan_{k}": v for k, v in plan.counts().items()}),
-        cost_usd=round(sum(r.cost_usd for r in results.values()), 8),
+        **_costs(ctx, results, images),
         images=images,
         orphaned_keys=sorted(orphans - keys_in_use(images.values())),
         budget_usd=budget_usd,
@@ -560,6 +653,21 @@ def finalize(
     manifest = commit_manifest(bucket, ctx.prefix, build)
     write_gallery(bucket, ctx.prefix, manifest)
     return manifest
+
+
+def _costs(
+    ctx: RunContext, results: dict[str, ImageEntry], images: dict[str, ImageEntry]
+) -> dict[str, object]:
+    """The manifest's cost fields, from the cost ledger (see mediagen.costs)."""
+    summary = costs.summarize(bucket_for(ctx.bucket), ctx.prefix, ctx.run_id, images)
+    if not summary.total_usd and not summary.unknown:  # no paid call recorded (offline)
+        paid_now = sum(r.cost_usd for r in results.values() if r.cost_run_id == ctx.run_id)
+        return {"cost_usd": round(paid_now, 8), "total_cost_usd": round(paid_now, 8)}
+    return {
+        "cost_usd": summary.run_usd,
+        "total_cost_usd": summary.total_usd,
+        "unknown_cost": summary.unknown,
+    }
 
 
 def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:

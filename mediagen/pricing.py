@@ -1,18 +1,18 @@
-"""What Gemini image models cost: a price table, estimates, and cost from usage.
+"""What Gemini models cost: prices from the catalogue, user corrections, estimates and costs.
 
-Google bills image models per token: input tokens (the prompt), output image
-tokens (a fixed count per image for a model and image size) and output text
-tokens (text parts and "thinking"). The estimate of an image is its prompt
-(~4 characters a token) plus the image tokens of its size; the real cost is
-computed from the ``usageMetadata`` of the answer.
+Google bills per token: input tokens (the prompt, and any image shown to the
+model), output image tokens (a fixed count per image for a model and image
+size) and output text tokens (text parts *and* thinking). The prices and the
+image token counts come from :mod:`mediagen.backends.gemini_catalogue`; the
+real cost of an answer is computed from its ``usageMetadata``
+(:func:`cost_usd`), the estimate of a request from the catalogue
+(:func:`estimate_usd`: prompt ≈ 4 characters a token, the image tokens of
+its size, the model's typical thinking).
 
-Text models (the one that writes alt text) are priced the same way: input
-tokens (the prompt and the image shown to it) and output text tokens,
-thinking included; they have no image tokens.
-
-Prices change: the table says when it was checked, and the
-``MEDIAGEN_GEMINI_PRICING`` setting (JSON, model → fields below) overrides or
-extends it without a release.
+Prices change: ``MEDIAGEN_GEMINI_PRICING`` (JSON, model → the fields of
+:class:`ModelPrice`) corrects or adds a price without a release. Fields left
+out keep the catalogue's value, so ``{"gemini-3-pro-image":
+{"output_image_per_million": 100}}`` changes that one price only.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mediagen.backends import gemini_catalogue as catalogue
+
 logger = logging.getLogger("mediagen")
 
-PRICES_CHECKED = "2026-11"
+PRICES_CHECKED = catalogue.CHECKED
 """When the built-in prices were last compared with Google's published price list."""
 
 
@@ -33,7 +35,7 @@ class ModelPrice(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input_per_million: float = Field(ge=0, description="USD per 1M input (prompt) tokens.")
+    input_per_million: float = Field(0.0, ge=0, description="USD per 1M input (prompt) tokens.")
     output_image_per_million: float = Field(
         0.0, ge=0, description="USD per 1M output image tokens (0 for text models)."
     )
@@ -42,7 +44,13 @@ class ModelPrice(BaseModel):
     )
     image_tokens: dict[str, int] = Field(
         default_factory=dict,
-        description="Output tokens of one image by image size (1K, 2K, 4K); none for text models.",
+        description="Output tokens of one image by image size (512, 1K, 2K, 4K).",
+    )
+    batch_factor: float = Field(
+        0.5, ge=0, le=1, description="Batch/Flex price as a share of the standard price."
+    )
+    thinking_tokens: int = Field(
+        0, ge=0, description="Typical thinking tokens of one answer (estimates only)."
     )
 
     def image_token_count(self, image_size: str) -> int:
@@ -51,41 +59,30 @@ class ModelPrice(BaseModel):
         return max(self.image_tokens.values(), default=0)  # unknown size: assume the dearest
 
 
-_FLASH_IMAGE = ModelPrice(
-    input_per_million=0.30,
-    output_image_per_million=30.0,  # 1290 tokens → $0.039 an image
-    output_text_per_million=2.50,
-    image_tokens={"1K": 1290, "2K": 1290, "4K": 1290},  # one fixed ~1024 px size
-)
-_PRO_IMAGE = ModelPrice(
-    input_per_million=2.00,
-    output_image_per_million=120.0,  # 1120 tokens → $0.134 (1K/2K); 2000 → $0.24 (4K)
-    output_text_per_million=12.0,
-    image_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
-)
+def catalogue_price(info: catalogue.ModelInfo) -> ModelPrice:
+    return ModelPrice(
+        input_per_million=info.prices.input,
+        output_image_per_million=info.prices.image_output,
+        output_text_per_million=info.prices.text_output,
+        image_tokens=dict(info.image_tokens),
+        batch_factor=info.prices.batch_factor,
+        thinking_tokens=info.thinking_tokens,
+    )
 
-# Text models that may write alt text (input covers text and images alike).
-_FLASH_TEXT = ModelPrice(input_per_million=0.30, output_text_per_million=2.50)
-_FLASH_LITE_TEXT = ModelPrice(input_per_million=0.10, output_text_per_million=0.40)
-
-PRICES: dict[str, ModelPrice] = {
-    "gemini-2.5-flash-image": _FLASH_IMAGE,
-    "gemini-2.5-flash-image-preview": _FLASH_IMAGE,
-    "gemini-3-pro-image-preview": _PRO_IMAGE,
-    "gemini-3-pro-image": _PRO_IMAGE,
-    "gemini-2.5-flash": _FLASH_TEXT,
-    "gemini-2.5-flash-lite": _FLASH_LITE_TEXT,
-}
-"""Standard (not batch) prices, as published when :data:`PRICES_CHECKED`."""
 
 _warned: set[str] = set()
 
 
 def price_for(model: str, overrides: Mapping[str, ModelPrice] | None = None) -> ModelPrice | None:
-    """The price of ``model`` (settings first), or None when unknown."""
-    if overrides and model in overrides:
-        return overrides[model]
-    return PRICES.get(model)
+    """The price of ``model``: the catalogue's, corrected by the settings; None when unknown."""
+    info = catalogue.lookup(model)
+    base = catalogue_price(info) if info is not None else None
+    override = (overrides or {}).get(model)
+    if override is None:
+        return base
+    if base is None:
+        return override
+    return base.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
 
 
 def estimate_usd(
@@ -102,7 +99,8 @@ def estimate_usd(
     prompt_tokens = max(1, len(prompt) // 4)
     return round(
         prompt_tokens * price.input_per_million / 1e6
-        + price.image_token_count(image_size) * price.output_image_per_million / 1e6,
+        + price.image_token_count(image_size) * price.output_image_per_million / 1e6
+        + price.thinking_tokens * price.output_text_per_million / 1e6,
         8,
     )
 
@@ -120,7 +118,7 @@ def estimate_text_usd(
         return 0.0
     return round(
         input_tokens * price.input_per_million / 1e6
-        + output_tokens * price.output_text_per_million / 1e6,
+        + (output_tokens + price.thinking_tokens) * price.output_text_per_million / 1e6,
         8,
     )
 
@@ -128,7 +126,11 @@ def estimate_text_usd(
 def cost_usd(
     model: str, usage: Mapping[str, int], overrides: Mapping[str, ModelPrice] | None = None
 ) -> float:
-    """What one answer cost, from its token usage (see ``usage_from_metadata``)."""
+    """What one answer cost, from its token usage (see ``gemini_response.usage_of``).
+
+    Thinking tokens (``thoughts_tokens``) are billed as text output; they are not
+    part of ``candidates_tokens``.
+    """
     price = price_for(model, overrides)
     if price is None:
         _warn_unknown(model)
@@ -141,6 +143,21 @@ def cost_usd(
         + text * price.output_text_per_million / 1e6,
         8,
     )
+
+
+def image_price_usd(
+    model: str,
+    image_size: str,
+    *,
+    batch: bool = False,
+    overrides: Mapping[str, ModelPrice] | None = None,
+) -> float | None:
+    """The image-token price of one image (no prompt, no thinking); None when unpriced."""
+    price = price_for(model, overrides)
+    if price is None or not price.image_tokens:
+        return None
+    factor = price.batch_factor if batch else 1.0
+    return price.image_token_count(image_size) * price.output_image_per_million * factor / 1e6
 
 
 def _warn_unknown(model: str) -> None:

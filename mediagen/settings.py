@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mediagen.backends.gemini_catalogue import DEFAULT_TEXT_MODEL
 from mediagen.pricing import ModelPrice
 from mediagen.ratelimit import RateLimit
 
@@ -78,7 +79,7 @@ class Settings(BaseSettings):
         1.0, ge=0, description="First Gemini backoff in seconds; doubles, plus jitter."
     )
     gemini_describe_model: str = Field(
-        "gemini-2.5-flash",
+        DEFAULT_TEXT_MODEL,
         min_length=1,
         description="Gemini text model that writes alt text for images with 'alt_text: auto'.",
     )

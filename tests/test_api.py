@@ -56,7 +56,7 @@ def test_generate_image_returns_bytes_metadata_and_helpers(
     image = client.generate_image("a piggy bank on a desk", size="social_landscape", format="webp")
 
     assert (image.width, image.height, image.format) == (1200, 630, "webp")
-    assert image.backend == "gemini" and image.model == "gemini-2.5-flash-image"
+    assert image.backend == "gemini" and image.model == "gemini-3.1-flash-image"
     assert image.cost_usd > 0 and image.usage and not image.cached
     with image.to_pil() as pil:
         assert pil.size == (1200, 630) and pil.format == "WEBP"

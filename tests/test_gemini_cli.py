@@ -62,9 +62,11 @@ def test_plan_shows_cost_and_refuses_over_budget(project, gemini_server):
     env = user_env(gemini_server)
     result = mediagen(project, "plan", "launch.yaml", env=env)
     assert result.returncode == 0, result.stderr
-    assert "gemini-2.5-flash-image" in result.stdout
-    assert "$0.0387" in result.stdout  # one flash image: 1290 output tokens at $30/M
-    assert "estimated cost: $0.077" in result.stdout
+    assert "gemini-3.1-flash-image" in result.stdout
+    # The fast thumbnail is a 512 image (747 tokens at $60/M), the hero a 2K one (1680),
+    # each with the model's typical 150 thinking tokens at $3/M and its prompt.
+    assert "$0.045" in result.stdout and "$0.101" in result.stdout
+    assert "estimated cost: $0.14" in result.stdout
 
     (project / "tight.yaml").write_text(yaml.safe_dump({**SPEC, "budget_usd": 0.05}))
     tight = mediagen(project, "plan", "tight.yaml", env=env)
@@ -82,8 +84,8 @@ def test_run_end_to_end_and_the_key_is_nowhere(project, gemini_server):
 
     manifest = json.loads((project / "media-bucket/launch/manifest.json").read_text())
     hero = manifest["images"]["hero"]
-    assert hero["status"] == "ok" and hero["model"] == "gemini-2.5-flash-image"
-    assert hero["usage"]["image_tokens"] == 1290 and hero["cost_usd"] > 0.038
+    assert hero["status"] == "ok" and hero["model"] == "gemini-3.1-flash-image"
+    assert hero["usage"]["image_tokens"] == 1680 and hero["cost_usd"] > 0.1
     with Image.open(project / "media-bucket" / hero["key"]) as image:
         assert image.size == (1920, 1080) and image.format == "WEBP"
     assert f"cost: ${manifest['cost_usd']:.4f}" in result.stdout

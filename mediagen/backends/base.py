@@ -54,6 +54,10 @@ class GenerationResult:
     usage: dict[str, int] = field(default_factory=dict)  # token counts etc.
     cost_usd: float = 0.0
     metadata: dict[str, str] = field(default_factory=dict)
+    # The models tried, in order: {"model", "outcome", "reason"} (fallbacks, timeouts).
+    # Errors raised by generate() may carry the same list as their ``attempts`` attribute,
+    # and paid answers that made no image their ``cost_usd`` and ``usage``.
+    attempts: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

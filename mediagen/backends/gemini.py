@@ -13,33 +13,45 @@ limit (:mod:`mediagen.ratelimit`). Answers are read by
 :mod:`mediagen.backends.gemini_response`: an image, a :class:`BlockedError`
 (never retried) or a clear :class:`PermanentError`.
 
+Model facts (sizes, ratios, whether ``imageSize`` is taken, lifecycle, prices)
+come from :mod:`mediagen.backends.gemini_catalogue`. A model that answers 404
+is reported as retired when the catalogue says it was shut down (with its
+replacement), and the chain goes on to the next model. Every model tried is
+recorded (``GenerationResult.attempts``, or the ``attempts`` attribute of the
+error raised), and an answer that was paid for but made no image (a safety
+block with usage, a text-only answer) carries its ``cost_usd`` and ``usage``.
+
 Alt text (``alt_text: auto``) is one more ``generate_content`` call, to a
-text model (``MEDIAGEN_GEMINI_DESCRIBE_MODEL``, default ``gemini-2.5-flash``):
-the published picture and :func:`mediagen.alt_text.describe_prompt`, answered
-with ``response_modalities=["TEXT"]``. It goes through the same rate limiter,
+text model (``MEDIAGEN_GEMINI_DESCRIBE_MODEL``, default the catalogue's
+``DEFAULT_TEXT_MODEL``): the published picture and
+:func:`mediagen.alt_text.describe_prompt`, answered with
+``response_modalities=["TEXT"]``. It goes through the same rate limiter,
 retries and error translation as an image, and is priced from its usage.
 
-Imagen (``generate_images``) is not supported: current SDKs refuse it in
-API-key mode and Google is retiring it; ``imagen-*`` models are rejected when
-the spec is expanded.
+Imagen (``generate_images``) is not supported: the catalogue lists it as
+retired, so ``imagen-*`` models are refused when the spec is expanded.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import ClassVar
 
 from google import genai
 from google.genai import types
 
 from mediagen import alt_text, credentials, pricing, ratelimit
+from mediagen.backends import gemini_catalogue as catalogue
 from mediagen.backends.base import Backend, Description, GenerationRequest, GenerationResult
-from mediagen.backends.gemini_errors import translate
-from mediagen.backends.gemini_response import parse_answer, parse_text
+from mediagen.backends.gemini_errors import OTHER_TRANSPORT, TRANSIENT_TRANSPORT, translate
+from mediagen.backends.gemini_response import parse_answer, parse_text, usage_of
 from mediagen.errors import (
+    BackendError,
     BlockedError,
     ConfigurationError,
     ModelUnavailableError,
@@ -52,16 +64,21 @@ from mediagen.settings import Settings
 logger = logging.getLogger("mediagen")
 
 API_VERSION = "v1beta"
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-# Models with one fixed output size: they take an aspect ratio but no image_size.
-FIXED_SIZE_MODELS = frozenset({"gemini-2.5-flash-image", "gemini-2.5-flash-image-preview"})
 # One alt-text call, for the budget: a ≤1024 px picture is at most 4 tiles of 258 tokens,
 # plus the instruction; a sentence of output plus some thinking.
 DESCRIBE_INPUT_TOKENS = 1_200
 DESCRIBE_OUTPUT_TOKENS = 600
 
 
-def nearest_aspect_ratio(width: int, height: int) -> str:
+def aspect_ratios_of(model: str) -> tuple[str, ...]:
+    """The aspect ratios ``model`` takes (the common ten for a model the catalogue lacks)."""
+    info = catalogue.lookup(model)
+    return info.aspect_ratios if info is not None and info.aspect_ratios else catalogue.BASE_RATIOS
+
+
+def nearest_aspect_ratio(
+    width: int, height: int, ratios: tuple[str, ...] = catalogue.BASE_RATIOS
+) -> str:
     """The supported aspect ratio closest to width:height (compared as log ratios)."""
     target = math.log(width / height)
 
@@ -69,12 +86,37 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
         w, h = (int(x) for x in ratio.split(":"))
         return abs(math.log(w / h) - target)
 
-    return min(ASPECT_RATIOS, key=distance)
+    return min(ratios, key=distance)
 
 
 def image_size_for(model: str, request: GenerationRequest) -> str | None:
-    """The image_size to send (None for models with a fixed size)."""
-    return None if model in FIXED_SIZE_MODELS else request.backend_image_size
+    """The imageSize to send: None for models that take none (one fixed size).
+
+    The quality level's size, except that a 1K request for a picture no larger
+    than 512 px asks for "512" from models that make it (about a third cheaper,
+    still sharper than the target).
+    """
+    info = catalogue.lookup(model)
+    if info is not None and not info.image_size_param:
+        return None
+    size = request.backend_image_size
+    if (
+        info is not None
+        and size == "1K"
+        and "512" in info.sizes
+        and max(request.width, request.height) <= 512
+    ):
+        return "512"
+    return size
+
+
+def priced_size(model: str, request: GenerationRequest) -> str:
+    """The size an image is billed at (the model's only size when it takes no imageSize)."""
+    size = image_size_for(model, request)
+    if size is not None:
+        return size
+    info = catalogue.lookup(model)
+    return info.sizes[0] if info is not None and info.sizes else "1K"
 
 
 def model_chain(request: GenerationRequest, default: str) -> list[str]:
@@ -95,10 +137,10 @@ def base_url(settings: Settings) -> str | None:
 
 
 class GeminiBackend(Backend):
-    """Gemini image models (default ``gemini-2.5-flash-image``)."""
+    """Gemini image models (default: the catalogue's ``DEFAULT_IMAGE_MODEL``)."""
 
     name: ClassVar[str] = "gemini"
-    default_model: ClassVar[str] = "gemini-2.5-flash-image"
+    default_model: ClassVar[str] = catalogue.DEFAULT_IMAGE_MODEL
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -126,65 +168,80 @@ class GeminiBackend(Backend):
         if not credentials.has_gemini_credentials(settings):
             credentials.gemini_api_key(settings)  # raises with the how-to message
         base_url(settings)
-
-    @classmethod
-    def check_request(cls, request: GenerationRequest) -> str | None:
-        for model in model_chain(request, cls.default_model):
-            if model.startswith(("imagen", "models/imagen")):
-                return (
-                    f"model {model!r}: Imagen is not supported (the SDK refuses "
-                    "generate_images with an API key, and Google is retiring Imagen); "
-                    f"use a Gemini image model such as {cls.default_model!r} "
-                    "or 'gemini-3-pro-image-preview'"
-                )
-        return None
+        state = catalogue.lifecycle(settings.gemini_describe_model)
+        if state.level != "ok":  # alt text falls back to the prompt's subject: say why now
+            logger.warning("MEDIAGEN_GEMINI_DESCRIBE_MODEL: %s", state.message)
 
     @classmethod
     def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
         model = request.model or cls.default_model
-        size = image_size_for(model, request) or "1K"
+        size = priced_size(model, request)
         return pricing.estimate_usd(model, size, request.prompt, settings.gemini_pricing)
 
     # -- generation ---------------------------------------------------------------
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         models = model_chain(request, self.default_model)
+        attempts: list[dict[str, str]] = []
         for index, model in enumerate(models):
             try:
                 result = call_with_retries(
-                    lambda model=model: self._call(model, request),  # type: ignore[misc]
+                    lambda model=model: self._call(model, request, attempts),  # type: ignore[misc]
                     self._policy,
                     what=f"{request.image_id or 'image'} on {model}",
                 )
             except (TransientError, ModelUnavailableError) as exc:
+                error = _retired(model, exc) or exc
+                attempts.append(_attempt(model, error))
                 if index + 1 == len(models):
-                    raise
+                    error.attempts = attempts  # type: ignore[attr-defined]
+                    if error is exc:
+                        raise
+                    raise error from exc
                 logger.warning(
                     "%s: %s (%s); falling back to %s",
                     request.image_id or "image",
                     model,
-                    exc,
+                    error,
                     models[index + 1],
                 )
                 continue
+            except BackendError as exc:  # blocked, refused, bad request: no fallback
+                attempts.append(_attempt(model, exc))
+                exc.attempts = attempts  # type: ignore[attr-defined]
+                raise
+            attempts.append({"model": model, "outcome": "ok", "reason": ""})
             if index:
                 result.metadata["fallback_from"] = ",".join(models[:index])
-            return result
+            return replace(result, attempts=tuple(attempts))
         raise AssertionError("unreachable: the chain has at least one model")
 
-    def _call(self, model: str, request: GenerationRequest) -> GenerationResult:
+    def _call(
+        self, model: str, request: GenerationRequest, attempts: list[dict[str, str]] | None = None
+    ) -> GenerationResult:
         config = types.GenerateContentConfig(
             response_modalities=["IMAGE"],
             # The raw answer: see gemini_response for why it is read as JSON.
             should_return_http_response=True,
             image_config=types.ImageConfig(
-                aspect_ratio=nearest_aspect_ratio(request.width, request.height),
+                aspect_ratio=nearest_aspect_ratio(
+                    request.width, request.height, aspect_ratios_of(model)
+                ),
                 image_size=image_size_for(model, request),
             ),
         )
-        body = self._send(model, request.prompt, config)
-        with self._redacted():
-            answer = parse_answer(body, model)
+        body = self._send(model, request.prompt, config, attempts)
+        try:
+            with self._redacted():
+                answer = parse_answer(body, model)
+        except (BlockedError, PermanentError) as exc:
+            # A 200 answer without an image is billed all the same (prompt, thinking, and
+            # for IMAGE_SAFETY often the image tokens): carry what it cost.
+            usage = _usage_of_body(body)
+            exc.usage = usage  # type: ignore[attr-defined]
+            exc.cost_usd = pricing.cost_usd(model, usage, self.settings.gemini_pricing)  # type: ignore[attr-defined]
+            exc.model = model  # type: ignore[attr-defined]
+            raise
         return GenerationResult(
             data=answer.data,
             mime_type=answer.mime_type,
@@ -243,9 +300,17 @@ class GeminiBackend(Backend):
     # -- one request ----------------------------------------------------------------
 
     def _send(
-        self, model: str, contents: object, config: types.GenerateContentConfig
+        self,
+        model: str,
+        contents: object,
+        config: types.GenerateContentConfig,
+        attempts: list[dict[str, str]] | None = None,
     ) -> str | None:
-        """One request under the model's rate limit; the raw JSON answer, or our error."""
+        """One request under the model's rate limit; the raw JSON answer, or our error.
+
+        A request that got no answer (timeout, connection lost) may still have been
+        billed: it is noted in ``attempts`` as a ``timeout``, its cost unknown.
+        """
         with ratelimit.request_slot(model, self.settings.rate_limits):
             try:
                 response = self._client.models.generate_content(
@@ -257,6 +322,10 @@ class GeminiBackend(Backend):
                 translated = translate(exc, model, self._redact)
                 if translated is None:
                     raise
+                if attempts is not None and isinstance(exc, TRANSIENT_TRANSPORT + OTHER_TRANSPORT):
+                    attempts.append(
+                        {"model": model, "outcome": "timeout", "reason": str(translated)[:300]}
+                    )
                 raise translated from exc
         http = response.sdk_http_response
         return http.body if http is not None else None
@@ -276,3 +345,35 @@ class GeminiBackend(Backend):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _usage_of_body(body: str | bytes | None) -> dict[str, int]:
+    try:
+        answer = json.loads(body or "{}")
+    except ValueError:
+        return {}
+    return usage_of(answer.get("usageMetadata")) if isinstance(answer, dict) else {}
+
+
+def _retired(model: str, exc: BaseException) -> ModelUnavailableError | None:
+    """A 404 from a model the catalogue lists as shut down, said plainly."""
+    if not isinstance(exc, ModelUnavailableError):
+        return None
+    info = catalogue.lookup(model)
+    if info is None or info.status_on() != "retired":
+        return None
+    instead = f"; use {info.replacement!r}" if info.replacement else ""
+    return ModelUnavailableError(f"Gemini {model}: retired (shut down {info.shutdown}){instead}")
+
+
+def _attempt(model: str, exc: BaseException) -> dict[str, str]:
+    """One entry of the attempts list: the model, what happened, and why."""
+    if isinstance(exc, BlockedError):
+        outcome = "blocked"
+    elif isinstance(exc, ModelUnavailableError):
+        outcome = "retired" if "retired (shut down" in str(exc) else "unavailable"
+    elif isinstance(exc, TransientError):
+        outcome = "transient"
+    else:
+        outcome = "failed"
+    return {"model": model, "outcome": outcome, "reason": str(exc)[:300]}

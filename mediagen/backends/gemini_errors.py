@@ -79,7 +79,7 @@ def _api_error(
     code = int(exc.code or 0)
     details = list(_details(exc.details))
     reason = next((d.get("reason", "") for d in details if _is(d, "ErrorInfo")), "")
-    text = f"{code} {exc.status or ''}".strip() + f": {exc.message or ''}".rstrip(": ")
+    text = f"{code} {exc.status or ''}".strip() + f": {summarise_body(exc.message)}".rstrip(": ")
     if reason:
         text += f" [{reason}]"
     message = redact(f"Gemini {model}: {text}"[:500])
@@ -93,6 +93,32 @@ def _api_error(
     if code == 404:
         return ModelUnavailableError(message)
     return PermanentError(message)
+
+
+MAX_MESSAGE = 300
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+_SKIP = re.compile(r"<(script|style|head)[^>]*>.*?</\1>", re.I | re.S)
+
+
+def summarise_body(message: object) -> str:
+    """The message as is, or for an HTML or oversized body (a proxy's error page):
+    its <title> and its first 200 characters of text, never the whole page."""
+    text = str(message or "")
+    looks_html = bool(re.search(r"<(!doctype|html|body|head|title)\b", text[:2000], re.I))
+    if not looks_html and len(text) <= MAX_MESSAGE:
+        return text
+    title = ""
+    if looks_html:
+        found = _TITLE.search(text)
+        title = " ".join(_TAG.sub(" ", found.group(1)).split()) if found else ""
+        text = _TAG.sub(" ", _SKIP.sub(" ", text))
+    body = " ".join(text.split())
+    if title and body.startswith(title):
+        body = body[len(title) :].lstrip()
+    head = body[:200] + ("…" if len(body) > 200 else "")
+    kind = "HTML error page" if looks_html else f"{len(str(message))}-character body"
+    return f"{kind}" + (f" {title!r}" if title else "") + (f": {head}" if head else "")
 
 
 def _says_bad_key(message: str | None) -> bool:

@@ -28,8 +28,8 @@ from mediagen.spec import parse_spec
 from mediagen.testing import FakeGeminiServer, Fault
 from tests.support.gemini import TEST_KEY, make_request
 
-FLASH = "gemini-2.5-flash-image"
-PRO = "gemini-3-pro-image-preview"
+FLASH = "gemini-3.1-flash-image"  # the default image model
+PRO = "gemini-3-pro-image"
 
 
 @pytest.fixture
@@ -46,23 +46,33 @@ def test_happy_path_wire_format_image_usage_and_cost(backend, gemini_server):
     assert sent.path == f"/v1beta/models/{FLASH}:generateContent"
     assert sent.api_key == TEST_KEY
     assert sent.body["generationConfig"]["responseModalities"] == ["IMAGE"]
-    # 1200x630 is nearest 16:9; flash-image has one fixed size, so no imageSize is sent.
-    assert sent.image_config == {"aspectRatio": "16:9"}
+    # 1200x630 is nearest 16:9; the quality level's 2K goes as imageSize.
+    assert sent.image_config == {"aspectRatio": "16:9", "imageSize": "2K"}
     assert sent.prompt == "a piggy bank on a desk"
     with Image.open(io.BytesIO(result.data)) as image:
         assert image.format == "PNG" and image.width > image.height
     assert result.model == FLASH and result.backend == "gemini" and result.ai_generated
-    assert result.usage["image_tokens"] == 1290 and result.usage["prompt_tokens"] > 0
-    expected = result.usage["prompt_tokens"] * 0.30 / 1e6 + 1290 * 30.0 / 1e6
+    assert result.usage["image_tokens"] == 1680 and result.usage["prompt_tokens"] > 0
+    # $0.50 input, $60 per 1M image tokens, thinking billed as text output at $3.
+    thinking = result.usage["thoughts_tokens"]
+    assert thinking > 0
+    expected = result.usage["prompt_tokens"] * 0.50 / 1e6 + 1680 * 60 / 1e6 + thinking * 3 / 1e6
     assert result.cost_usd == pytest.approx(expected)
-    assert GeminiBackend.estimate_cost(make_request(), Settings()) == pytest.approx(expected)
+    assert result.attempts == ({"model": FLASH, "outcome": "ok", "reason": ""},)
+    # The estimate counts ~4 characters a token and typical thinking: close, not exact.
+    assert GeminiBackend.estimate_cost(make_request(), Settings()) == pytest.approx(
+        expected, rel=0.01
+    )
 
 
 def test_pro_model_gets_the_quality_levels_image_size(backend, gemini_server):
     result = backend.generate(make_request(width=1080, height=1920, image_size="4K", model=PRO))
     assert gemini_server.requests[0].image_config == {"aspectRatio": "9:16", "imageSize": "4K"}
-    assert result.usage["image_tokens"] == 2000
-    assert result.cost_usd == pytest.approx(result.usage["prompt_tokens"] * 2 / 1e6 + 0.24)
+    thinking = result.usage["thoughts_tokens"]
+    assert result.usage["image_tokens"] == 2000 and 0.6 * 225 <= thinking <= 1.4 * 225
+    assert result.cost_usd == pytest.approx(
+        result.usage["prompt_tokens"] * 2 / 1e6 + 0.24 + thinking * 12 / 1e6
+    )
 
 
 def test_nearest_aspect_ratio() -> None:
@@ -275,14 +285,14 @@ def test_imagen_is_rejected_when_the_spec_is_expanded(gemini_env):
             "images": [{"id": "a", "prompt": "x", "model": ["imagen-4.0-generate-001", FLASH]}],
         }
     )
-    with pytest.raises(SpecError, match="Imagen is not supported"):
+    with pytest.raises(SpecError, match=r"shut down on 2026-08-17; use 'gemini-3.1-flash-image'"):
         expand_spec(spec, Settings())
 
 
 def test_pricing_can_be_overridden_in_settings(gemini_env, monkeypatch):
     monkeypatch.setenv(
         "MEDIAGEN_GEMINI_PRICING",
-        '{"gemini-2.5-flash-image": {"input_per_million": 0, "output_image_per_million": 10,'
-        ' "image_tokens": {"1K": 1000}}}',
+        '{"gemini-3.1-flash-image": {"input_per_million": 0, "output_image_per_million": 10,'
+        ' "image_tokens": {"2K": 1000}, "thinking_tokens": 0}}',
     )
     assert GeminiBackend.estimate_cost(make_request(), Settings()) == pytest.approx(0.01)

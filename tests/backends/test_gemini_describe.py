@@ -15,9 +15,10 @@ from mediagen.plan import make_plan
 from mediagen.settings import Settings
 from mediagen.spec import parse_spec
 from mediagen.testing import FakeGeminiServer, Fault
-from mediagen.testing.gemini_server import INPUT_IMAGE_TOKENS, is_text_request
+from mediagen.testing.gemini_wire import INPUT_IMAGE_TOKENS, is_text_request, prompt_tokens
 from tests.support.gemini import TEST_KEY, make_request
 
+TEXT = "gemini-3.1-flash-lite"  # the default alt-text model
 PURPOSE = "list and card thumbnails; the image was made for: a jar of coins"
 
 
@@ -39,24 +40,24 @@ def test_describe_wire_format_text_usage_and_cost(backend, gemini_server):
     described = backend.describe_with_usage(image, "image/jpeg", PURPOSE, make_request())
 
     (sent,) = gemini_server.requests
-    assert sent.path == "/v1beta/models/gemini-2.5-flash:generateContent" and sent.is_text
+    assert sent.path == f"/v1beta/models/{TEXT}:generateContent" and sent.is_text
     assert sent.body["generationConfig"] == {"responseModalities": ["TEXT"]}  # no imageConfig
     assert sent.inline_data == [("image/jpeg", image)]  # the picture itself, then the ask
     assert sent.prompt == alt_text.describe_prompt(PURPOSE)
     assert described.text == "Picture for list and card thumbnails: a jar of coins"
-    assert described.model == "gemini-2.5-flash" == backend.describe_model
-    prompt_tokens = len(sent.prompt) // 4 + INPUT_IMAGE_TOKENS
+    assert described.model == TEXT == backend.describe_model
+    input_tokens = prompt_tokens(sent.prompt) + INPUT_IMAGE_TOKENS
     output_tokens = len(described.text) // 4
-    assert described.usage["prompt_tokens"] == prompt_tokens
+    assert described.usage["prompt_tokens"] == input_tokens
     assert described.usage["candidates_tokens"] == output_tokens
-    # gemini-2.5-flash: $0.30 per 1M input tokens (text and images), $2.50 per 1M output.
-    assert described.cost_usd == pytest.approx(prompt_tokens * 0.30e-6 + output_tokens * 2.5e-6)
+    # gemini-3.1-flash-lite: $0.25 per 1M input tokens (text and images), $1.50 per 1M output.
+    assert described.cost_usd == pytest.approx(input_tokens * 0.25e-6 + output_tokens * 1.5e-6)
     assert 0 < described.cost_usd < backend.estimate_describe_cost() < 0.01
     assert backend.describe(image, "image/jpeg", PURPOSE, make_request()) == described.text
 
 
 def test_describe_model_setting_and_scripted_answers(gemini_env, monkeypatch):
-    monkeypatch.setenv("MEDIAGEN_GEMINI_DESCRIBE_MODEL", "gemini-2.5-flash-lite")
+    monkeypatch.setenv("MEDIAGEN_GEMINI_DESCRIBE_MODEL", "gemini-3.5-flash-lite")
     with FakeGeminiServer(api_key=TEST_KEY, text_answer=lambda p: f"{len(p)} chars") as server:
         monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", server.base_url)
         backend = GeminiBackend(Settings())
@@ -64,9 +65,9 @@ def test_describe_model_setting_and_scripted_answers(gemini_env, monkeypatch):
             text = backend.describe(jpeg(), "image/jpeg", PURPOSE, make_request())
         finally:
             backend.close()
-    assert backend.describe_model == "gemini-2.5-flash-lite"
+    assert backend.describe_model == "gemini-3.5-flash-lite"
     (sent,) = server.requests
-    assert sent.model == "gemini-2.5-flash-lite" and text == f"{len(sent.prompt)} chars"
+    assert sent.model == "gemini-3.5-flash-lite" and text == f"{len(sent.prompt)} chars"
 
 
 def test_describe_retries_429_honouring_the_servers_delay(backend, gemini_server):
@@ -102,11 +103,11 @@ def test_describe_errors_are_translated_like_images(backend, gemini_server):
 
 
 def test_the_fake_server_tells_text_requests_from_image_requests() -> None:
-    assert is_text_request("gemini-2.5-flash", {})
-    assert is_text_request("gemini-2.5-flash-image", {"generationConfig": {
+    assert is_text_request(TEXT, {})
+    assert is_text_request("gemini-3.1-flash-image", {"generationConfig": {
         "responseModalities": ["TEXT"]}})  # fmt: skip
-    assert not is_text_request("gemini-2.5-flash-image", {})
-    assert not is_text_request("gemini-2.5-flash", {"generationConfig": {
+    assert not is_text_request("gemini-3.1-flash-image", {})
+    assert not is_text_request(TEXT, {"generationConfig": {
         "responseModalities": ["IMAGE"]}})  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from tests.support.gemini import TEST_KEY
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-TEXT_MODEL = "gemini-2.5-flash"
+TEXT_MODEL = "gemini-3.1-flash-lite"
 VARIANTS = {"widths": [64], "formats": ["jpeg", "webp", "avif"]}
 
 
@@ -109,7 +109,11 @@ def test_adding_a_rendition_asks_nothing_again(gemini_env, workspace):
     entry = manifest.images["auto"]
     assert manifest.counts["plan_changed"] == 1 and len(entry.outputs) == 1 + 2 * 3
     assert (entry.alt_text, entry.alt_text_source) == (before.alt_text, "auto")
-    assert entry.cost_usd == 0 and entry.alt_text_cost_usd == 0  # nothing paid this run
+    # Nothing was paid this run; the image still says what it cost, and who paid.
+    assert manifest.cost_usd == 0 and manifest.total_cost_usd == pytest.approx(before.cost_usd)
+    assert entry.cost_usd == pytest.approx(before.cost_usd) and entry.cost_usd > 0
+    assert entry.alt_text_cost_usd == pytest.approx(before.alt_text_cost_usd)
+    assert entry.cost_run_id == before.run_id != manifest.run_id
     assert_alt_in_every_file(workspace, manifest)  # the new 128 px files too
 
 

@@ -21,9 +21,10 @@ from tests.support.gemini import TEST_KEY
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-FLASH = "gemini-2.5-flash-image"
-PRO = "gemini-3-pro-image-preview"
-FLASH_IMAGE_USD = 1290 * 30.0 / 1e6  # output tokens of one image; prompts add a little
+FLASH = "gemini-3.1-flash-image"
+PRO = "gemini-3-pro-image"
+# A 2K image and the model's thinking (see gemini_catalogue); prompts add a little.
+FLASH_IMAGE_USD = 1680 * 60.0 / 1e6 + 150 * 3.0 / 1e6
 
 
 def spec(images: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -118,10 +119,16 @@ def test_outcomes_usage_cost_and_no_key_anywhere(gemini_env, workspace, logs, ca
     assert ok.status == "ok" and ok.model == FLASH and ok.backend == "gemini" and ok.ai_generated
     with Image.open(bucket_file(workspace, ok.key)) as image:
         assert image.size == (1200, 630) and image.format == "WEBP"  # exact size in processing
-    assert ok.usage["image_tokens"] == 1290
+    assert ok.usage["image_tokens"] == 1680
     assert ok.cost_usd == pytest.approx(FLASH_IMAGE_USD, rel=0.01)
     assert entries["thought"].status == "ok"
-    assert manifest.cost_usd == pytest.approx(ok.cost_usd + entries["thought"].cost_usd)
+    # Answers without an image were paid for too: an IMAGE_SAFETY refusal reports its image
+    # tokens, a prompt block its prompt, a text-only answer its text. Each is charged once.
+    assert entries["unsafe"].cost_usd > FLASH_IMAGE_USD * 0.9
+    assert 0 < entries["deny"].cost_usd < 0.001 and 0 < entries["text"].cost_usd < 0.001
+    paid = sum(e.cost_usd for e in entries.values())
+    assert manifest.cost_usd == pytest.approx(paid) == manifest.total_cost_usd
+    assert manifest.unknown_cost == []
     assert (entries["deny"].status, entries["deny"].blocked_reason) == (
         "blocked",
         "PROHIBITED_CONTENT",
@@ -192,7 +199,7 @@ def test_budget_refuses_to_start_when_the_estimate_is_over(gemini_env, workspace
 def test_budget_stops_new_generations_and_publishes_what_was_paid(gemini_env, workspace):
     # The plan is priced on the first model; the chain makes every image cost the pro price.
     gemini_env.script(Fault.server_error(503), model=FLASH, times=None)
-    chain = {"model": [FLASH, PRO]}
+    chain = {"model": [FLASH, PRO], "quality": "fast"}  # flash 512 px, pro 1K
     manifest = run_flow(spec(images(5, **chain), budget_usd=0.3), concurrency=1)
 
     statuses = [e.status for e in manifest.images.values()]
@@ -235,6 +242,9 @@ def test_fallback_chain_records_the_model_that_made_the_image(gemini_env):
     manifest = run_flow(spec([{"id": "a", "prompt": "a bike", "model": [PRO, FLASH]}]))
     assert manifest.images["a"].status == "ok" and manifest.images["a"].model == FLASH
     assert [r.model for r in gemini_env.requests] == [PRO, FLASH]
+    attempts = [(a.model, a.outcome) for a in manifest.images["a"].attempts]
+    assert attempts == [(PRO, "unavailable"), (FLASH, "ok")]
+    assert "404" in manifest.images["a"].attempts[0].reason
 
 
 def test_key_from_a_prefect_secret_block(gemini_env, monkeypatch):
