@@ -1,9 +1,15 @@
 """``mediagen validate --check-storage``: can this machine publish there? No image written.
 
 Checks, in order: the bucket is reachable with these credentials; a write is
-permitted (a tiny private probe object under the prefix, read back, then
-deleted); the store honours conditional writes (what keeps concurrent runs
-from losing manifest entries); the manifest, if any, is readable.
+permitted (a tiny probe object under the prefix, read back, then deleted); the
+store honours conditional writes (what keeps concurrent runs from losing
+manifest entries); the manifest, if any, is readable.
+
+The probe is written exactly as the run will write its outputs: ``public-read``
+when the spec is public, so a bucket with ACLs disabled (or a policy that
+forbids public ACLs) fails here, not halfway through a run. If the probe cannot
+be deleted afterwards, the check says which key it left behind (and that
+``delete`` / ``--prune`` will fail with these credentials) instead of failing.
 """
 
 from __future__ import annotations
@@ -38,24 +44,45 @@ def check_storage(bucket: Bucket, prefix: str) -> list[Check]:
     name = f"{PROBE_NAME}{uuid.uuid4().hex}"
     probe = f"{prefix}/{name}" if prefix else name
     payload = b"mediagen storage check\n"
-    bucket.put(probe, payload, content_type="text/plain", public=False, cache_control="no-store")
+    public = bucket.config.public
+    # The run's own ACL: a public spec's probe is public-read, so ACL trouble shows here.
+    bucket.put(probe, payload, content_type="text/plain", public=public, cache_control="no-store")
+    acl = "public-read" if public else "private"
     try:
         if bucket.get(probe) != payload:
             raise StorageError(f"probe {probe!r} read back different bytes")
-        checks.append(Check("write permitted", True, f"wrote, read back and deleted {probe}"))
-        checks.append(_conditional_writes(bucket, probe, payload))
+        checks.append(Check("write permitted", True, f"wrote {probe} ({acl}) and read it back"))
+        checks.append(_conditional_writes(bucket, probe, payload, public))
     finally:
-        bucket.delete(probe)
-    if bucket.exists(probe):
-        raise StorageError(f"probe {probe!r} is still there after delete: delete not permitted?")
+        cleanup = _remove_probe(bucket, probe)
+    checks.append(cleanup)
     checks.append(_manifest(bucket, prefix))
     return checks
 
 
-def _conditional_writes(bucket: Bucket, probe: str, payload: bytes) -> Check:
+def _remove_probe(bucket: Bucket, probe: str) -> Check:
+    """Delete the probe; when that is refused, say exactly what was left, and where."""
+    name = "probe removed"
+    try:
+        bucket.delete(probe)
+        gone = not bucket.exists(probe)
+        reason = "it is still there after the delete"
+    except StorageError as exc:
+        gone, reason = False, f"delete refused: {exc}"
+    if gone:
+        return Check(name, True, f"deleted {probe}")
+    return Check(
+        name,
+        False,
+        f"left {bucket.config.label}/{probe} behind ({reason}); delete it by hand. "
+        "With these credentials `mediagen delete` and `run --prune` will fail too",
+    )
+
+
+def _conditional_writes(bucket: Bucket, probe: str, payload: bytes, public: bool) -> Check:
     name = "conditional writes"
     try:
-        bucket.put(probe, payload, content_type="text/plain", public=False, if_none_match=True)
+        bucket.put(probe, payload, content_type="text/plain", public=public, if_none_match=True)
     except PreconditionFailed:
         return Check(name, True, "honoured: concurrent runs merge their manifest entries")
     except ConditionsUnsupported:
