@@ -22,7 +22,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import allocator, events, preflight, run_guard
+from mediagen import allocator, events, preflight, run_guard, visibility
 from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key, read_manifest
@@ -222,7 +222,8 @@ def run(
         f"[bold]{job_spec.name}[/]: {todo} image(s) to make, {counts['unchanged']} unchanged"
     )
     up_to_date = previous is not None and previous.spec_hash == job_spec.content_hash()
-    if up_to_date and not todo and not the_plan.removed and not _urls_expiring(previous):
+    up_to_date = up_to_date and not todo and not the_plan.removed
+    if up_to_date and not _urls_expiring(previous) and not visibility.flipped(previous, bucket):
         # Nothing to make, upload or rewrite: skip starting Prefect altogether.
         console.print(f"up to date: manifest {bucket.plain_url(manifest_key(prefix_of(job_spec)))}")
         if prune:
@@ -408,6 +409,9 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
     if off_brand:
         console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
+    change = manifest.visibility_change
+    if change is not None and change.run_id == manifest.run_id:
+        console.print(visibility.describe(change), highlight=False, soft_wrap=True)
     console.print(f"manifest: {bucket.plain_url(manifest_key(prefix))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")

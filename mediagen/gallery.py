@@ -20,7 +20,7 @@ import html
 from urllib.parse import quote, urlsplit
 
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry
-from mediagen.storage import CACHE_SHORT, Bucket
+from mediagen.storage import Bucket, cache_control_for
 
 GALLERY_NAME = "index.html"
 SAFE_SCHEMES = ("http", "https", "file")
@@ -72,7 +72,8 @@ def write_gallery(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
         key,
         render_gallery(manifest, prefix).encode(),
         content_type="text/html; charset=utf-8",
-        cache_control=CACHE_SHORT,
+        # Private buckets: `private`, so no shared cache keeps the page.
+        cache_control=cache_control_for(immutable=False, public=bucket.config.public),
     )
     return key
 

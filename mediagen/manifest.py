@@ -111,6 +111,17 @@ class ImageEntry(BaseModel):
         return {o.out_key for o in self.outputs}
 
 
+class VisibilityChange(BaseModel):
+    """A run found ``storage.public`` changed and re-applied it to published objects."""
+
+    public: bool  # the setting now
+    previous: bool  # the setting the objects were published with
+    objects: int  # objects re-stamped (ACL + Cache-Control)
+    kept: list[str] = Field(default_factory=list)  # shared with another spec: left alone
+    run_id: str | None = None
+    at: datetime
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -130,6 +141,8 @@ class Manifest(BaseModel):
     orphaned_keys: list[str] = Field(default_factory=list)
     # When presigned URLs in this manifest stop working (private storage with presign_expiry).
     urls_expire_at: datetime | None = None
+    # The last change of storage.public, and what it did to objects already published.
+    visibility_change: VisibilityChange | None = None
 
     def failed(self) -> list[ImageEntry]:
         return [e for e in self.images.values() if e.status != "ok"]

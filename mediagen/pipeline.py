@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mediagen import alt_text, events, run_guard
+from mediagen import alt_text, events, run_guard, visibility
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.errors import (
@@ -532,6 +532,9 @@ def finalize(
     # Keys the spec no longer uses stay listed, so a later prune deletes exactly
     # what mediagen published and nothing else under the prefix.
     orphans = set(previous.orphaned_keys if previous else []) | keys_in_use(old.values())
+    bucket = bucket_for(ctx.bucket)
+    # storage.public changed: objects already published follow it before the manifest says so.
+    change = visibility.reconcile(bucket, previous, images, orphans, run_id=ctx.run_id)
     ours = Manifest(
         spec_name=ctx.spec_name,
         spec_version=ctx.spec_version,
@@ -550,8 +553,8 @@ def finalize(
         orphaned_keys=sorted(orphans - keys_in_use(images.values())),
         budget_usd=budget_usd,
         run_aborted=run_guard.aborted(),
+        visibility_change=change or (previous.visibility_change if previous else None),
     )
-    bucket = bucket_for(ctx.bucket)
 
     def build(current: Manifest | None) -> Manifest:
         merged = merge(previous, ours, current, touched=set(results), removed=set(plan.removed))
