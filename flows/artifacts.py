@@ -92,8 +92,9 @@ def publish_run_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
         "model, cost, failure reason",
     )
     bucket = pipeline.bucket_for(ctx.bucket)
-    manifest_url = bucket.url(manifest_key(ctx.prefix))
-    gallery_url = bucket.url(gallery_key(ctx.prefix))
+    own = ctx.spec_name if ctx.shared_prefix else None  # storage.shared_prefix
+    manifest_url = bucket.url(manifest_key(ctx.prefix, own))
+    gallery_url = bucket.url(gallery_key(ctx.prefix, own))
     create_markdown_artifact(
         key=f"{key}-summary",
         markdown=summary_markdown(ctx, manifest, manifest_url, gallery_url),

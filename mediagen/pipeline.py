@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mediagen import alt_text, events, run_guard, visibility
+from mediagen import alt_text, events, prefix_owner, run_guard, visibility
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.errors import (
@@ -59,6 +59,7 @@ class RunContext:
     prefix: str
     bucket: BucketConfig
     run_id: str
+    shared_prefix: bool = False  # storage.shared_prefix: other specs publish there too
 
 
 @dataclass(frozen=True)
@@ -533,8 +534,13 @@ def finalize(
     # what mediagen published and nothing else under the prefix.
     orphans = set(previous.orphaned_keys if previous else []) | keys_in_use(old.values())
     bucket = bucket_for(ctx.bucket)
+    # Checked again at the end: another spec may have claimed the prefix during the run.
+    claim = prefix_owner.Claim(ctx.prefix, ctx.spec_name, ctx.shared_prefix)
+    state = prefix_owner.open_prefix(bucket, claim)
     # storage.public changed: objects already published follow it before the manifest says so.
-    change = visibility.reconcile(bucket, previous, images, orphans, run_id=ctx.run_id)
+    change = visibility.reconcile(
+        bucket, previous, images, orphans, run_id=ctx.run_id, foreign=state.others_in_use()
+    )
     ours = Manifest(
         spec_name=ctx.spec_name,
         spec_version=ctx.spec_version,
@@ -554,14 +560,16 @@ def finalize(
         budget_usd=budget_usd,
         run_aborted=run_guard.aborted(),
         visibility_change=change or (previous.visibility_change if previous else None),
+        shared_prefix=ctx.shared_prefix,
     )
 
     def build(current: Manifest | None) -> Manifest:
         merged = merge(previous, ours, current, touched=set(results), removed=set(plan.removed))
         return with_current_urls(merged, bucket)
 
-    manifest = commit_manifest(bucket, ctx.prefix, build)
+    manifest = commit_manifest(bucket, ctx.prefix, build, spec=claim.own)
     write_gallery(bucket, ctx.prefix, manifest)
+    prefix_owner.retire_moved(bucket, state)  # the manifest moved (shared <-> one owner)
     return manifest
 
 
