@@ -22,7 +22,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import allocator, events, prefix_owner, preflight, run_guard, visibility
+from mediagen import allocator, events, prefix_owner, preflight, run_guard, url_expiry, visibility
 from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key
@@ -417,6 +417,9 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     change = manifest.visibility_change
     if change is not None and change.run_id == manifest.run_id:
         console.print(visibility.describe(change), highlight=False, soft_wrap=True)
+    if manifest.urls_expire_with_session:
+        line = url_expiry.describe(manifest.urls_expire_at, manifest.session_expires_at)
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"manifest: {bucket.plain_url(_manifest_key(manifest, prefix))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")

@@ -145,6 +145,10 @@ class Manifest(BaseModel):
     orphaned_keys: list[str] = Field(default_factory=list)
     # When presigned URLs in this manifest stop working (private storage with presign_expiry).
     urls_expire_at: datetime | None = None
+    # Signed with temporary credentials (AWS_SESSION_TOKEN): the URLs stop working when
+    # that session ends (at session_expires_at when known; urls_expire_at is then the earlier).
+    urls_expire_with_session: bool = False
+    session_expires_at: datetime | None = None
     # False: spec_name owns the prefix; True: it shares it (manifest.{spec_name}.json).
     shared_prefix: bool = False
     # The last change of storage.public, and what it did to objects already published.

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mediagen import alt_text, events, prefix_owner, run_guard, visibility
@@ -42,6 +42,7 @@ from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use,
 from mediagen.plan import Plan
 from mediagen.settings import Settings, get_settings
 from mediagen.storage import Bucket, BucketConfig, cache_control_for
+from mediagen.url_expiry import url_expiry
 from mediagen.variants import PreparedImage, PublishedFile
 
 logger = logging.getLogger("mediagen")
@@ -576,7 +577,6 @@ def finalize(
 def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
     """Every URL in the form the bucket gives now: presigned ones signed anew, with
     their expiry stated; a change of CDN or base URL reaches old entries too."""
-    expiry = bucket.config.presign_expiry if not bucket.config.public else None
     signed_at = datetime.now(UTC)
     images = {}
     for image_id, entry in manifest.images.items():
@@ -585,8 +585,10 @@ def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
         if outputs:
             update["url"] = outputs[0].url
         images[image_id] = entry.model_copy(update=update)
-    expires = signed_at + timedelta(seconds=expiry) if expiry and not bucket.local else None
-    return manifest.model_copy(update={"images": images, "urls_expire_at": expires})
+    expiry = url_expiry(bucket, signed_at)  # a session token ends URLs with the session
+    update = {"urls_expire_at": expiry.expires_at, "urls_expire_with_session": expiry.with_session,
+              "session_expires_at": expiry.session_ends_at}  # fmt: skip
+    return manifest.model_copy(update={"images": images, **update})
 
 
 def summary_rows(manifest: Manifest) -> list[dict[str, object]]:

@@ -72,6 +72,8 @@ def make_s3_filesystem(config: Any, settings: Settings) -> Any:
         max_concurrency=1,
     )
     fs.retries = 1  # s3fs's own retry loop: off (see the module docstring)
+    # Presigned URLs die with a session: the manifest says so (mediagen.url_expiry).
+    fs.mediagen_session_token = bool(creds.token)
     return fs
 
 
