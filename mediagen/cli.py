@@ -129,7 +129,7 @@ def validate(
 
         with _user_errors():
             bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
-            checks = run_checks(bucket, prefix_of(job_spec))
+            checks = run_checks(bucket, prefix_of(job_spec), prefix_owner.claim_of(job_spec))
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[yellow]warning[/]"
             console.print(f"{mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)

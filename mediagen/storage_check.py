@@ -1,6 +1,7 @@
 """``mediagen validate --check-storage``: can this machine publish there? No image written.
 
-Checks, in order: the bucket is reachable with these credentials; a write is
+Checks, in order: the bucket is reachable with these credentials; the prefix
+is this spec's (or shared, see :mod:`mediagen.prefix_owner`); a write is
 permitted (a tiny probe object under the prefix, read back, then deleted); the
 store honours conditional writes (what keeps concurrent runs from losing
 manifest entries); the manifest, if any, is readable.
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from mediagen.errors import StorageError
 from mediagen.manifest import Manifest, manifest_key
+from mediagen.prefix_owner import Claim, open_prefix
 from mediagen.storage import Bucket
 from mediagen.storage_errors import ConditionsUnsupported, PreconditionFailed
 
@@ -35,11 +37,20 @@ class Check:
     detail: str
 
 
-def check_storage(bucket: Bucket, prefix: str) -> list[Check]:
-    """Every check's outcome; raises (a ``StorageError``) when the bucket is unusable."""
+def check_storage(bucket: Bucket, prefix: str, claim: Claim | None = None) -> list[Check]:
+    """Every check's outcome; raises (a ``StorageError``) when the bucket is unusable.
+
+    ``claim``: the spec's claim on the prefix; its own manifest is checked, and whether
+    another spec owns the prefix (a ``PrefixConflict``, as ``run`` would raise).
+    """
     checks = []
     bucket.check_bucket()
     checks.append(Check("bucket reachable", True, bucket.config.label))
+    if claim is not None:
+        state = open_prefix(bucket, claim)  # before any write: PrefixConflict, as a run
+        sharing = f"shared with {', '.join(sorted(state.others))}" if state.others else ""
+        detail = sharing or ("shared, no other spec yet" if claim.shared else "this spec's")
+        checks.append(Check("prefix owner", True, f"{prefix or '(bucket root)'}: {detail}"))
 
     name = f"{PROBE_NAME}{uuid.uuid4().hex}"
     probe = f"{prefix}/{name}" if prefix else name
@@ -56,7 +67,7 @@ def check_storage(bucket: Bucket, prefix: str) -> list[Check]:
     finally:
         cleanup = _remove_probe(bucket, probe)
     checks.append(cleanup)
-    checks.append(_manifest(bucket, prefix))
+    checks.append(_manifest(bucket, prefix, claim.own if claim else None))
     return checks
 
 
@@ -95,8 +106,8 @@ def _conditional_writes(bucket: Bucket, probe: str, payload: bytes, public: bool
     )
 
 
-def _manifest(bucket: Bucket, prefix: str) -> Check:
-    key = manifest_key(prefix)
+def _manifest(bucket: Bucket, prefix: str, spec: str | None = None) -> Check:
+    key = manifest_key(prefix, spec)
     try:
         Manifest.model_validate(json.loads(bucket.get(key)))
     except FileNotFoundError:

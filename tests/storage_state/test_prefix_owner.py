@@ -12,6 +12,7 @@ from mediagen.manifest import Manifest
 from mediagen.prefix_owner import Claim, PrefixConflict
 from mediagen.prune import delete_image, prune
 from mediagen.storage import Bucket, BucketConfig
+from mediagen.storage_check import check_storage
 from mediagen.testing.s3 import S3TestServer
 from tests.storage_state.runner import plan_spec, run_spec
 from tests.support.s3 import S3_BUCKET, body, list_keys, s3_storage
@@ -57,6 +58,8 @@ def test_another_spec_on_an_owned_prefix_is_refused(s3: S3TestServer) -> None:
         prune(bucket(s3), PREFIX, dry_run=False, claim=claim)
     with pytest.raises(PrefixConflict):
         delete_image(bucket(s3), PREFIX, "o0", dry_run=False, claim=claim)
+    with pytest.raises(PrefixConflict):  # validate --check-storage: before its probe
+        check_storage(bucket(s3), PREFIX, claim)
     # opting into sharing alone is not enough: the owner did not
     with pytest.raises(PrefixConflict, match="belongs to spec 'owner'"):
         run_spec(spec(s3, "intruder", ["x"], shared_prefix=True))
@@ -78,6 +81,9 @@ def test_sharing_specs_keep_their_own_manifests_and_objects(s3: S3TestServer) ->
 
     # each run sees only its own images: beta's are not "removed" from alpha's spec
     assert plan_spec(spec(s3, "alpha", ["a1", "a2", "common"], shared_prefix=True)).removed == []
+    checks = {c.name: c for c in check_storage(bucket(s3), PREFIX, Claim(PREFIX, "alpha", True))}
+    assert checks["prefix owner"].detail.endswith("shared with beta")
+    assert "manifest.alpha.json readable" in checks["manifest"].detail
 
     # alpha drops a2 and common, then prunes: a2 goes, common stays (beta uses it)
     run_spec(spec(s3, "alpha", ["a1"], shared_prefix=True))
@@ -125,7 +131,13 @@ def test_the_cli_refuses_with_exit_2_naming_both_specs(s3: S3TestServer, tmp_pat
     owner = run_spec(spec(s3, "owner", ["o1", "o2"]))
     path = tmp_path / "intruder.yaml"
     path.write_text(yaml.safe_dump(spec(s3, "intruder", ["x"])))
-    for args in (["plan"], ["run", "--prune", "--yes"], ["delete", "--image", "o1", "--yes"]):
+    commands = (
+        ["plan"],
+        ["run", "--prune", "--yes"],
+        ["delete", "--image", "o1", "--yes"],
+        ["validate", "--check-storage"],
+    )
+    for args in commands:
         result = mediagen(tmp_path, *args[:1], str(path), *args[1:])
         assert result.returncode == 2, result.stdout + result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
