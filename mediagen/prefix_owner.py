@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediagen.errors import ConfigurationError
@@ -100,8 +101,10 @@ def _sharers(bucket: Bucket, prefix: str) -> list[str]:
 def _keys_starting(bucket: Bucket, head: str) -> list[str]:
     """Keys starting with ``head`` in its folder only (one listing, filtered by the store)."""
     folder, _, start = head.rpartition("/")
-    if bucket.local:
-        return [k for k in bucket.find(head) if "/" not in k[len(folder) + 1 :]]
+    if bucket.local:  # one folder's entries, not a walk of the whole prefix
+        root = Path(bucket.config.bucket, folder)
+        names = sorted(p.name for p in root.glob(f"{start}*") if p.is_file())
+        return [f"{folder}/{n}" if folder else n for n in names if ".tmp-" not in n]
     base = bucket.config.bucket.rstrip("/") + "/"
     root = bucket.path(folder) if folder else base.rstrip("/")
 

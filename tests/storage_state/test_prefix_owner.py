@@ -144,3 +144,20 @@ def test_the_cli_refuses_with_exit_2_naming_both_specs(s3: S3TestServer, tmp_pat
         assert len(errors) == 1 and "'owner'" in errors[0] and "'intruder'" in errors[0]
         assert "Traceback" not in result.stderr
     assert objects_intact(s3, owner)
+
+
+def test_the_rules_hold_in_a_local_folder_at_the_bucket_root(workspace) -> None:
+    def local(name: str, ids: list[str], **storage: Any) -> dict[str, Any]:
+        images = [{"id": i, "prompt": f"a small {i}", "size": "thumbnail"} for i in ids]
+        return {"name": name, "storage": {"prefix": "", **storage}, "images": images}
+
+    run_spec(local("owner", ["o"]))
+    with pytest.raises(PrefixConflict, match="'owner'"):
+        run_spec(local("intruder", ["x"]))
+    root = workspace / "bucket"
+    (root / "manifest.json").unlink()  # the owner gone: a sharing pair may use the root
+    run_spec(local("alpha", ["a"], shared_prefix=True))
+    run_spec(local("beta", ["b"], shared_prefix=True))
+    assert {"manifest.alpha.json", "manifest.beta.json"} <= {p.name for p in root.iterdir()}
+    with pytest.raises(PrefixConflict, match="'alpha', 'beta'"):
+        run_spec(local("owner", ["o"]))
