@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mediagen.errors import ConfigurationError
+from mediagen.errors import ConfigurationError, StorageError
 from mediagen.gallery import gallery_key
 from mediagen.jobs import ImageJob, prefix_of
 from mediagen.manifest import Manifest, manifest_key, read_manifest
@@ -76,15 +76,26 @@ class PrefixState:
 
     claim: Claim
     previous: Manifest | None  # this spec's own manifest (or the one it is moving from)
-    # This spec's manifest in the other mode (one owner <-> shared), to retire after the
-    # run: ``(found, own)`` with ``own`` as in ``Claim.own``.
+    # This spec's manifest is in the other mode (one owner <-> shared): retire it after
+    # the run; ``moved_own`` locates it as ``Claim.own`` would.
     moving: bool = False
     moved_own: str | None = None
     others: dict[str, Manifest] = field(default_factory=dict)  # sharing specs by name
+    unreadable: list[str] = field(default_factory=list)  # sharing specs we cannot read
 
     def others_in_use(self) -> set[str]:
         """Keys another spec on the prefix still uses: never ours to delete or re-stamp."""
         return keys_in_use(e for m in self.others.values() for e in m.images.values())
+
+    def check_can_delete(self) -> None:
+        """Deleting needs every other spec's keys: refuse while one manifest is unreadable."""
+        if self.unreadable:
+            names = ", ".join(map(repr, self.unreadable))
+            raise StorageError(
+                f"the manifest of spec(s) {names} sharing prefix {self.claim.prefix!r} is "
+                "unreadable: which objects they use is unknown, so nothing is deleted "
+                "(their next run rewrites it)"
+            )
 
 
 def _sharers(bucket: Bucket, prefix: str) -> list[str]:
@@ -155,6 +166,8 @@ def open_prefix(bucket: Bucket, claim: Claim, jobs: Iterable[ImageJob] = ()) -> 
         manifest = read_manifest(bucket, claim.prefix, name)
         if manifest is not None:
             state.others[name] = manifest
+        else:
+            state.unreadable.append(name)
     if bucket.config.naming == "stable":
         _check_stable_keys(state, jobs, where)
     return state

@@ -68,6 +68,7 @@ def _own(bucket: Bucket, prefix: str, claim: Claim | None) -> tuple[str | None, 
     if claim is None:
         return None, set()
     state = open_prefix(bucket, claim)
+    state.check_can_delete()
     return claim.own, state.others_in_use()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mediagen.errors import StorageError
 from mediagen.manifest import Manifest
 from mediagen.prefix_owner import Claim, PrefixConflict
 from mediagen.prune import delete_image, prune
@@ -103,6 +104,13 @@ def test_sharing_specs_keep_their_own_manifests_and_objects(s3: S3TestServer) ->
     # a spec that does not say it shares is refused, naming the sharers
     with pytest.raises(PrefixConflict, match="'alpha', 'beta'"):
         run_spec(spec(s3, "gamma", ["g"]))
+
+    # beta's manifest unreadable: which keys it uses is unknown, so alpha deletes nothing
+    s3.client().put_object(Bucket=S3_BUCKET, Key=f"{PREFIX}/manifest.beta.json", Body=b"{")
+    before = list_keys(s3.client())
+    with pytest.raises(StorageError, match=r"'beta'.*unreadable"):
+        prune(bucket(s3), PREFIX, dry_run=False, claim=Claim(PREFIX, "alpha", True))
+    assert list_keys(s3.client()) == before
 
 
 def test_shared_stable_names_never_overwrite_another_specs_object(s3: S3TestServer) -> None:
