@@ -96,8 +96,9 @@ def publish_run_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
         description=f"Images of spec {ctx.spec_name}: " + ", ".join(TABLE_COLUMNS),
     )
     bucket = pipeline.bucket_for(ctx.bucket)
-    manifest_url = bucket.url(manifest_key(ctx.prefix))
-    gallery_url = bucket.url(gallery_key(ctx.prefix))
+    own = ctx.spec_name if ctx.shared_prefix else None  # storage.shared_prefix
+    manifest_url = bucket.url(manifest_key(ctx.prefix, own))
+    gallery_url = bucket.url(gallery_key(ctx.prefix, own))
     expiry = get_settings().summary_thumbnail_expiry
     signer = _signer(bucket, expiry) if expiry else None
     create_markdown_artifact(

@@ -33,8 +33,9 @@ from mediagen.errors import (
     TransientStorageError,
 )
 from mediagen.jobs import ImageJob, expand_spec, prefix_of
-from mediagen.manifest import ImageEntry, Manifest, read_manifest
+from mediagen.manifest import ImageEntry, Manifest
 from mediagen.plan import Plan, make_plan
+from mediagen.prefix_owner import claim_of, open_prefix
 from mediagen.settings import Settings, get_settings
 from mediagen.spec import JobSpec, spec_from_any
 from mediagen.storage import BucketConfig
@@ -117,7 +118,8 @@ def upload_task(
 def plan_task(spec: JobSpec, ctx: pipeline.RunContext) -> tuple[Plan, Manifest | None]:
     settings = get_settings()
     jobs = expand_spec(spec, settings)
-    previous = read_manifest(pipeline.bucket_for(ctx.bucket), ctx.prefix)
+    # Refused (PrefixConflict) when another spec owns the prefix: see mediagen.prefix_owner.
+    previous = open_prefix(pipeline.bucket_for(ctx.bucket), claim_of(spec), jobs).previous
     return make_plan(jobs, previous, settings), previous
 
 
@@ -159,6 +161,7 @@ def generate_media(spec: SpecParameter, concurrency: int | None = None) -> State
         # The connection pool is sized to the images in flight (see storage.pool_size_for).
         bucket=BucketConfig.for_spec(job_spec, settings, concurrency=limit),
         run_id=str(flow_run.id or ""),
+        shared_prefix=job_spec.storage.shared_prefix,
     )
     pipeline.set_concurrency(limit)
     run_guard.start_run(job_spec.budget_usd)

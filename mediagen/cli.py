@@ -22,11 +22,20 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import allocator, cli_models, events, preflight, run_guard
+from mediagen import (
+    allocator,
+    cli_models,
+    events,
+    prefix_owner,
+    preflight,
+    run_guard,
+    url_expiry,
+    visibility,
+)
 from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
 from mediagen.gallery import gallery_key
 from mediagen.jobs import expand_spec, prefix_of
-from mediagen.manifest import Manifest, manifest_key, read_manifest
+from mediagen.manifest import Manifest, manifest_key
 from mediagen.plan import Plan, make_plan
 from mediagen.presets import Quality, SizePreset, Theme
 from mediagen.settings import get_settings
@@ -103,7 +112,8 @@ def _plan(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
     settings = get_settings()
     jobs = expand_spec(spec, settings)
     bucket = Bucket(BucketConfig.for_spec(spec, settings))
-    previous = read_manifest(bucket, prefix_of(spec))
+    # Refused (exit 2) when another spec owns the prefix: see mediagen.prefix_owner.
+    previous = prefix_owner.open_prefix(bucket, prefix_owner.claim_of(spec), jobs).previous
     return make_plan(jobs, previous, settings), bucket, previous
 
 
@@ -129,7 +139,7 @@ def validate(
 
         with _user_errors():
             bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
-            checks = run_checks(bucket, prefix_of(job_spec))
+            checks = run_checks(bucket, prefix_of(job_spec), prefix_owner.claim_of(job_spec))
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[yellow]warning[/]"
             console.print(f"{mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
@@ -223,11 +233,14 @@ def run(
         f"[bold]{job_spec.name}[/]: {todo} image(s) to make, {counts['unchanged']} unchanged"
     )
     up_to_date = previous is not None and previous.spec_hash == job_spec.content_hash()
-    if up_to_date and not todo and not the_plan.removed and not _urls_expiring(previous):
+    up_to_date = up_to_date and not todo and not the_plan.removed
+    if up_to_date and not _urls_expiring(previous) and not visibility.flipped(previous, bucket):
         # Nothing to make, upload or rewrite: skip starting Prefect altogether.
-        console.print(f"up to date: manifest {bucket.plain_url(manifest_key(prefix_of(job_spec)))}")
+        console.print(
+            f"up to date: manifest {bucket.plain_url(_manifest_key(previous, prefix_of(job_spec)))}"
+        )
         if prune:
-            _prune(bucket, prefix_of(job_spec), yes)
+            _prune(bucket, job_spec, yes)
         raise typer.Exit(EXIT_OK)
     allocator.limit_malloc_arenas()  # before the task threads: flat memory (bench/ 3)
     from flows.run import run_flow  # imports Prefect: only when a run needs it
@@ -254,7 +267,7 @@ def run(
                   soft_wrap=True)  # fmt: skip
         raise typer.Exit(EXIT_BAD_INPUT)
     if prune:
-        _prune(bucket, prefix_of(job_spec), yes)
+        _prune(bucket, job_spec, yes)
     raise typer.Exit(EXIT_FAILED if manifest.failed() else EXIT_OK)
 
 
@@ -268,11 +281,12 @@ def _urls_expiring(manifest: Manifest | None) -> bool:
     return left < (manifest.urls_expire_at - manifest.created_at) / 2 or left < timedelta(0)
 
 
-def _prune(bucket: Bucket, prefix: str, yes: bool) -> None:
+def _prune(bucket: Bucket, job_spec: JobSpec, yes: bool) -> None:
     from mediagen.prune import prune
 
+    claim = prefix_owner.claim_of(job_spec)
     with _user_errors():
-        deletion = prune(bucket, prefix, dry_run=not yes)
+        deletion = prune(bucket, claim.prefix, dry_run=not yes, claim=claim)
     _print_deletion(deletion.keys, deletion.done, "prune", "no longer used by any image")
 
 
@@ -302,10 +316,11 @@ def delete(
         bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
         prefix = prefix_of(job_spec)
         try:
-            deletion = delete_image(bucket, prefix, image, dry_run=not yes)
+            claim = prefix_owner.claim_of(job_spec)
+            deletion = delete_image(bucket, prefix, image, dry_run=not yes, claim=claim)
         except KeyError:
             raise SpecError(
-                f"no image {image!r} in the manifest at {bucket.plain_url(manifest_key(prefix))}"
+                f"no image {image!r} in the manifest at {bucket.plain_url(claim.manifest_key)}"
             ) from None
     _print_deletion(deletion.keys, deletion.done, f"delete {image}", "recorded for it")
     if deletion.done:
@@ -409,13 +424,27 @@ def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
     if off_brand:
         console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
-    console.print(f"manifest: {bucket.plain_url(manifest_key(prefix))}")
-    console.print(f"gallery: {bucket.plain_url(gallery_key(prefix))}")
+    change = manifest.visibility_change
+    if change is not None and change.run_id == manifest.run_id:
+        console.print(visibility.describe(change), highlight=False, soft_wrap=True)
+    if manifest.urls_expire_with_session:
+        line = url_expiry.describe(manifest.urls_expire_at, manifest.session_expires_at)
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"manifest: {bucket.plain_url(_manifest_key(manifest, prefix))}")
+    own = manifest.spec_name if manifest.shared_prefix else None
+    console.print(f"gallery: {bucket.plain_url(gallery_key(prefix, own))}")
     budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
     console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")
     skipped = manifest.counts.get("skipped", 0)
     if skipped:
         console.print(f"{skipped} image(s) skipped: budget reached; run again to make them")
+
+
+def _manifest_key(manifest: Manifest, prefix: str | None = None) -> str:
+    """Where ``manifest`` lives (its own key when its spec shares the prefix)."""
+    prefix = manifest.storage.get("prefix") if prefix is None else prefix
+    own = manifest.spec_name if manifest.shared_prefix else None
+    return manifest_key(str(prefix or ""), own)
 
 
 def _stopped_by_abort(error: str) -> bool:

@@ -67,13 +67,15 @@ details { color: var(--muted); font-size: 12px; }
 """
 
 
-def gallery_key(prefix: str) -> str:
-    return f"{prefix}/{GALLERY_NAME}" if prefix else GALLERY_NAME
+def gallery_key(prefix: str, spec: str | None = None) -> str:
+    """``spec``: a spec sharing the prefix has its own page, ``index.{spec}.html``."""
+    name = f"index.{spec}.html" if spec else GALLERY_NAME
+    return f"{prefix}/{name}" if prefix else name
 
 
 def write_gallery(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
     """Render the gallery of ``manifest`` and put it beside the manifest; returns its key."""
-    key = gallery_key(prefix)
+    key = gallery_key(prefix, manifest.spec_name if manifest.shared_prefix else None)
     bucket.put(
         key,
         render_gallery(manifest, prefix).encode(),

@@ -2,6 +2,10 @@
 
 It lives at ``{prefix}/manifest.json`` in the bucket. It is both the product
 (apps read URLs from it) and the cache index (the next run diffs against it).
+That manifest also says which spec owns the prefix (``spec_name``): another
+spec may not publish there (:mod:`mediagen.prefix_owner`). Specs that share a
+prefix on purpose (``storage.shared_prefix``) each keep their own manifest,
+``{prefix}/manifest.{spec name}.json``.
 It never holds secrets: only the spec's own content and what backends return.
 """
 
@@ -126,6 +130,17 @@ class ImageEntry(BaseModel):
         return {o.out_key for o in self.outputs}
 
 
+class VisibilityChange(BaseModel):
+    """A run found ``storage.public`` changed and re-applied it to published objects."""
+
+    public: bool  # the setting now
+    previous: bool  # the setting the objects were published with
+    objects: int  # objects re-stamped (ACL + Cache-Control)
+    kept: list[str] = Field(default_factory=list)  # shared with another spec: left alone
+    run_id: str | None = None
+    at: datetime
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -150,23 +165,35 @@ class Manifest(BaseModel):
     orphaned_keys: list[str] = Field(default_factory=list)
     # When presigned URLs in this manifest stop working (private storage with presign_expiry).
     urls_expire_at: datetime | None = None
+    # Signed with temporary credentials (AWS_SESSION_TOKEN): the URLs stop working when
+    # that session ends (at session_expires_at when known; urls_expire_at is then the earlier).
+    urls_expire_with_session: bool = False
+    session_expires_at: datetime | None = None
+    # False: spec_name owns the prefix; True: it shares it (manifest.{spec_name}.json).
+    shared_prefix: bool = False
+    # The last change of storage.public, and what it did to objects already published.
+    visibility_change: VisibilityChange | None = None
 
     def failed(self) -> list[ImageEntry]:
         return [e for e in self.images.values() if e.status != "ok"]
 
 
-def manifest_key(prefix: str) -> str:
-    return f"{prefix}/{MANIFEST_NAME}" if prefix else MANIFEST_NAME
+def manifest_key(prefix: str, spec: str | None = None) -> str:
+    """Where the manifest is. ``spec``: the spec's name when it shares the prefix
+    (``storage.shared_prefix``), so each sharing spec has its own; ``None``: the
+    prefix's one manifest, owned by one spec."""
+    name = f"manifest.{spec}.json" if spec else MANIFEST_NAME
+    return f"{prefix}/{name}" if prefix else name
 
 
-def read_manifest(bucket: Bucket, prefix: str) -> Manifest | None:
+def read_manifest(bucket: Bucket, prefix: str, spec: str | None = None) -> Manifest | None:
     """The previous manifest, or None when there is none (or it is unreadable).
 
     An unreadable manifest is not fatal: the bucket still holds the originals,
     so a fresh plan re-publishes without paying the backend again.
     """
     try:
-        raw = bucket.get(manifest_key(prefix))
+        raw = bucket.get(manifest_key(prefix, spec))
     except FileNotFoundError:
         return None
     try:
@@ -176,7 +203,7 @@ def read_manifest(bucket: Bucket, prefix: str) -> Manifest | None:
 
         logging.getLogger("mediagen").warning(
             "previous manifest at %s is unreadable; planning as if it were absent",
-            manifest_key(prefix),
+            manifest_key(prefix, spec),
         )
         return None
 

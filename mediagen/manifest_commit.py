@@ -135,16 +135,20 @@ def merge(
     )
 
 
-def read_versioned(bucket: Bucket, prefix: str) -> tuple[Manifest | None, str | None]:
-    """The manifest now in the bucket and its ETag (``None, None`` when absent)."""
+def read_versioned(
+    bucket: Bucket, prefix: str, spec: str | None = None
+) -> tuple[Manifest | None, str | None]:
+    """The manifest now in the bucket and its ETag (``None, None`` when absent).
+
+    ``spec``: the spec's own manifest in a shared prefix (see ``manifest_key``)."""
     try:
-        raw, etag = bucket.get_versioned(manifest_key(prefix))
+        raw, etag = bucket.get_versioned(manifest_key(prefix, spec))
     except FileNotFoundError:
         return None, None
     try:
         return Manifest.model_validate(json.loads(raw)), etag
     except (ValueError, ValidationError):
-        log.warning("manifest at %s is unreadable; replacing it", manifest_key(prefix))
+        log.warning("manifest at %s is unreadable; replacing it", manifest_key(prefix, spec))
         return None, etag
 
 
@@ -154,14 +158,16 @@ def commit_manifest(
     build: Callable[[Manifest | None], Manifest],
     *,
     attempts: int = COMMIT_ATTEMPTS,
+    spec: str | None = None,
 ) -> Manifest:
     """Write ``build(current manifest)`` so that no concurrent writer's entries are lost.
 
     ``build`` may be called several times (once per conflict): keep it pure.
+    ``spec``: write that spec's own manifest in a shared prefix (see ``manifest_key``).
     """
-    key = manifest_key(prefix)
+    key = manifest_key(prefix, spec)
     for attempt in range(attempts):
-        current, etag = read_versioned(bucket, prefix)
+        current, etag = read_versioned(bucket, prefix, spec)
         manifest = build(current)
         data = manifest_bytes(manifest)
         headers = manifest_headers(bucket)

@@ -18,10 +18,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from mediagen import alt_text, costs, events, run_guard
+from mediagen import alt_text, costs, events, prefix_owner, run_guard, visibility
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.errors import (
@@ -43,6 +43,7 @@ from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use,
 from mediagen.plan import Plan
 from mediagen.settings import Settings, get_settings
 from mediagen.storage import Bucket, BucketConfig, cache_control_for
+from mediagen.url_expiry import url_expiry
 from mediagen.variants import PreparedImage, PublishedFile
 
 logger = logging.getLogger("mediagen")
@@ -60,6 +61,7 @@ class RunContext:
     prefix: str
     bucket: BucketConfig
     run_id: str
+    shared_prefix: bool = False  # storage.shared_prefix: other specs publish there too
 
 
 @dataclass(frozen=True)
@@ -625,6 +627,14 @@ def finalize(
     # Keys the spec no longer uses stay listed, so a later prune deletes exactly
     # what mediagen published and nothing else under the prefix.
     orphans = set(previous.orphaned_keys if previous else []) | keys_in_use(old.values())
+    bucket = bucket_for(ctx.bucket)
+    # Checked again at the end: another spec may have claimed the prefix during the run.
+    claim = prefix_owner.Claim(ctx.prefix, ctx.spec_name, ctx.shared_prefix)
+    state = prefix_owner.open_prefix(bucket, claim)
+    # storage.public changed: objects already published follow it before the manifest says so.
+    change = visibility.reconcile(
+        bucket, previous, images, orphans, run_id=ctx.run_id, foreign=state.others_in_use()
+    )
     ours = Manifest(
         spec_name=ctx.spec_name,
         spec_version=ctx.spec_version,
@@ -643,15 +653,17 @@ def finalize(
         orphaned_keys=sorted(orphans - keys_in_use(images.values())),
         budget_usd=budget_usd,
         run_aborted=run_guard.aborted(),
+        visibility_change=change or (previous.visibility_change if previous else None),
+        shared_prefix=ctx.shared_prefix,
     )
-    bucket = bucket_for(ctx.bucket)
 
     def build(current: Manifest | None) -> Manifest:
         merged = merge(previous, ours, current, touched=set(results), removed=set(plan.removed))
         return with_current_urls(merged, bucket)
 
-    manifest = commit_manifest(bucket, ctx.prefix, build)
+    manifest = commit_manifest(bucket, ctx.prefix, build, spec=claim.own)
     write_gallery(bucket, ctx.prefix, manifest)
+    prefix_owner.retire_moved(bucket, state)  # the manifest moved (shared <-> one owner)
     return manifest
 
 
@@ -673,7 +685,6 @@ def _costs(
 def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
     """Every URL in the form the bucket gives now: presigned ones signed anew, with
     their expiry stated; a change of CDN or base URL reaches old entries too."""
-    expiry = bucket.config.presign_expiry if not bucket.config.public else None
     signed_at = datetime.now(UTC)
     images = {}
     for image_id, entry in manifest.images.items():
@@ -682,8 +693,10 @@ def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
         if outputs:
             update["url"] = outputs[0].url
         images[image_id] = entry.model_copy(update=update)
-    expires = signed_at + timedelta(seconds=expiry) if expiry and not bucket.local else None
-    return manifest.model_copy(update={"images": images, "urls_expire_at": expires})
+    expiry = url_expiry(bucket, signed_at)  # a session token ends URLs with the session
+    update = {"urls_expire_at": expiry.expires_at, "urls_expire_with_session": expiry.with_session,
+              "session_expires_at": expiry.session_ends_at}  # fmt: skip
+    return manifest.model_copy(update={"images": images, **update})
 
 
 __all__ = [

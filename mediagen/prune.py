@@ -14,6 +14,13 @@ finishes the job.
 
 A prune racing a run of the same spec could delete an original that run has
 just decided to reuse; run prune when no other run of the spec is in flight.
+
+Another spec's objects are never deleted. Given the spec's ``claim``, both
+operations first check that the spec may act on the prefix
+(:mod:`mediagen.prefix_owner`: refused when another spec owns it). When specs
+share the prefix, each prunes from its own manifest only, and a key another
+sharing spec still uses (an identical image's content-addressed original or
+output) is left in place.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from mediagen.errors import StorageError
 from mediagen.gallery import write_gallery
 from mediagen.manifest import Manifest, manifest_key, read_manifest
 from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, recorded_keys
+from mediagen.prefix_owner import Claim, open_prefix
 from mediagen.storage import Bucket
 
 
@@ -54,22 +62,47 @@ def image_keys(manifest: Manifest, image_id: str, prefix: str) -> list[str]:
     return _ours(recorded_keys(entry) - others, prefix)
 
 
-def prune(bucket: Bucket, prefix: str, *, dry_run: bool = True) -> Deletion:
-    """Delete the objects of images no longer in the spec (see :func:`prune_candidates`)."""
-    manifest = read_manifest(bucket, prefix)
+def _own(bucket: Bucket, prefix: str, claim: Claim | None) -> tuple[str | None, set[str]]:
+    """(the ``spec`` argument of this spec's manifest, keys other specs still use);
+    raises ``PrefixConflict`` when the claim may not act on the prefix."""
+    if claim is None:
+        return None, set()
+    state = open_prefix(bucket, claim)
+    state.check_can_delete()
+    return claim.own, state.others_in_use()
+
+
+def prune(
+    bucket: Bucket, prefix: str, *, dry_run: bool = True, claim: Claim | None = None
+) -> Deletion:
+    """Delete the objects of images no longer in the spec (see :func:`prune_candidates`).
+
+    ``claim``: the spec acting (checked first; its own manifest when it shares the prefix).
+    """
+    spec, protected = _own(bucket, prefix, claim)
+    manifest = read_manifest(bucket, prefix, spec)
     keys = prune_candidates(manifest, prefix) if manifest else []
+    keys = [k for k in keys if k not in protected]  # still used by another spec
     if dry_run or not keys:
         return Deletion(keys, [], done=not dry_run)
-    _delete_then_forget(bucket, prefix, keys)
+    _delete_then_forget(bucket, prefix, keys, spec)
     return Deletion(keys, [], done=True)
 
 
-def delete_image(bucket: Bucket, prefix: str, image_id: str, *, dry_run: bool = True) -> Deletion:
+def delete_image(
+    bucket: Bucket,
+    prefix: str,
+    image_id: str,
+    *,
+    dry_run: bool = True,
+    claim: Claim | None = None,
+) -> Deletion:
     """Delete one image's objects and its manifest entry. ``KeyError`` if it has none."""
-    manifest = read_manifest(bucket, prefix)
+    spec, protected = _own(bucket, prefix, claim)
+    manifest = read_manifest(bucket, prefix, spec)
     if manifest is None or image_id not in manifest.images:
         raise KeyError(image_id)
-    keys = image_keys(manifest, image_id, prefix)
+    keys = [k for k in image_keys(manifest, image_id, prefix) if k not in protected]
     if dry_run:
         return Deletion(keys, [image_id], done=False)
 
@@ -85,21 +118,23 @@ def delete_image(bucket: Bucket, prefix: str, image_id: str, *, dry_run: bool = 
             }
         )
 
-    manifest = commit_manifest(bucket, prefix, drop_entry)
+    manifest = commit_manifest(bucket, prefix, drop_entry, spec=spec)
     write_gallery(bucket, prefix, manifest)  # the page beside it must not show a deleted image
-    _delete_then_forget(bucket, prefix, keys)
+    _delete_then_forget(bucket, prefix, keys, spec)
     return Deletion(keys, [image_id], done=True)
 
 
-def _delete_then_forget(bucket: Bucket, prefix: str, keys: list[str]) -> None:
+def _delete_then_forget(bucket: Bucket, prefix: str, keys: list[str], spec: str | None) -> None:
     for key in keys:
         bucket.delete(key)
     gone = set(keys)
 
     def forget(current: Manifest | None) -> Manifest:
         if current is None:
-            raise StorageError(f"manifest {manifest_key(prefix)} vanished during the deletion")
+            raise StorageError(
+                f"manifest {manifest_key(prefix, spec)} vanished during the deletion"
+            )
         remaining = [k for k in current.orphaned_keys if k not in gone]
         return current.model_copy(update={"orphaned_keys": remaining})
 
-    commit_manifest(bucket, prefix, forget)
+    commit_manifest(bucket, prefix, forget, spec=spec)

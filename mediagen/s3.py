@@ -72,6 +72,8 @@ def make_s3_filesystem(config: Any, settings: Settings) -> Any:
         max_concurrency=1,
     )
     fs.retries = 1  # s3fs's own retry loop: off (see the module docstring)
+    # Presigned URLs die with a session: the manifest says so (mediagen.url_expiry).
+    fs.mediagen_session_token = bool(creds.token)
     return fs
 
 
@@ -101,3 +103,39 @@ def pool_size_of(fs: Any) -> int:
     """The connection pool size of the live client (what the tests check)."""
     fs.connect()
     return int(fs.s3.meta.config.max_pool_connections)
+
+
+def restamp(fs: Any, path: str, *, public: bool, immutable: bool | None = None) -> None:
+    """Give an existing object the ACL and Cache-Control of ``public``, bytes untouched.
+
+    A copy onto itself (CopyObject, ``MetadataDirective=REPLACE``): unlike PutObjectAcl
+    it also rewrites Cache-Control, so a private object never keeps a ``public`` cache
+    header that lets CDNs and proxies store it. Content-Type and user metadata are
+    carried over. ``immutable``: None keeps what the object's Cache-Control said.
+    """
+    from fsspec.asyn import sync
+
+    from mediagen.storage import cache_control_for
+
+    bucket, key, _ = fs.split_path(path)
+
+    async def run() -> None:
+        head = await fs._call_s3("head_object", Bucket=bucket, Key=key)
+        keep = "immutable" in (head.get("CacheControl") or "")
+        cache = cache_control_for(immutable=keep if immutable is None else immutable, public=public)
+        params: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "CopySource": {"Bucket": bucket, "Key": key},
+            # REPLACE is what makes a copy onto itself legal; it rewrites every header,
+            # so the ones mediagen set are carried over unchanged.
+            "MetadataDirective": "REPLACE",
+            "ContentType": head.get("ContentType", "application/octet-stream"),
+            "CacheControl": cache,
+            "Metadata": head.get("Metadata", {}),
+        }
+        if public:
+            params["ACL"] = "public-read"  # without an ACL header the copy is private
+        await fs._call_s3("copy_object", **params)
+
+    sync(fs.loop, run)

@@ -411,6 +411,13 @@ class StorageTarget(_Model):
         description="Private S3 storage only: the manifest carries presigned URLs valid for "
         "this many seconds (at most 7 days); each manifest write signs them anew.",
     )
+    shared_prefix: bool = Field(
+        False,
+        description="Let several specs publish under the same prefix (every one of them must "
+        "say so). Each keeps its own manifest, {prefix}/manifest.{name}.json, and prune and "
+        "delete never touch another spec's objects. Default: the prefix belongs to one spec "
+        "and any other spec is refused.",
+    )
 
     @field_validator("bucket")
     @classmethod

@@ -68,6 +68,7 @@ def s3_error(status: int, code: str, message: str) -> Fault:
 SLOWDOWN = s3_error(503, "SlowDown", "Please reduce your request rate.")
 INTERNAL_ERROR = s3_error(500, "InternalError", "We encountered an internal error.")
 RESET = Fault("reset")
+ACL_NOT_SUPPORTED = s3_error(400, "AccessControlListNotSupported", "The bucket does not allow ACLs")
 
 
 def slow(seconds: float) -> Fault:
@@ -152,6 +153,9 @@ class FaultInjector:
         self.requests: Counter[str] = Counter()  # method -> requests received
         self.statuses: Counter[int] = Counter()  # HTTP status -> answers sent (moto's and ours)
         self.access_keys: Counter[str] = Counter()  # access key id -> signed requests
+        # Buckets whose Object Ownership is "bucket owner enforced" (ACLs disabled): moto
+        # does not emulate it, so the injector answers as AWS does.
+        self.acls_disabled: set[str] = set()
         self._count_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
@@ -170,6 +174,8 @@ class FaultInjector:
                 self.statuses[int(status.split()[0])] += 1
             return start_response(status, headers, *args)
 
+        if _sets_acl(environ) and path.lstrip("/").split("/", 1)[0] in self.acls_disabled:
+            return _error_answer(environ, counting_start_response, ACL_NOT_SUPPORTED)
         schedule = self.schedule
         fault = schedule.decide(method, path) if schedule else None
         if fault and fault.kind == "reset":
@@ -182,6 +188,19 @@ class FaultInjector:
             with self._write_lock:
                 return list(self.app(environ, counting_start_response))
         return self.app(environ, counting_start_response)
+
+
+def _sets_acl(environ: dict[str, Any]) -> bool:
+    """Does the request set an ACL (a canned ACL header, a grant, or PutObjectAcl)?
+
+    With ACLs disabled AWS still accepts ``bucket-owner-full-control`` (and no header).
+    """
+    if environ["REQUEST_METHOD"] != "PUT":
+        return False
+    canned = environ.get("HTTP_X_AMZ_ACL", "")
+    grants = any(name.startswith("HTTP_X_AMZ_GRANT_") for name in environ)
+    put_acl = "acl" in environ.get("QUERY_STRING", "").split("&")
+    return (bool(canned) and canned != "bucket-owner-full-control") or grants or put_acl
 
 
 def _access_key_id(environ: dict[str, Any]) -> str | None:
@@ -300,6 +319,13 @@ class S3TestServer:
         assert self.injector is not None, "start() first"
         return self.injector.access_keys
 
+    def disable_acls(self, bucket: str) -> None:
+        """Answer for ``bucket`` as AWS does with Object Ownership "bucket owner enforced":
+        any request that sets an ACL (other than bucket-owner-full-control) gets 400
+        AccessControlListNotSupported. ``reset`` turns it off again."""
+        assert self.injector is not None, "start() first"
+        self.injector.acls_disabled.add(bucket)
+
     def reset(self) -> None:
         """Forget every bucket and object, the fault schedule and the request counts."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
@@ -310,6 +336,7 @@ class S3TestServer:
             self.injector.requests.clear()
             self.injector.statuses.clear()
             self.injector.access_keys.clear()
+            self.injector.acls_disabled.clear()
 
     def client(self, region: str = "us-east-1") -> Any:
         """A boto3 S3 client on this server: a second client to read back what was written."""
