@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -23,7 +24,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mediagen import allocator, events, preflight, run_guard
-from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
+from mediagen.errors import (
+    BudgetExceededError,
+    ConfigurationError,
+    MediagenError,
+    SpecBusyError,
+    SpecError,
+)
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key, read_manifest
 from mediagen.plan import Plan, make_plan
@@ -49,6 +56,11 @@ SCHEMA_PATH = Path("specs/mediagen-spec.schema.json")
 class Runner(StrEnum):
     thread = "thread"
     dask = "dask"
+
+
+class IfRunning(StrEnum):
+    wait = "wait"
+    refuse = "refuse"
 
 
 SpecArg = Annotated[Path, typer.Argument(help="Path to a YAML spec.", show_default=False)]
@@ -82,7 +94,7 @@ def _user_errors() -> Iterator[None]:
     except FileNotFoundError as exc:
         err.print(f"error: no such file: {exc.filename or exc}", highlight=False, markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (ConfigurationError, BudgetExceededError) as exc:
+    except (ConfigurationError, BudgetExceededError, SpecBusyError) as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except MediagenError as exc:  # the run itself failed (storage, backend): not bad input
@@ -96,6 +108,15 @@ def _load(path: Path) -> JobSpec:
     if path.is_dir():
         raise SpecError(f"{path}: is a folder, not a spec file")
     return load_spec(path)
+
+
+def _hold_lease(spec: JobSpec, mode: IfRunning | None = None) -> None:
+    """Hold the spec's lease (mediagen/lease.py) until the command ends, however it ends."""
+    from mediagen.lease import one_run_per_spec
+
+    bucket = Bucket(BucketConfig.for_spec(spec, get_settings()))
+    held = one_run_per_spec(bucket, prefix_of(spec), spec=spec.name, mode=mode)
+    click.get_current_context().with_resource(held)
 
 
 def _plan(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
@@ -210,10 +231,15 @@ def run(
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="With --prune: really delete.")] = False,
+    if_running: Annotated[
+        IfRunning | None,
+        typer.Option(help="If the spec is running elsewhere: wait for it (default) or exit 2."),
+    ] = None,
 ) -> None:
     """Generate, process and publish every image that needs it; write the manifest."""
     with _user_errors():
         job_spec = _load(spec)
+        _hold_lease(job_spec, if_running)  # before planning: plan what the other run left
         the_plan, bucket, previous = _plan(job_spec)
         preflight.check_run(job_spec, the_plan, get_settings())  # before any work
     todo = len(the_plan.todo)
@@ -300,6 +326,8 @@ def delete(
         job_spec = _load(spec)
         bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
         prefix = prefix_of(job_spec)
+        if yes:
+            _hold_lease(job_spec)  # never delete under a run that may be reusing these objects
         try:
             deletion = delete_image(bucket, prefix, image, dry_run=not yes)
         except KeyError:
