@@ -16,7 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -110,13 +109,13 @@ def _load(path: Path) -> JobSpec:
     return load_spec(path)
 
 
-def _hold_lease(spec: JobSpec, mode: IfRunning | None = None) -> None:
+def _hold_lease(ctx: typer.Context, spec: JobSpec, mode: IfRunning | None = None) -> None:
     """Hold the spec's lease (mediagen/lease.py) until the command ends, however it ends."""
     from mediagen.lease import one_run_per_spec
 
     bucket = Bucket(BucketConfig.for_spec(spec, get_settings()))
     held = one_run_per_spec(bucket, prefix_of(spec), spec=spec.name, mode=mode)
-    click.get_current_context().with_resource(held)
+    ctx.with_resource(held)
 
 
 def _plan(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
@@ -210,6 +209,7 @@ def _brand_cell(score: float | None, off_brand: bool) -> str:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     spec: SpecArg,
     concurrency: Annotated[
         int | None, typer.Option(min=1, max=256, help="Images in flight at once.")
@@ -239,7 +239,7 @@ def run(
     """Generate, process and publish every image that needs it; write the manifest."""
     with _user_errors():
         job_spec = _load(spec)
-        _hold_lease(job_spec, if_running)  # before planning: plan what the other run left
+        _hold_lease(ctx, job_spec, if_running)  # before planning: plan what the other run left
         the_plan, bucket, previous = _plan(job_spec)
         preflight.check_run(job_spec, the_plan, get_settings())  # before any work
     todo = len(the_plan.todo)
@@ -315,6 +315,7 @@ def _print_deletion(keys: list[str], done: bool, what: str, why: str) -> None:
 
 @app.command()
 def delete(
+    ctx: typer.Context,
     spec: SpecArg,
     image: Annotated[str, typer.Option("--image", help="Id of the image to delete.")],
     yes: Annotated[bool, typer.Option("--yes", help="Really delete (default: list only).")] = False,
@@ -327,7 +328,7 @@ def delete(
         bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
         prefix = prefix_of(job_spec)
         if yes:
-            _hold_lease(job_spec)  # never delete under a run that may be reusing these objects
+            _hold_lease(ctx, job_spec)  # never delete under a run that may be reusing these objects
         try:
             deletion = delete_image(bucket, prefix, image, dry_run=not yes)
         except KeyError:
