@@ -20,6 +20,10 @@ a random token) written with conditional requests only:
   run stopped renewing) is replaced with ``If-Match: <the etag read>``: of two
   runs that see it expired at once, only one write succeeds.
 
+A store that ignores conditional writes (a few S3 clones; ``mediagen validate
+--check-storage`` tells) gets no lease and a warning, as the manifest gets a
+plain write there: refusing every run would be worse than the race.
+
 The second run waits (default; it says who holds the lease) or refuses
 (``MEDIAGEN_IF_RUNNING=refuse`` or ``mediagen run --if-running refuse``) with
 :class:`SpecBusyError`. Expiry compares the holder's ``expires_at`` with this
@@ -152,6 +156,7 @@ class SpecLease:
         )
         self.etag: str | None = None
         self.lost = False
+        self.unsupported = False  # the store ignores conditional writes: no lease at all
         self.renewed_at = 0.0  # time.monotonic() of the last confirmed write
         self._write_lock = threading.Lock()  # the renewer and annotate() both write
         self._stop = threading.Event()
@@ -171,6 +176,14 @@ class SpecLease:
             holder, etag = self._read()
             if etag is None:
                 if self._write(if_none_match=True):
+                    if self.unsupported:
+                        self.log.warning(
+                            "%s does not support conditional writes: mediagen cannot keep two "
+                            "runs of spec %r apart there",
+                            self.bucket.config.label,
+                            self.holder.spec,
+                        )
+                        return
                     break
                 continue  # another run created it between our read and our write
             if holder is not None and holder.token == self.holder.token:
@@ -311,11 +324,9 @@ class SpecLease:
             if holder is None or holder.token != self.holder.token:
                 return False
             # A retried request whose first attempt went through: it is ours.
-        except ConditionsUnsupported as exc:
-            raise StorageError(
-                f"{self.bucket.config.label} does not support conditional writes, so mediagen "
-                "cannot make sure that one spec runs once at a time"
-            ) from exc
+        except ConditionsUnsupported:
+            self.unsupported = True
+            return True
         if etag is None:  # a store that answers no ETag: read it back
             holder, etag = self._read()
             if holder is None or holder.token != self.holder.token:

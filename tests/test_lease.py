@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from mediagen.errors import SpecBusyError
-from mediagen.lease import Holder, SpecLease, lease_key, one_run_per_spec
+from mediagen.lease import LEASE_NAME, Holder, SpecLease, lease_key, one_run_per_spec
 from mediagen.manifest import Manifest, manifest_key
 from mediagen.prune import prune, prune_candidates
 from mediagen.settings import Settings
 from mediagen.storage import Bucket, BucketConfig
-from mediagen.testing.s3 import S3TestServer
+from mediagen.testing.s3 import FaultSchedule, S3TestServer, s3_error
 from tests.support.s3 import S3_BUCKET
 
 PREFIX = "goals"
@@ -321,3 +321,15 @@ def test_prune_never_deletes_the_lease_even_if_a_manifest_lists_it(bucket: Bucke
         assert stored(bucket) is not None
     assert not bucket.exists(f"{PREFIX}/old.png")
     assert KEY in json.loads(bucket.get(manifest_key(PREFIX)))["orphaned_keys"]  # never deleted
+
+
+def test_a_store_without_conditional_writes_runs_unleased_with_a_warning(
+    s3: S3TestServer, lease_log: list[str]
+) -> None:
+    bucket = Bucket(BucketConfig(provider="s3", bucket=S3_BUCKET, endpoint_url=s3.endpoint_url))
+    refusal = s3_error(501, "NotImplemented", "A header you provided implies functionality ...")
+    s3.faults = FaultSchedule([refusal], path_contains=LEASE_NAME)
+    with one_run_per_spec(bucket, PREFIX, spec="goals", settings=settings()):
+        assert stored(bucket) is None
+    assert any("does not support conditional writes" in line for line in lease_log)
+    assert s3.requests["PUT"] == 1 and s3.requests.get("DELETE", 0) == 0
