@@ -163,6 +163,10 @@ class SpecLease:
         self._renewer: threading.Thread | None = None
 
     @property
+    def _ttl_delta(self) -> timedelta:
+        return timedelta(seconds=self.ttl)
+
+    @property
     def where(self) -> str:
         return f"{self.bucket.config.label}/{self.key}"
 
@@ -174,6 +178,8 @@ class SpecLease:
         announced: str | None = None  # token of the holder we last told the user about
         while True:
             holder, etag = self._read()
+            now = _now()  # a run that waited holds the lease from now, for a full TTL
+            self.holder = replace(self.holder, since=now, expires_at=now + self._ttl_delta)
             if etag is None:
                 if self._write(if_none_match=True):
                     if self.unsupported:
@@ -243,16 +249,16 @@ class SpecLease:
     def renew(self) -> bool:
         """Move ``expires_at`` forward; False (and ``lost``) when another run holds it now."""
         with self._write_lock:
-            if self.lost:
-                return False
-            self.holder = replace(self.holder, expires_at=_now() + timedelta(seconds=self.ttl))
+            if self.lost or self.unsupported or self.etag is None:
+                return not self.lost
+            self.holder = replace(self.holder, expires_at=_now() + self._ttl_delta)
             try:
                 if self._write(if_match=self.etag):
                     return True
+                holder, _ = self._read()
             except StorageError as exc:  # storage down: try again at the next tick
                 self.log.warning("could not renew the lease %s: %s", self.where, exc)
                 return True
-            holder, _ = self._read()
             self.lost = True
         thief = holder.describe() if holder else "nobody"
         message = (

@@ -333,3 +333,19 @@ def test_a_store_without_conditional_writes_runs_unleased_with_a_warning(
         assert stored(bucket) is None
     assert any("does not support conditional writes" in line for line in lease_log)
     assert s3.requests["PUT"] == 1 and s3.requests.get("DELETE", 0) == 0
+
+
+def test_a_run_that_waited_holds_the_lease_for_a_full_ttl_from_when_it_took_it(
+    bucket: Bucket,
+) -> None:
+    late = SpecLease(bucket, PREFIX, spec="goals", ttl=30.0)
+    time.sleep(0.05)  # time passes between creating and taking it (a wait, in real life)
+    taking = datetime.now(UTC)
+    late.acquire()
+    try:
+        holder = stored(bucket)
+        assert holder is not None
+        assert holder.since >= taking  # "since when" is when it took the lease
+        assert holder.expires_at >= taking + timedelta(seconds=30)  # a full TTL from then
+    finally:
+        late.release()
