@@ -23,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import concurrency_limits, run_logs, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from flows.parameters import SpecParameter, spec_name
-from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
+from mediagen import alt_text, lease, pipeline, preflight, ratelimit, run_guard
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
@@ -163,6 +163,16 @@ def generate_media(spec: SpecParameter, concurrency: int | None = None) -> State
         run_id=str(flow_run.id or ""),
         shared_prefix=job_spec.storage.shared_prefix,
     )
+    # One run per spec, wherever it starts: wait for (or refuse) a run of this prefix in flight.
+    bucket = pipeline.bucket_for(ctx.bucket)
+    with lease.one_run_per_spec(bucket, ctx.prefix, spec=job_spec.name, run_id=ctx.run_id,
+                                logger=logger, on_lost=run_guard.abort):  # fmt: skip
+        return _run(job_spec, ctx, limit, settings)
+
+
+def _run(job_spec: JobSpec, ctx: pipeline.RunContext, limit: int, settings: Settings) -> State:
+    """The run, under the spec's lease: plan, fan out, write the manifest."""
+    logger = get_run_logger()
     pipeline.set_concurrency(limit)
     run_guard.start_run(job_spec.budget_usd)
     ratelimit.configure(job_spec.rate_limits)

@@ -32,7 +32,13 @@ from mediagen import (
     url_expiry,
     visibility,
 )
-from mediagen.errors import BudgetExceededError, ConfigurationError, MediagenError, SpecError
+from mediagen.errors import (
+    BudgetExceededError,
+    ConfigurationError,
+    MediagenError,
+    SpecBusyError,
+    SpecError,
+)
 from mediagen.gallery import gallery_key
 from mediagen.jobs import expand_spec, prefix_of
 from mediagen.manifest import Manifest, manifest_key
@@ -59,6 +65,11 @@ SCHEMA_PATH = Path("specs/mediagen-spec.schema.json")
 class Runner(StrEnum):
     thread = "thread"
     dask = "dask"
+
+
+class IfRunning(StrEnum):
+    wait = "wait"
+    refuse = "refuse"
 
 
 SpecArg = Annotated[Path, typer.Argument(help="Path to a YAML spec.", show_default=False)]
@@ -92,7 +103,7 @@ def _user_errors() -> Iterator[None]:
     except FileNotFoundError as exc:
         err.print(f"error: no such file: {exc.filename or exc}", highlight=False, markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (ConfigurationError, BudgetExceededError) as exc:
+    except (ConfigurationError, BudgetExceededError, SpecBusyError) as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except MediagenError as exc:  # the run itself failed (storage, backend): not bad input
@@ -106,6 +117,15 @@ def _load(path: Path) -> JobSpec:
     if path.is_dir():
         raise SpecError(f"{path}: is a folder, not a spec file")
     return load_spec(path)
+
+
+def _hold_lease(ctx: typer.Context, spec: JobSpec, mode: IfRunning | None = None) -> None:
+    """Hold the spec's lease (mediagen/lease.py) until the command ends, however it ends."""
+    from mediagen.lease import one_run_per_spec
+
+    bucket = Bucket(BucketConfig.for_spec(spec, get_settings()))
+    held = one_run_per_spec(bucket, prefix_of(spec), spec=spec.name, mode=mode)
+    ctx.with_resource(held)
 
 
 def _plan(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
@@ -200,6 +220,7 @@ def _brand_cell(score: float | None, off_brand: bool) -> str:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     spec: SpecArg,
     concurrency: Annotated[
         int | None, typer.Option(min=1, max=256, help="Images in flight at once.")
@@ -221,10 +242,15 @@ def run(
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="With --prune: really delete.")] = False,
+    if_running: Annotated[
+        IfRunning | None,
+        typer.Option(help="If the spec is running elsewhere: wait for it (default) or exit 2."),
+    ] = None,
 ) -> None:
     """Generate, process and publish every image that needs it; write the manifest."""
     with _user_errors():
         job_spec = _load(spec)
+        _hold_lease(ctx, job_spec, if_running)  # before planning: plan what the other run left
         the_plan, bucket, previous = _plan(job_spec)
         preflight.check_run(job_spec, the_plan, get_settings())  # before any work
     todo = len(the_plan.todo)
@@ -304,6 +330,7 @@ def _print_deletion(keys: list[str], done: bool, what: str, why: str) -> None:
 
 @app.command()
 def delete(
+    ctx: typer.Context,
     spec: SpecArg,
     image: Annotated[str, typer.Option("--image", help="Id of the image to delete.")],
     yes: Annotated[bool, typer.Option("--yes", help="Really delete (default: list only).")] = False,
@@ -315,6 +342,8 @@ def delete(
         job_spec = _load(spec)
         bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
         prefix = prefix_of(job_spec)
+        if yes:
+            _hold_lease(ctx, job_spec)  # never delete under a run that may be reusing these objects
         try:
             claim = prefix_owner.claim_of(job_spec)
             deletion = delete_image(bucket, prefix, image, dry_run=not yes, claim=claim)

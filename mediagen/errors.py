@@ -15,6 +15,7 @@ at the boundary with ``raise X from exc`` so callers only ever catch these::
     │       └── ModelUnavailableError  404 / unknown model: a fallback model may help
     ├── RunAbortedError        the run was stopped (bad key): image not attempted
     ├── BudgetExceededError    the spec's budget_usd does not cover the work
+    ├── SpecBusyError          another run of the spec holds its lease (CLI exit 2)
     ├── StorageError           the bucket failed
     │   └── TransientStorageError  throttling, 5xx, resets: retried
     └── ProcessingError        Pillow could not read or encode an image
@@ -98,6 +99,17 @@ class BudgetExceededError(MediagenError):
         super().__init__(message)
         self.budget_usd = budget_usd
         self.needed_usd = needed_usd
+
+
+class SpecBusyError(MediagenError):
+    """Another run of the same spec (bucket and prefix) is in flight (see ``mediagen.lease``).
+
+    ``holder`` is its :class:`mediagen.lease.Holder`: host, pid, run id, since when.
+    """
+
+    def __init__(self, message: str, holder: object | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class StorageError(MediagenError):

@@ -13,7 +13,8 @@ crash at any point leaves every remaining object recorded, so a later prune
 finishes the job.
 
 A prune racing a run of the same spec could delete an original that run has
-just decided to reuse; run prune when no other run of the spec is in flight.
+just decided to reuse: ``mediagen run --prune`` and ``mediagen delete --yes``
+hold the spec's lease (:mod:`mediagen.lease`), so they wait for such a run.
 
 Another spec's objects are never deleted. Given the spec's ``claim``, both
 operations first check that the spec may act on the prefix
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 from mediagen.errors import StorageError
 from mediagen.gallery import write_gallery
+from mediagen.lease import lease_key
 from mediagen.manifest import Manifest, manifest_key, read_manifest
 from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, recorded_keys
 from mediagen.prefix_owner import Claim, open_prefix
@@ -45,9 +47,10 @@ class Deletion:
 
 
 def _ours(keys: set[str], prefix: str) -> list[str]:
-    """Defence in depth: never a key outside the prefix, never the manifest itself."""
+    """Defence in depth: never a key outside the prefix, never the manifest or the lease."""
     head = f"{prefix}/" if prefix else ""
-    return sorted(k for k in keys if k.startswith(head) and k != manifest_key(prefix))
+    never = {manifest_key(prefix), lease_key(prefix)}
+    return sorted(k for k in keys if k.startswith(head) and k not in never)
 
 
 def prune_candidates(manifest: Manifest, prefix: str) -> list[str]:

@@ -141,6 +141,23 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("DO_SPACES_SECRET", "MEDIAGEN_DO_SPACES_SECRET")
     )
 
+    # -- one run per spec (see mediagen/lease.py) -----------------------------------
+    if_running: Literal["wait", "refuse"] = Field(
+        "wait",
+        description="When another run of the same spec (bucket and prefix) holds its lease: "
+        "'wait' for it to finish, or 'refuse' (mediagen run exits 2 naming the holder).",
+    )
+    lease_ttl: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="Seconds a run's lease lives unless renewed (every third of it): how long "
+        "a crashed run blocks its spec.",
+    )
+    lease_max_wait: float | None = Field(
+        None, ge=0, description="Most seconds to wait for a spec's lease (default: no limit)."
+    )
+
 
 def get_settings() -> Settings:
     """Fresh settings from the current environment."""

@@ -11,6 +11,7 @@ from PIL import Image
 
 from flows.run import run_flow
 from mediagen.imaging import read_provenance
+from mediagen.lease import LEASE_NAME
 from mediagen.storage import Bucket
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -51,7 +52,8 @@ def bucket_path(workspace: Path, key: str) -> Path:
 
 
 def image_keys(written: list[str]) -> list[str]:
-    return [k for k in written if not k.endswith(("manifest.json", "index.html"))]
+    """Image objects only: not the manifest, the gallery, or the run's lease (mediagen.lease)."""
+    return [k for k in written if not k.endswith(("manifest.json", "index.html", LEASE_NAME))]
 
 
 def test_first_run_publishes_exact_sizes_formats_and_manifest(workspace, counting, puts):

@@ -16,6 +16,7 @@ from PIL import Image
 from flows.run import run_flow
 from mediagen.backends.offline import OfflineBackend
 from mediagen.imaging import read_alt_text, read_provenance
+from mediagen.lease import LEASE_NAME
 from mediagen.settings import Settings
 from mediagen.storage import Bucket
 from tests.test_cli import PLUGIN_DIST, mediagen
@@ -51,7 +52,8 @@ def published(written: list[str]) -> list[str]:
     return [
         k
         for k in written
-        if "/_originals/" not in k and not k.endswith(("manifest.json", "index.html"))
+        if "/_originals/" not in k
+        and not k.endswith(("manifest.json", "index.html", LEASE_NAME))  # nor the run's lease
     ]
 
 
