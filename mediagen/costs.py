@@ -29,13 +29,17 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mediagen.errors import StorageError
+from mediagen.backends.base import GenerationResult
+from mediagen.errors import BlockedError, StorageError
 from mediagen.storage import Bucket
+
+if TYPE_CHECKING:
+    from mediagen.manifest import ImageEntry
 
 logger = logging.getLogger("mediagen")
 
@@ -162,3 +166,50 @@ def summarize(
                 {"image": image, "run_id": found["run"], "what": found["what"], "key": key}
             )
     return CostSummary(round(run_usd, 8), round(total_usd, 8), unknown)
+
+
+def settle(ledger: Call, outcome: object) -> None:
+    """Record what a bracketed call paid and close it; never fails the image.
+
+    ``outcome``: the :class:`GenerationResult`, a :class:`Payment` (alt text), or
+    the error raised (paid when it carries ``usage``/``cost_usd``: an answer
+    without an image). Requests noted as ``timeout`` in its ``attempts`` are
+    recorded as unknown.
+    """
+    if not ledger.opened:
+        return
+    try:
+        for attempt in getattr(outcome, "attempts", None) or ():
+            if attempt.get("outcome") == "timeout":
+                ledger.unknown(attempt.get("model", ""), attempt.get("reason", ""))
+        if isinstance(outcome, Payment):
+            ledger.paid([outcome])
+        elif isinstance(outcome, GenerationResult):
+            ledger.paid([Payment(outcome.model, "image", outcome.cost_usd, outcome.usage)])
+        elif getattr(outcome, "usage", None) or getattr(outcome, "cost_usd", 0):
+            what = "blocked" if isinstance(outcome, BlockedError) else "failed"
+            model = str(getattr(outcome, "model", ""))
+            cost = float(getattr(outcome, "cost_usd", 0.0))
+            ledger.paid([Payment(model, what, cost, dict(getattr(outcome, "usage", {})))])
+        ledger.close()
+    except Exception as exc:  # the bucket is down: the sidecar still carries the cost
+        logger.warning("cost ledger for %s not written: %s", ledger.image_id, exc)
+
+
+def manifest_fields(
+    bucket: Bucket,
+    prefix: str,
+    run_id: str,
+    results: Mapping[str, ImageEntry],
+    images: Mapping[str, ImageEntry],
+) -> dict[str, object]:
+    """The manifest's ``cost_usd``, ``total_cost_usd`` and ``unknown_cost``."""
+    summary = summarize(bucket, prefix, run_id, images)
+    if not summary.total_usd and not summary.unknown:  # no paid call recorded (offline)
+        paid_now = sum(r.cost_usd for r in results.values() if r.cost_run_id == run_id)
+        return {"cost_usd": round(paid_now, 8), "total_cost_usd": round(paid_now, 8)}
+    return {
+        "cost_usd": summary.run_usd,
+        "total_cost_usd": summary.total_usd,
+        "unknown_cost": summary.unknown,
+    }

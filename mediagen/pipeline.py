@@ -189,7 +189,7 @@ def generate(
                     _open_if_paid(ledger, job)
                     result = (backend or backend_for(job.backend)).generate(job.request)
         except BaseException as exc:
-            _settle(ledger, exc)
+            costs.settle(ledger, exc)
             if isinstance(exc, BlockedError):
                 events.emit(job.id, "blocked")
             elif isinstance(
@@ -212,7 +212,7 @@ def generate(
         data = result.data
         _write_atomically(pending, data)
         _write_atomically(pending.with_suffix(".json"), json.dumps(info).encode())
-        _settle(ledger, result)  # after the scratch copy: a crash now never pays twice
+        costs.settle(ledger, result)  # after the scratch copy: a crash now never pays twice
     original_key = info["original_key"]
     # Originals are never public: the bucket is their cache, not their shop window.
     bucket.put(original_key, data, content_type=info["mime_type"], public=False)
@@ -250,27 +250,6 @@ def _call_backend(
 def _open_if_paid(ledger: costs.Call, job: ImageJob) -> None:
     if get_backend_class(job.backend).estimate_cost(job.request, get_settings()) > 0:
         ledger.open()
-
-
-def _settle(ledger: costs.Call, outcome: object) -> None:
-    """Record what a bracketed call paid (see mediagen.costs); never fails the image."""
-    if not ledger.opened:
-        return
-    try:
-        attempts = getattr(outcome, "attempts", None) or ()
-        for attempt in attempts:
-            if attempt.get("outcome") == "timeout":
-                ledger.unknown(attempt.get("model", ""), attempt.get("reason", ""))
-        if isinstance(outcome, GenerationResult):
-            ledger.paid([costs.Payment(outcome.model, "image", outcome.cost_usd, outcome.usage)])
-        elif getattr(outcome, "usage", None) or getattr(outcome, "cost_usd", 0):
-            what = "blocked" if isinstance(outcome, BlockedError) else "failed"
-            model = str(getattr(outcome, "model", ""))
-            cost = float(getattr(outcome, "cost_usd", 0.0))
-            ledger.paid([costs.Payment(model, what, cost, dict(getattr(outcome, "usage", {})))])
-        ledger.close()
-    except Exception as exc:  # the bucket is down: the sidecar still carries the cost
-        logger.warning("cost ledger for %s not written: %s", ledger.image_id, exc)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -437,28 +416,15 @@ def _describe(
             ledger.open()
         try:
             described = backend.describe_with_usage(image, "image/jpeg", job.purpose, job.request)
-        except (AuthError, ConfigurationError) as exc:
-            _settle(ledger, exc)
-            run_guard.abort(str(exc))
-            raise
         except BaseException as exc:
-            _settle(ledger, exc)
+            costs.settle(ledger, exc)
+            if isinstance(exc, AuthError | ConfigurationError):
+                run_guard.abort(str(exc))
             raise
-        if ledger.opened:
-            payment = costs.Payment(
-                described.model, "alt_text", described.cost_usd, described.usage
-            )
-            _settle_payment(ledger, payment)
+        paid = costs.Payment(described.model, "alt_text", described.cost_usd, described.usage)
+        costs.settle(ledger, paid)
         charge.settle(described.cost_usd)
     return described
-
-
-def _settle_payment(ledger: costs.Call, payment: costs.Payment) -> None:
-    try:
-        ledger.paid([payment])
-        ledger.close()
-    except Exception as exc:
-        logger.warning("cost ledger for %s not written: %s", ledger.image_id, exc)
 
 
 def upload(
@@ -648,7 +614,7 @@ def finalize(
             "naming": ctx.bucket.naming,
         },
         counts=count_images(images, {f"plan_{k}": v for k, v in plan.counts().items()}),
-        **_costs(ctx, results, images),
+        **costs.manifest_fields(bucket_for(ctx.bucket), ctx.prefix, ctx.run_id, results, images),
         images=images,
         orphaned_keys=sorted(orphans - keys_in_use(images.values())),
         budget_usd=budget_usd,
@@ -665,21 +631,6 @@ def finalize(
     write_gallery(bucket, ctx.prefix, manifest)
     prefix_owner.retire_moved(bucket, state)  # the manifest moved (shared <-> one owner)
     return manifest
-
-
-def _costs(
-    ctx: RunContext, results: dict[str, ImageEntry], images: dict[str, ImageEntry]
-) -> dict[str, object]:
-    """The manifest's cost fields, from the cost ledger (see mediagen.costs)."""
-    summary = costs.summarize(bucket_for(ctx.bucket), ctx.prefix, ctx.run_id, images)
-    if not summary.total_usd and not summary.unknown:  # no paid call recorded (offline)
-        paid_now = sum(r.cost_usd for r in results.values() if r.cost_run_id == ctx.run_id)
-        return {"cost_usd": round(paid_now, 8), "total_cost_usd": round(paid_now, 8)}
-    return {
-        "cost_usd": summary.run_usd,
-        "total_cost_usd": summary.total_usd,
-        "unknown_cost": summary.unknown,
-    }
 
 
 def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
