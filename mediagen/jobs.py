@@ -27,6 +27,7 @@ from mediagen.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
 from mediagen.spec import CustomSize, FocalXY, ImageOptions, JobSpec
 from mediagen.spec_errors import clean_loc, error_message, field_path
+from mediagen.limits import Limits
 from mediagen.templates import expand_images, fill_template
 from mediagen.variants import rendition_specs
 
@@ -118,7 +119,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
     through the same checks, with file and line, so this only fires for specs
     built in code (e.g. ``JobSpec.model_validate``) that skipped ``parse_spec``.
     """
-    instances, problems = expand_images(spec)
+    instances, problems = expand_images(spec, Limits.from_settings(settings))
     if problems:
         lines = [f"{field_path(loc)}: {message}" for loc, message in problems]
         raise SpecError(f"spec {spec.name!r}: invalid spec ({len(lines)} problem(s))", lines)
