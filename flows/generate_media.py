@@ -16,13 +16,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed, wait
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import concurrency_limits, secrets
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
-from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard
+from mediagen import alt_text, pipeline, preflight, ratelimit, run_guard, trust
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
@@ -150,6 +150,8 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
     logger = get_run_logger()
     settings = get_settings()
     job_spec = spec_from_any(spec)
+    # A run of a deployment got its spec from someone else: it may not choose where to write.
+    trust.check_spec(job_spec, settings, trusted=deployment.id is None)
     limit = concurrency or job_spec.concurrency or settings.concurrency
     ctx = pipeline.RunContext(
         spec_name=job_spec.name,

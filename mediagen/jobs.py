@@ -22,12 +22,12 @@ from mediagen.crops import normalize as normalize_focal
 from mediagen.errors import SpecError
 from mediagen.facts import FACTS_VERSION, BrandCheck
 from mediagen.imaging import EXTENSIONS, OutputSpec
+from mediagen.limits import Limits
 from mediagen.presets import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 from mediagen.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
 from mediagen.spec import CustomSize, FocalXY, ImageOptions, JobSpec
 from mediagen.spec_errors import clean_loc, error_message, field_path
-from mediagen.limits import Limits
 from mediagen.templates import expand_images, fill_template
 from mediagen.variants import rendition_specs
 

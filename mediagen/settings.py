@@ -218,16 +218,16 @@ def _variable(field: str) -> str:
 
 
 def _one_line(exc: ValidationError) -> str:
-    """``MEDIAGEN_CONCURRENCY='abc': expected a whole number`` (never a secret's value)."""
-    from mediagen.spec_errors import error_message
+    """``MEDIAGEN_CONCURRENCY: expected a whole number, got 'abc'`` (never a secret's value)."""
+    from mediagen.spec_errors import error_message, field_path
 
     parts = []
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else "?"
-        shown = "" if field in _SECRET_FIELDS else f"={error.get('input')!r}"
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        message = error_message({**error, "input": "(hidden)"} if not shown else error)
-        parts.append(f"{_variable(field)}{shown}: {message}")
+        inner = f" {field_path(tuple(error['loc'][1:]))}:" if len(error["loc"]) > 1 else ""
+        if field in _SECRET_FIELDS:
+            error = {**error, "input": "(hidden)"}
+        parts.append(f"{_variable(field)}:{inner} {error_message(error)}")
     return "bad setting: " + "; ".join(dict.fromkeys(parts))
 
 

@@ -280,11 +280,9 @@ class ImageOptions(_Model):
         description="Model name, or a fallback chain [first, then, ...] tried in order on "
         "capacity or availability errors (never on safety blocks).",
     )
-    tags: list[Annotated[str, StringConstraints(max_length=60)]] | None = Field(
+    tags: list[Annotated[str, StringConstraints(max_length=60)]] | None = Field(None, max_length=32)
+    metadata: dict[Annotated[str, StringConstraints(max_length=100)], MetadataValue] | None = Field(
         None, max_length=32
-    )
-    metadata: dict[Annotated[str, StringConstraints(max_length=100)], MetadataValue] | None = (
-        Field(None, max_length=32)
     )
     variants: Variants | None = None
     focal_point: FocalValue | None = Field(

@@ -248,9 +248,12 @@ def _bad_values(value: Any, loc: Loc, seen: set[int], depth: int) -> Iterator[tu
     if isinstance(value, str):
         match = BAD_CHARACTERS.search(value)
         if match:
-            yield loc, (
-                f"contains control character U+{ord(match.group()):04X} at position "
-                f"{match.start() + 1}; specs hold plain text only"
+            yield (
+                loc,
+                (
+                    f"contains control character U+{ord(match.group()):04X} at position "
+                    f"{match.start() + 1}; specs hold plain text only"
+                ),
             )
     elif isinstance(value, float) and not math.isfinite(value):
         yield loc, f"{value!r} is not a number a manifest can hold: use a finite number"
