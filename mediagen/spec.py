@@ -64,6 +64,7 @@ HARD_MAX_IMAGES = MAX_IMAGES  # a worker may lower it (MEDIAGEN_MAX_IMAGES), nev
 # Matrix variables with these names also set that option of each expanded image.
 TEMPLATE_FIELDS = ("theme", "size", "quality")
 ID_RULES = f"{SLUG_RULES}; no '/' or '..'"
+HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+"  # what is_http_url accepts, for editors
 Loc = tuple[Any, ...]  # a field path in a spec, e.g. ("images", 2, "id")
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_RE)]
@@ -365,11 +366,13 @@ class ImageSpec(ImageOptions):
 
     id: str = Field(
         description="Slug: lowercase letters, digits, '-', '_', '.'. "
-        "In a template, {variables} are filled from the matrix."
+        "In a template, {variables} are filled from the matrix.",
+        json_schema_extra={"pattern": r"^[a-z0-9{][a-z0-9._{}-]*$"},
     )
     prompt: str = Field(min_length=1, max_length=4000)
     matrix: dict[Slug, Annotated[list[MatrixValue], Field(min_length=1)]] | None = Field(
         None,
+        min_length=1,
         description="Template variables; their product expands this entry into many images. "
         "Variables named theme, size or quality also set that option.",
     )
@@ -405,10 +408,12 @@ class StorageTarget(_Model):
         None, description="Key prefix inside the bucket (default: the spec name)."
     )
     region: str | None = None
-    endpoint_url: str | None = None
+    endpoint_url: str | None = Field(None, json_schema_extra={"pattern": HTTP_URL_PATTERN})
     public: bool = Field(False, description="Publish objects public-read. Private by default.")
     public_base_url: str | None = Field(
-        None, description="Base URL (e.g. a CDN) that object keys are appended to."
+        None,
+        description="Base URL (e.g. a CDN) that object keys are appended to: http(s) only.",
+        json_schema_extra={"pattern": HTTP_URL_PATTERN},
     )
     cdn: bool = Field(False, description="DigitalOcean: use the Spaces CDN URL form.")
     naming: Literal["hashed", "stable"] = Field(

@@ -267,7 +267,7 @@ def _bad_values(value: Any, loc: Loc, seen: set[int], depth: int) -> Iterator[tu
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             if isinstance(key, str) and BAD_CHARACTERS.search(key):
-                yield (*loc, key), "the key contains a control character"
+                yield loc, f"key {key!r} contains a control character"  # repr: escaped
                 continue
             if isinstance(key, float) and not math.isfinite(key):
                 yield loc, f"key {key!r} is not a finite number"

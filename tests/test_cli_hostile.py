@@ -135,7 +135,9 @@ def test_plan_warns_when_a_run_would_be_huge_and_thresholds_are_settings(tmp_pat
     relaxed = {**env, "MEDIAGEN_PLAN_WARN_DISK_GB": "1000", "MEDIAGEN_PLAN_WARN_CPU_HOURS": "100"}
     runs = [("big.yaml", env), ("big.yaml", relaxed), ("small.yaml", env)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        big, big_relaxed, small = pool.map(lambda r: mediagen(tmp_path, "plan", r[0], env=r[1]), runs)
+        big, big_relaxed, small = pool.map(
+            lambda r: mediagen(tmp_path, "plan", r[0], env=r[1]), runs
+        )
     assert big.returncode == 0, big.stderr
     assert "GB, more than MEDIAGEN_PLAN_WARN_DISK_GB=10" in big.stdout
     assert "CPU-hours, more than MEDIAGEN_PLAN_WARN_CPU_HOURS=1" in big.stdout

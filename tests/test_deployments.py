@@ -190,13 +190,17 @@ def test_deploy_work_and_submit_on_a_real_server(
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert "generate-media/monthly-goal-images" in deploy.stdout
 
+    # Submitted specs name storage: the worker (and the submitter's check) must allow it.
+    allowed = {"MEDIAGEN_ALLOWED_BUCKETS": "e2e-media,no-such-bucket",
+               "MEDIAGEN_ALLOWED_ENDPOINTS": s3["endpoint"]}  # fmt: skip
     worker_log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL],
         cwd=tmp_path, stdout=worker_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env={**prefect_api.env, **code, **s3, "MEDIAGEN_PROJECT_DIR": str(checkout),
              "PREFECT_WORKER_QUERY_SECONDS": "1", "MEDIAGEN_BACKEND": "offline",
-             "MEDIAGEN_WORK_DIR": str(tmp_path / "work"), "MEDIAGEN_TASK_RETRIES": "0"},
+             "MEDIAGEN_WORK_DIR": str(tmp_path / "work"), "MEDIAGEN_TASK_RETRIES": "0",
+             **allowed},
         start_new_session=True,
     )  # fmt: skip
     try:
@@ -214,7 +218,7 @@ def test_deploy_work_and_submit_on_a_real_server(
         (client_dir / "goals.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
         submitted = mediagen_cli(prefect_api, client_dir, "submit", "goals.yaml", "--watch",
-                                 "--timeout", "100")  # fmt: skip
+                                 "--timeout", "100", extra=allowed)  # fmt: skip
         out = submitted.stdout
         assert submitted.returncode == 0, out + submitted.stderr + _tail(tmp_path / "worker.log")
 
@@ -223,7 +227,7 @@ def test_deploy_work_and_submit_on_a_real_server(
                   "storage": {**spec["storage"], "bucket": "no-such-bucket"}}  # fmt: skip
         (client_dir / "doomed.yaml").write_text(yaml.safe_dump(doomed, sort_keys=False))
         failed = mediagen_cli(prefect_api, client_dir, "submit", "doomed.yaml", "--watch",
-                              "--timeout", "100")  # fmt: skip
+                              "--timeout", "100", extra=allowed)  # fmt: skip
         assert failed.returncode == 1, failed.stdout + failed.stderr
         assert "state: Failed: " in failed.stdout
         assert "bucket does not exist" in failed.stdout  # the reason, where the user looks
