@@ -16,6 +16,7 @@ survive the round trip ``submit`` makes (its JSON content parsed again is the sa
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ SETTINGS = Settings(backend="offline", _env_file=None)
 LIMITS = Limits()
 HEX64 = re.compile(r"[0-9a-f]{64}")
 FUZZ = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),  # FUZZ_EXAMPLES=5000 for a long hunt
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -163,7 +164,8 @@ INSERTS = [
     *"\x00\x01\x08\x0b\x0c\x1b\x7f\x80\x85\x9f\ufeff\ufffe\uffff\ud800\udfff\u2028",
     '"\\0"', '"\\ud800"', '"\\x1b"', ".nan", "-.inf", "!!int abc", "!!float x",
     "!!timestamp x", "!!bool x", "!!binary ", "2024-02-30", "2024-01-01T00:00:00+99:99",
-    "1" * 4301, "9" * 400, "&a [*a]", "*nope", "{", "]", ": :", "- ", "? ", "!!python/name:os.system",
+    "1" * 4301, "9" * 400, "&a [*a]", "*nope", "{", "]", ": :", "- ", "? ",
+    "!!python/name:os.system",
     "'{x}{x}{x}'", "{{}}", "%TAG ! tag:x,2000:\n---\n",
 ]  # fmt: skip
 MUTATION = st.one_of(

@@ -278,3 +278,18 @@ def test_bad_utf8_names_line_and_column(tmp_path: Path) -> None:
     path.write_bytes(b"name: a\nimages: \xff\n")
     with pytest.raises(SpecError, match=r"s\.yaml:2:9: not UTF-8"):
         load_spec(path)
+
+
+def test_the_api_batch_handler_refuses_an_amplifying_spec() -> None:
+    from fastapi.testclient import TestClient
+
+    from docs.examples import fastapi_app
+
+    ns = list(range(100))
+    spec = {"name": "amp", "max_images": 10000,
+            "images": [{"id": "img-{n}", "prompt": "{w}" * 1000,
+                        "matrix": {"n": ns, "w": ["x" * 400]}}]}  # fmt: skip
+    with TestClient(fastapi_app.app) as http:
+        answer = http.post("/batches", json={"spec": spec})
+    assert answer.status_code == 422
+    assert "is too long once its {variables} are filled" in answer.json()["detail"]
