@@ -2,7 +2,9 @@
 
 A spec is user input, so every model forbids unknown keys (a typo such as
 ``promt:`` is an error, not a silently ignored field). Errors are reported by
-:mod:`mediagen.spec_errors` with the file, line and field path.
+:mod:`mediagen.spec_errors` with the file, line and field path. Reading files and
+YAML safely (size, kind of file, characters, nesting, NaN) is
+:mod:`mediagen.spec_loader`; the caps a spec must stay under are :mod:`mediagen.limits`.
 
 Validation happens in two steps, both run by :func:`parse_spec` (and so by
 ``load_spec`` and ``spec_from_any``):
