@@ -149,9 +149,12 @@ def generate_media(spec: str | dict[str, Any], concurrency: int | None = None) -
     """Generate, process and publish every image of ``spec`` (a path or a mapping)."""
     logger = get_run_logger()
     settings = get_settings()
+    # A run of a deployment got its spec from someone else: it may not choose what the
+    # worker reads or where it writes (mediagen/trust.py).
+    trusted = deployment.id is None
+    trust.check_spec_source(spec, trusted=trusted)
     job_spec = spec_from_any(spec)
-    # A run of a deployment got its spec from someone else: it may not choose where to write.
-    trust.check_spec(job_spec, settings, trusted=deployment.id is None)
+    trust.check_spec(job_spec, settings, trusted=trusted)
     limit = concurrency or job_spec.concurrency or settings.concurrency
     ctx = pipeline.RunContext(
         spec_name=job_spec.name,

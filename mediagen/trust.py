@@ -67,6 +67,38 @@ def check_spec(spec: JobSpec, settings: Settings, *, trusted: bool) -> None:
         check_untrusted_spec(spec, settings)
 
 
+def check_spec_source(spec: object, *, trusted: bool) -> None:
+    """An untrusted run may name a spec *file* only inside the project folder.
+
+    Otherwise a submitter could name any file the worker can read, and the error
+    message ("a spec must be a mapping, not '...'") would show its first line.
+    Inline mappings and YAML text are always fine (they are checked as specs).
+    """
+    if trusted or not isinstance(spec, str) or "\n" in spec:
+        return
+    path = Path(spec)
+    as_path = spec.endswith((".yaml", ".yml")) or ":" not in spec or _is_file(path)
+    if not as_path:
+        return  # one line of YAML text
+    try:
+        inside = Path(spec).resolve().is_relative_to(Path.cwd().resolve())
+    except (OSError, ValueError):
+        inside = False
+    plain = not (spec.startswith("~") or path.is_absolute() or ".." in path.parts)
+    if not (plain and inside and path.suffix in (".yaml", ".yml")):
+        raise SpecError(
+            f"{ORIGINS} may name a spec file only as a relative .yaml path inside the "
+            "project folder; send the spec's content instead"
+        )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _allowed(value: str | None, configured: str | None, allowed: list[str]) -> bool:
     return value is not None and (value == configured or value in allowed or "*" in allowed)
 

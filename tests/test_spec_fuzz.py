@@ -145,7 +145,7 @@ def test_the_schema_draws_reach_valid_specs() -> None:
     """The fuzzer is not only testing the refusals: some draws are valid specs."""
     valid: list[JobSpec] = []
 
-    @settings(max_examples=60, deadline=None, database=None,
+    @settings(max_examples=30, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
     @given(data=SCHEMA_SPECS)
     def draw(data: dict[str, Any]) -> None:

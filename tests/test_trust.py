@@ -149,3 +149,42 @@ def test_a_deployment_run_may_not_write_outside_the_root(
     state = generate_media(spec=spec, return_state=True)
     assert state.is_completed(), state.message
     assert (outside / "t" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "source", ["/etc/hostname", "../outside.yaml", "~/spec.yaml", "specs/../../x.yaml", "README"]
+)
+def test_an_untrusted_run_may_name_only_project_spec_files(source: str) -> None:
+    with pytest.raises(SpecError, match=r"relative \.yaml path inside the project folder"):
+        trust.check_spec_source(source, trusted=False)
+    trust.check_spec_source(source, trusted=True)
+
+
+def test_inline_specs_and_project_files_are_fine_untrusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for spec in ("specs/goals.yaml", "{name: a, images: [{id: x, prompt: p}]}", {"name": "a"}):
+        trust.check_spec_source(spec, trusted=False)
+
+
+def test_a_deployment_run_cannot_read_worker_files(
+    prefect_server: None, workspace: Path, tmp_path: Path
+) -> None:
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+
+    from flows.generate_media import generate_media
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE\n")
+    deployment_id = generate_media.to_deployment(name="trust-files").apply()
+    with get_client(sync_client=True) as api:
+        flow_run = api.create_flow_run_from_deployment(
+            deployment_id, parameters={"spec": str(secret)}
+        )
+    state = run_flow(generate_media, flow_run=flow_run, parameters={"spec": str(secret)},
+                     return_type="state")  # fmt: skip
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert "project folder" in message and "TOP-SECRET" not in message
