@@ -16,14 +16,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed, wait
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import concurrency_limits, run_logs, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from flows.parameters import SpecParameter, spec_name
-from mediagen import alt_text, lease, pipeline, preflight, ratelimit, run_guard
+from mediagen import alt_text, lease, pipeline, preflight, ratelimit, run_guard, trust
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
@@ -151,7 +151,12 @@ def generate_media(spec: SpecParameter, concurrency: int | None = None) -> State
     """Generate, process and publish every image of ``spec`` (a path or a mapping)."""
     logger = get_run_logger()
     settings = get_settings()
+    # A run of a deployment got its spec from someone else: it may not choose what the
+    # worker reads or where it writes (mediagen/trust.py).
+    trusted = deployment.id is None
+    trust.check_spec_source(spec, trusted=trusted)
     job_spec = spec_from_any(spec)
+    trust.check_spec(job_spec, settings, trusted=trusted)
     limit = concurrency or job_spec.concurrency or settings.concurrency
     ctx = pipeline.RunContext(
         spec_name=job_spec.name,

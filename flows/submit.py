@@ -26,6 +26,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.utilities.urls import url_for
 
 from flows.artifacts import artifact_key
+from mediagen import trust
 from mediagen.errors import ConfigurationError, OrchestrationError
 from mediagen.jobs import ImageJob, expand_spec
 from mediagen.settings import get_settings
@@ -75,6 +76,8 @@ def jobs_to_submit(spec: JobSpec) -> list[ImageJob]:
 
 def submit_spec(spec: JobSpec, deployment: str = DEFAULT_DEPLOYMENT) -> Submitted:
     """Create a flow run of ``deployment`` with the spec's content as its parameter."""
+    # The worker refuses storage its settings do not allow; say so before sending.
+    trust.check_spec(spec, get_settings(), trusted=False)
     name = deployment_name(deployment)
     server = api_url()
     parameters = {"spec": spec.model_dump(mode="json", exclude_unset=True)}

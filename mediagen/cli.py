@@ -114,9 +114,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _load(path: Path) -> JobSpec:
-    if path.is_dir():
-        raise SpecError(f"{path}: is a folder, not a spec file")
-    return load_spec(path)
+    return load_spec(path)  # refuses folders, FIFOs, devices and oversize files
 
 
 def _hold_lease(ctx: typer.Context, spec: JobSpec, mode: IfRunning | None = None) -> None:
@@ -150,16 +148,22 @@ def validate(
     ] = False,
 ) -> None:
     """Check a spec: syntax, fields, ids, template expansion (and, if asked, storage)."""
+    checks = []
     with _user_errors():
         job_spec = _load(spec)
         jobs = expand_spec(job_spec, get_settings())
+        if check_storage:  # before any "ok": a bucket that fails says so, and only that
+            from mediagen.storage_check import check_storage as run_checks
+            from mediagen.trust import ensure_local_bucket
+
+            config = BucketConfig.for_spec(job_spec, get_settings())
+            if config.provider == "local":
+                ensure_local_bucket(config.bucket, job_spec.storage.bucket is not None)
+            checks = run_checks(
+                Bucket(config), prefix_of(job_spec), prefix_owner.claim_of(job_spec)
+            )
     console.print(f"[green]ok[/] {spec}: spec {job_spec.name!r}, {len(jobs)} image(s)")
     if check_storage:
-        from mediagen.storage_check import check_storage as run_checks
-
-        with _user_errors():
-            bucket = Bucket(BucketConfig.for_spec(job_spec, get_settings()))
-            checks = run_checks(bucket, prefix_of(job_spec), prefix_owner.claim_of(job_spec))
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[yellow]warning[/]"
             console.print(f"{mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
@@ -202,6 +206,10 @@ def plan(spec: SpecArg) -> None:
             f"[yellow]off-brand[/] ({len(the_plan.off_brand)}): {', '.join(the_plan.off_brand)}",
             soft_wrap=True,
         )
+    from mediagen.plan_size import run_size  # disk, time and file-count thresholds
+
+    for warning in run_size(the_plan.todo).warnings(get_settings()):
+        console.print(f"[yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
     with _user_errors():  # the same refusal `run` would give
         run_guard.check_estimate(the_plan.estimated_cost_usd, job_spec.budget_usd)
 

@@ -23,6 +23,7 @@ from mediagen.crops import normalize as normalize_focal
 from mediagen.errors import SpecError
 from mediagen.facts import FACTS_VERSION, BrandCheck
 from mediagen.imaging import EXTENSIONS, OutputSpec
+from mediagen.limits import Limits
 from mediagen.presets import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 from mediagen.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
@@ -119,7 +120,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
     through the same checks, with file and line, so this only fires for specs
     built in code (e.g. ``JobSpec.model_validate``) that skipped ``parse_spec``.
     """
-    instances, problems = expand_images(spec)
+    instances, problems = expand_images(spec, Limits.from_settings(settings))
     if problems:
         lines = [f"{field_path(loc)}: {message}" for loc, message in problems]
         raise SpecError(f"spec {spec.name!r}: invalid spec ({len(lines)} problem(s))", lines)

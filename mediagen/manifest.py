@@ -12,8 +12,9 @@ It never holds secrets: only the spec's own content and what backends return.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -220,7 +221,24 @@ def write_manifest(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:
+    """The manifest as JSON. NaN/infinity are refused: Pydantic would write them as
+    ``null``, and every later run would find the manifest unreadable (and forget it)."""
+    bad = _non_finite(manifest.model_dump(), "")
+    if bad:
+        raise ValueError(f"manifest {manifest.spec_name!r}: {bad} is not a finite number")
     return manifest.model_dump_json(indent=2).encode()
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(manifest)"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(
+        value, list) else ()  # fmt: skip
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 def manifest_headers(bucket: Bucket) -> dict[str, str]:

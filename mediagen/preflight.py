@@ -1,4 +1,4 @@
-"""Checks made before a run starts any work: credentials and budget.
+"""Checks made before a run starts any work: local bucket folder, credentials and budget.
 
 The CLI runs them before it starts Prefect, and the flow again after its plan
 (a deployment bypasses the CLI), so a spec that asks for ``gemini`` without a
@@ -8,17 +8,21 @@ backend call, upload or manifest.
 
 from __future__ import annotations
 
-from mediagen import alt_text, pricing, run_guard
+from mediagen import alt_text, pricing, run_guard, trust
 from mediagen.backends import get_backend_class
 from mediagen.errors import ConfigurationError
 from mediagen.jobs import ImageJob
 from mediagen.plan import Plan
 from mediagen.settings import Settings
 from mediagen.spec import JobSpec
+from mediagen.storage import BucketConfig
 
 
 def check_run(spec: JobSpec, plan: Plan, settings: Settings) -> None:
     """Raise ConfigurationError or BudgetExceededError when the run must not start."""
+    bucket = BucketConfig.for_spec(spec, settings)
+    if bucket.provider == "local":  # one line now, not a traceback per image later
+        trust.ensure_local_bucket(bucket.bucket, named_by_spec=spec.storage.bucket is not None)
     todo = plan.todo
     for name in sorted({job.backend for job in todo}):
         get_backend_class(name).check_configuration(settings)

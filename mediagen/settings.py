@@ -8,14 +8,19 @@ Git, flow parameters and the Prefect UI. Secret values are ``SecretStr`` so a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from mediagen import limits
 from mediagen.backends.gemini_catalogue import DEFAULT_TEXT_MODEL
+from mediagen.errors import ConfigurationError
 from mediagen.pricing import ModelPrice
 from mediagen.ratelimit import RateLimit
+
+# A list setting: a JSON list, or names separated by commas ("a,b").
+NameList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -103,6 +108,17 @@ class Settings(BaseSettings):
     storage_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint for specs without storage (MinIO, R2, ...)."
     )
+    # -- what specs from other people may choose (see mediagen/trust.py) -------------
+    allowed_buckets: NameList = Field(
+        default_factory=list,
+        description="Buckets a spec from a deployment, `submit` or the API may name, besides "
+        "MEDIAGEN_STORAGE_BUCKET ('*' = any).",
+    )
+    allowed_endpoints: NameList = Field(
+        default_factory=list,
+        description="S3 endpoints such a spec may name, besides MEDIAGEN_STORAGE_ENDPOINT_URL "
+        "('*' = any).",
+    )
     storage_credentials_block: str | None = Field(
         None,
         description="Prefect block holding storage credentials, as 'block-type/name' "
@@ -158,7 +174,106 @@ class Settings(BaseSettings):
         None, ge=0, description="Most seconds to wait for a spec's lease (default: no limit)."
     )
 
+    # -- caps on what one spec may ask for (see mediagen/limits.py) --------------------
+    spec_max_bytes: int = Field(
+        limits.SPEC_MAX_BYTES, ge=1, description="Largest spec file (or inline spec), in bytes."
+    )
+    spec_max_depth: int = Field(
+        limits.SPEC_MAX_DEPTH, ge=4, le=200, description="Deepest nesting of a spec's YAML."
+    )
+    max_images: int = Field(
+        limits.MAX_IMAGES, ge=1, le=limits.MAX_IMAGES,
+        description="Most images one spec may expand to, whatever its max_images says "
+        "(a worker may lower the built-in 10,000, not raise it).",
+    )  # fmt: skip
+    max_prompt_chars: int = Field(
+        limits.MAX_PROMPT_CHARS, ge=1, le=100_000,
+        description="Longest prompt, counted after {variables} are filled.",
+    )  # fmt: skip
+    max_id_chars: int = Field(
+        limits.MAX_ID_CHARS, ge=1, le=limits.MAX_ID_CHARS,
+        description="Longest image id, counted after {variables} are filled.",
+    )  # fmt: skip
+    max_matrix_value_chars: int = Field(
+        limits.MAX_MATRIX_VALUE_CHARS, ge=1, le=100_000,
+        description="Longest value of a template matrix.",
+    )  # fmt: skip
+    plan_warn_disk_gb: float = Field(
+        limits.PLAN_WARN_DISK_GB, gt=0, description="`plan` warns above this estimated output size."
+    )
+    plan_warn_cpu_hours: float = Field(
+        limits.PLAN_WARN_CPU_HOURS, gt=0,
+        description="`plan` warns above this estimated encoding time (one core).",
+    )  # fmt: skip
+    plan_warn_files: int = Field(
+        limits.PLAN_WARN_FILES, ge=1, description="`plan` warns above this many output files."
+    )
+
+    @field_validator("allowed_buckets", "allowed_endpoints", mode="before")
+    @classmethod
+    def _name_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("storage_endpoint_url", "gemini_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not limits.is_http_url(value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+# Settings read under another name than MEDIAGEN_<FIELD> (the vendors' own names).
+_SECRET_FIELDS = {name for name, f in Settings.model_fields.items() if f.annotation is not None
+                  and "SecretStr" in str(f.annotation)}  # fmt: skip
+
+
+def _variable(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        return " / ".join(str(choice) for choice in alias.choices[:-1])
+    return f"MEDIAGEN_{field.upper()}"
+
+
+def _one_line(exc: ValidationError) -> str:
+    """``MEDIAGEN_CONCURRENCY: expected a whole number, got 'abc'`` (never a secret's value)."""
+    from mediagen.spec_errors import error_message, field_path
+
+    parts = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        inner = f" {field_path(tuple(error['loc'][1:]))}:" if len(error["loc"]) > 1 else ""
+        if field in _SECRET_FIELDS:
+            error = {**error, "input": "(hidden)"}
+        parts.append(f"{_variable(field)}:{inner} {error_message(error)}")
+    return "bad setting: " + "; ".join(dict.fromkeys(parts))
+
 
 def get_settings() -> Settings:
-    """Fresh settings from the current environment."""
-    return Settings()
+    """Fresh settings from the current environment.
+
+    A malformed value raises :class:`ConfigurationError` with one line naming the
+    variable (the CLI exits 2), never a Pydantic traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_one_line(exc)) from None
+    except SettingsError as exc:  # a JSON setting that is not JSON (e.g. RATE_LIMITS)
+        raise ConfigurationError(_settings_error(exc)) from None
+
+
+def _settings_error(exc: SettingsError) -> str:
+    import re
+
+    match = re.search(r'field "([a-z_]+)"', str(exc))
+    field = match.group(1) if match else None
+    where = _variable(field) if field else "a MEDIAGEN_* setting"
+    return f"bad setting: {where}: not valid JSON"

@@ -2,7 +2,9 @@
 
 A spec is user input, so every model forbids unknown keys (a typo such as
 ``promt:`` is an error, not a silently ignored field). Errors are reported by
-:mod:`mediagen.spec_errors` with the file, line and field path.
+:mod:`mediagen.spec_errors` with the file, line and field path. Reading files and
+YAML safely (size, kind of file, characters, nesting, NaN) is
+:mod:`mediagen.spec_loader`; the caps a spec must stay under are :mod:`mediagen.limits`.
 
 Validation happens in two steps, both run by :func:`parse_spec` (and so by
 ``load_spec`` and ``spec_from_any``):
@@ -20,11 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -39,7 +39,10 @@ from pydantic import (
     model_validator,
 )
 
+from mediagen import spec_loader as loader
 from mediagen.errors import SpecError
+from mediagen.limits import MAX_IMAGES, Limits, is_http_url
+from mediagen.limits import current as current_limits
 from mediagen.presets import MAX_SIDE, MIN_SIDE, Quality, SizePreset, Theme
 from mediagen.ratelimit import RateLimit
 from mediagen.spec_errors import (
@@ -48,7 +51,6 @@ from mediagen.spec_errors import (
     SLUG_RULES,
     describe,
     did_you_mean,
-    field_path,
     format_problems,
     format_validation_error,
     locate,
@@ -60,10 +62,11 @@ from mediagen.spec_schema import (
     size_schema,
 )
 
-HARD_MAX_IMAGES = 10_000
+HARD_MAX_IMAGES = MAX_IMAGES  # a worker may lower it (MEDIAGEN_MAX_IMAGES), never raise it
 # Matrix variables with these names also set that option of each expanded image.
 TEMPLATE_FIELDS = ("theme", "size", "quality")
 ID_RULES = f"{SLUG_RULES}; no '/' or '..'"
+HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+"  # what is_http_url accepts, for editors
 Loc = tuple[Any, ...]  # a field path in a spec, e.g. ("images", 2, "id")
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_RE)]
@@ -74,7 +77,10 @@ ModelName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip
 
 class _Model(BaseModel):
     # coerce_numbers_to_str: ``name: 2024`` or ``tags: [2024]`` mean the text, as a person expects.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    # allow_inf_nan=False: NaN/infinity (even as the text "nan") cannot go into a JSON manifest.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False
+    )
 
 
 def is_valid_id(value: str) -> bool:
@@ -155,6 +161,11 @@ def _metadata_value(value: Any) -> Any:
         raise ValueError(
             f"metadata values must be text, numbers or true/false, got {describe(value)}"
         )
+    # Copied into every image's manifest entry: bounded, and numbers any JSON reader keeps.
+    if isinstance(value, str) and len(value) > 1000:
+        raise ValueError(f"is too long ({len(value)} characters, at most 1000)")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise ValueError("is too large a number (at most 19 digits)")
     return value
 
 
@@ -263,15 +274,19 @@ class ImageOptions(_Model):
     finance_context: bool | None = Field(
         None, description="Add finance-app context to the prompt (default: on for finance specs)."
     )
-    constraints: list[Annotated[str, StringConstraints(max_length=200)]] | None = None
+    constraints: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
+        None, max_length=20
+    )
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     model: ModelName | list[ModelName] | None = Field(
         None,
         description="Model name, or a fallback chain [first, then, ...] tried in order on "
         "capacity or availability errors (never on safety blocks).",
     )
-    tags: list[Annotated[str, StringConstraints(max_length=60)]] | None = None
-    metadata: dict[str, MetadataValue] | None = None
+    tags: list[Annotated[str, StringConstraints(max_length=60)]] | None = Field(None, max_length=32)
+    metadata: dict[Annotated[str, StringConstraints(max_length=100)], MetadataValue] | None = Field(
+        None, max_length=32
+    )
     variants: Variants | None = None
     focal_point: FocalValue | None = Field(
         None,
@@ -353,11 +368,13 @@ class ImageSpec(ImageOptions):
 
     id: str = Field(
         description="Slug: lowercase letters, digits, '-', '_', '.'. "
-        "In a template, {variables} are filled from the matrix."
+        "In a template, {variables} are filled from the matrix.",
+        json_schema_extra={"pattern": r"^[a-z0-9{][a-z0-9._{}-]*$"},
     )
     prompt: str = Field(min_length=1, max_length=4000)
     matrix: dict[Slug, Annotated[list[MatrixValue], Field(min_length=1)]] | None = Field(
         None,
+        min_length=1,
         description="Template variables; their product expands this entry into many images. "
         "Variables named theme, size or quality also set that option.",
     )
@@ -393,10 +410,12 @@ class StorageTarget(_Model):
         None, description="Key prefix inside the bucket (default: the spec name)."
     )
     region: str | None = None
-    endpoint_url: str | None = None
+    endpoint_url: str | None = Field(None, json_schema_extra={"pattern": HTTP_URL_PATTERN})
     public: bool = Field(False, description="Publish objects public-read. Private by default.")
     public_base_url: str | None = Field(
-        None, description="Base URL (e.g. a CDN) that object keys are appended to."
+        None,
+        description="Base URL (e.g. a CDN) that object keys are appended to: http(s) only.",
+        json_schema_extra={"pattern": HTTP_URL_PATTERN},
     )
     cdn: bool = Field(False, description="DigitalOcean: use the Spaces CDN URL form.")
     naming: Literal["hashed", "stable"] = Field(
@@ -438,6 +457,14 @@ class StorageTarget(_Model):
             raise ValueError(
                 f"prefix {value!r} must be a relative key path without '.', '..', '//' or '\\'"
             )
+        return value
+
+    @field_validator("endpoint_url", "public_base_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        # The base URL lands in manifests, srcset and <picture>: a javascript: URL would run.
+        if value is not None and not is_http_url(value):
+            raise ValueError(f"{describe(value)} is not an http:// or https:// URL")
         return value
 
     @model_validator(mode="after")
@@ -497,15 +524,14 @@ class JobSpec(_Model):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# --- loading -----------------------------------------------------------------
+# --- loading (reading and YAML: mediagen.spec_loader; caps: mediagen.limits) ------
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def parse_spec(data: Any, source: str = "<inline spec>", root_node: Any = None) -> JobSpec:
+def parse_spec(
+    data: Any, source: str = "<inline spec>", root_node: Any = None, limits: Limits | None = None
+) -> JobSpec:
     """Validate an already-parsed mapping; errors name ``source`` (and lines if known)."""
+    limits = limits or current_limits()
     if not isinstance(data, dict):
         if data is None:
             raise SpecError(f"{source}: the spec is empty; it needs at least 'name' and 'images'")
@@ -513,108 +539,47 @@ def parse_spec(data: Any, source: str = "<inline spec>", root_node: Any = None) 
         raise SpecError(
             f"{where}: a spec must be a mapping (name: ..., images: ...), not {describe(data)}"
         )
+    if root_node is None:  # inline data (API, deployment parameter): no file was size-checked
+        loader.check_data_size(data, source, limits.spec_max_bytes)
+    loader.check_values(data, source, root_node, limits.spec_max_depth)
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         problems = format_validation_error(exc, source, root_node)
         raise SpecError(
-            f"{source}: invalid spec ({_count(len(problems), 'problem')})", problems
+            f"{source}: invalid spec ({loader.count(len(problems), 'problem')})", problems
         ) from exc
     from mediagen.templates import expand_images  # templates build on these models
 
-    _, expansion = expand_images(spec)
+    _, expansion = expand_images(spec, limits)
     if expansion:
         problems = format_problems(expansion, source, root_node)
-        raise SpecError(f"{source}: invalid spec ({_count(len(problems), 'problem')})", problems)
+        raise SpecError(
+            f"{source}: invalid spec ({loader.count(len(problems), 'problem')})", problems
+        )
     return spec
 
 
-def load_spec(path: str | Path) -> JobSpec:
+def load_spec(path: str | Path, limits: Limits | None = None) -> JobSpec:
     """Read and validate a YAML spec file.
 
     Raises ``FileNotFoundError`` for a missing file and :class:`SpecError`
-    (naming file, line and field) for anything wrong inside it.
+    (naming file, line and field) for anything wrong inside it, including a
+    file that is too big or is not a regular file (a FIFO, ``/dev/zero``).
     """
-    path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError(f"{path}:{line}:1: not UTF-8 text (byte {exc.start})") from exc
-    return load_spec_text(text, str(path))
+    limits = limits or current_limits()
+    text = loader.read_spec_file(Path(path), limits.spec_max_bytes)
+    return load_spec_text(text, str(path), limits)
 
 
-def load_spec_text(text: str, source: str = "<spec>") -> JobSpec:
+def load_spec_text(text: str, source: str = "<spec>", limits: Limits | None = None) -> JobSpec:
     """Validate YAML text; ``source`` names it in error messages."""
-    data, root_node = _parse_yaml(text, source)
+    limits = limits or current_limits()
+    loader.check_text_size(text, source, limits.spec_max_bytes)
+    data, root_node = loader.parse_yaml(text, source, limits.spec_max_depth)
     if root_node is None:  # no document at all (empty, or only comments)
         raise SpecError(f"{source}:1:1: the spec is empty; it needs at least 'name' and 'images'")
-    return parse_spec(data, source, root_node)
-
-
-def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    """The data and the composed node tree (for line numbers), parsed once."""
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None
-        duplicates = list(_duplicate_keys(root, (), set()))
-        if duplicates:
-            problems = [
-                f"{source}:{key.start_mark.line + 1}:{key.start_mark.column + 1}: "
-                f"{field_path(loc)}: duplicate key {loc[-1]!r} (first at line {first})"
-                for loc, key, first in duplicates
-            ]
-            raise SpecError(
-                f"{source}: invalid spec ({_count(len(problems), 'problem')})", problems
-            )
-        return loader.construct_document(root), root
-    except yaml.YAMLError as exc:
-        raise SpecError(_yaml_message(exc, source)) from exc
-    finally:
-        loader.dispose()
-
-
-def _yaml_message(exc: yaml.YAMLError, source: str) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-    problem = getattr(exc, "problem", None) or str(exc)
-    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context and context_mark is not None and context_mark is not mark:
-        started = f"line {context_mark.line + 1}"
-        if problem.startswith("but "):  # "expected a single document ..., but found another"
-            problem = f"{context} (from {started}), {problem}"
-        else:  # "expected ',' or ']' ... (while parsing a flow sequence from line 7)"
-            problem = f"{problem} ({context} from {started})"
-    return f"{where}: not valid YAML: {problem}"
-
-
-def _duplicate_keys(
-    node: yaml.Node, loc: Loc, visited: set[int]
-) -> Iterator[tuple[Loc, yaml.Node, int]]:
-    """``(loc, key node, first line)`` of every key given twice in one mapping.
-
-    PyYAML silently keeps the last value of a repeated key; in a spec that is
-    almost always a mistake (two ``quality:`` lines), so it is an error.
-    """
-    if id(node) in visited:  # an alias: already checked (and no exponential walk)
-        return
-    visited.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        first: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is not None and key != "<<":
-                if key in first:
-                    yield (*loc, key), key_node, first[key]
-                else:
-                    first[key] = key_node.start_mark.line + 1
-            yield from _duplicate_keys(value_node, (*loc, key), visited)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, index), visited)
+    return parse_spec(data, source, root_node, limits)
 
 
 def spec_from_any(spec: JobSpec | dict[str, Any] | str | Path) -> JobSpec:

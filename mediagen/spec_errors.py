@@ -240,6 +240,8 @@ def error_message(error: dict[str, Any]) -> str:
         return f"expected text, got {describe(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"expected a whole number, got {describe(value)}"
+    if kind == "finite_number":
+        return f"{describe(value)} is not a finite number (NaN and infinity cannot be published)"
     if kind in ("float_type", "float_parsing"):
         return f"expected a number, got {describe(value)}"
     if kind in ("bool_type", "bool_parsing"):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from mediagen.limits import MAX_ALT_TEXT_CHARS, Limits
+from mediagen.limits import current as current_limits
 from mediagen.spec import (
     HARD_MAX_IMAGES,
     ID_RULES,
@@ -69,34 +71,41 @@ class ImageInstance:
     overrides: dict[str, str] = field(default_factory=dict)
 
 
-def expand_images(spec: JobSpec) -> tuple[list[ImageInstance], list[tuple[Loc, str]]]:
+def expand_images(
+    spec: JobSpec, limits: Limits | None = None
+) -> tuple[list[ImageInstance], list[tuple[Loc, str]]]:
     """Every image of the spec, templates filled, and the problems found on the way.
 
     Problems are ``(loc, message)`` pairs, ``loc`` a field path in the spec
     (``("images", 2, "id")``), so a caller holding the YAML can name the line.
-    Nothing is expanded when the spec would exceed ``max_images``.
+    Nothing is expanded when the spec would exceed its image cap, or when a filled
+    template would exceed a length cap (both computed without expanding).
     """
+    limits = limits or current_limits()
     problems: list[tuple[Loc, str]] = []
     sizes = [expansion_size(image) for image in spec.images]
+    cap = min(spec.max_images, limits.max_images)
     running = 0
     for index, count in enumerate(sizes):
         running += count
-        if running > spec.max_images:
+        if running > cap:
             loc: Loc = ("images", index, "matrix") if spec.images[index].matrix else ("images",)
-            problems.append(
-                (
-                    loc,
-                    f"the spec expands to {sum(sizes)} images, more than "
+            if cap < spec.max_images:
+                why = f"this worker's cap of {cap} (MEDIAGEN_MAX_IMAGES)"
+            else:
+                why = (
                     f"max_images={spec.max_images}; raise max_images (at most "
-                    f"{HARD_MAX_IMAGES}) or split the spec",
+                    f"{min(HARD_MAX_IMAGES, limits.max_images)})"
                 )
+            problems.append(
+                (loc, f"the spec expands to {sum(sizes)} images, more than {why} or split the spec")
             )
             return [], problems
 
     instances: list[ImageInstance] = []
     first_use: dict[str, int] = {}
     for index, image in enumerate(spec.images):
-        entry_problems = _template_problems(image, index)
+        entry_problems = _template_problems(image, index) or _length_problems(image, index, limits)
         if entry_problems:
             problems.extend(entry_problems)
             continue
@@ -188,6 +197,52 @@ def _template_problems(image: ImageSpec, index: int) -> list[tuple[Loc, str]]:
                         f"{error_message(exc.errors()[0])}",
                     )
                 )
+    return problems
+
+
+def filled_length(text: str, longest: dict[str, int]) -> int:
+    """Length of ``text`` once filled, each variable taking its longest value."""
+    length = len(text)
+    for match in _TEMPLATE_TOKEN.finditer(text):
+        token = match.group(0)
+        length += -1 if token in ("{{", "}}") else longest[match.group(1)] - len(token)
+    return length
+
+
+def _length_problems(image: ImageSpec, index: int, limits: Limits) -> list[tuple[Loc, str]]:
+    """Caps on what each expanded image holds, checked before anything is expanded."""
+    problems: list[tuple[Loc, str]] = []
+    longest: dict[str, int] = {}
+    for name, values in (image.matrix or {}).items():
+        lengths = [len(str(value)) for value in values]
+        longest[name] = max(lengths)
+        for position, length in enumerate(lengths):
+            if length > limits.max_matrix_value_chars:
+                problems.append(
+                    (
+                        ("images", index, "matrix", name, position),
+                        f"is too long ({length} characters, at most "
+                        f"{limits.max_matrix_value_chars}: MEDIAGEN_MAX_MATRIX_VALUE_CHARS)",
+                    )
+                )
+                break
+    if problems:
+        return problems
+    caps = [
+        ("id", image.id, limits.max_id_chars, "MEDIAGEN_MAX_ID_CHARS"),
+        ("prompt", image.prompt, limits.max_prompt_chars, "MEDIAGEN_MAX_PROMPT_CHARS"),
+        ("alt_text", image.alt_text or "", MAX_ALT_TEXT_CHARS, "the alt_text limit"),
+    ]
+    for field_name, text, cap, setting in caps:
+        length = filled_length(text, longest) if image.matrix else len(text)
+        if length > cap:
+            filled = " once its {variables} are filled" if image.matrix else ""
+            problems.append(
+                (
+                    ("images", index, field_name),
+                    f"is too long{filled} (up to {length} characters, at most {cap}: {setting})",
+                )
+            )
     return problems
 
 

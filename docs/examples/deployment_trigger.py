@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediagen import trust
+from mediagen.settings import get_settings
 from mediagen.spec import JobSpec, spec_from_any
 
 DEPLOYMENT = "generate-media/adhoc"
@@ -17,8 +19,11 @@ DEPLOYMENT = "generate-media/adhoc"
 
 def batch_parameters(spec: JobSpec | dict[str, Any] | str) -> dict[str, Any]:
     """The deployment's parameters for ``spec``: validated, sent inline (the worker may
-    not share this machine's files). Raises SpecError naming every problem."""
+    not share this machine's files). Raises SpecError naming every problem, including
+    storage this service does not allow (see mediagen.trust)."""
     job_spec = spec_from_any(spec)
+    # Specs from API callers are untrusted: only the storage this service's settings allow.
+    trust.check_spec(job_spec, get_settings(), trusted=False)
     return {"spec": job_spec.model_dump(mode="json", exclude_none=True)}
 
 
