@@ -11,6 +11,7 @@ run is interrupted.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -34,6 +35,8 @@ from mediagen import interrupts, run_guard
 from mediagen.errors import RunInterruptedError
 
 LOG_NAME = "mediagen-local-api.log"
+
+logger = logging.getLogger("mediagen")
 
 
 def _free_port() -> int:
@@ -117,6 +120,7 @@ def local_api() -> Iterator[str | None]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the local Prefect API did not start; see {log}")
                 time.sleep(0.1)
+        logger.info("temporary local Prefect API at %s (its log: %s)", url, log)
         with temporary_settings(updates={PREFECT_API_URL: url}):
             try:
                 yield url
