@@ -20,17 +20,15 @@ import logging
 from typing import Any
 
 from mediagen import interrupts, pipeline
-from mediagen.console import failure_line
 from mediagen.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.manifest import ImageEntry, Manifest, manifest_key, read_manifest
 from mediagen.plan import make_plan
+from mediagen.report import interrupted_lines
 from mediagen.settings import get_settings
 from mediagen.spec import JobSpec, spec_from_any
 from mediagen.storage import BucketConfig
 
 logger = logging.getLogger("mediagen")
-
-MAX_FAILURE_LINES = 5  # after an interrupt the whole report stays under ~10 lines
 
 
 def pending_entry(
@@ -94,26 +92,10 @@ def record_stopped_run(flow: Any, flow_run: Any, state: Any) -> None:
         )  # fmt: skip
 
 
-def summary_lines(manifest: Manifest, manifest_url: str) -> list[str]:
-    """The few lines an interrupted run ends with, in the CLI."""
-    counts = manifest.counts
-    lines = [
-        f"interrupted: {counts.get('ok', 0)} of {len(manifest.images)} image(s) published, "
-        f"{counts.get('pending', 0)} pending; run again to resume them "
-        "(nothing already paid for is made again)"
-    ]
-    failed = [e for e in manifest.failed() if e.status in ("failed", "blocked")]
-    lines += [failure_line(e) for e in failed[:MAX_FAILURE_LINES]]
-    if len(failed) > MAX_FAILURE_LINES:
-        lines.append(f"... and {len(failed) - MAX_FAILURE_LINES} more not published")
-    lines.append(f"partial manifest: {manifest_url}")
-    return lines
-
-
 def note_interrupted(manifest: Manifest, ctx: pipeline.RunContext) -> None:
     """Hand the CLI's watchdog its last lines, in case threads still at the backend
     keep this process from returning to the command before its deadline."""
     bucket = pipeline.bucket_for(ctx.bucket)
     interrupts.record_final_lines(
-        summary_lines(manifest, bucket.plain_url(manifest_key(ctx.prefix)))
+        interrupted_lines(manifest, bucket.plain_url(manifest_key(ctx.prefix)))
     )

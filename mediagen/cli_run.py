@@ -20,7 +20,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.partial import summary_lines
 from mediagen import allocator, events, interrupts, run_guard
 from mediagen.console import (
     EXIT_BAD_INPUT,
@@ -29,13 +28,13 @@ from mediagen.console import (
     brand_cell,
     console,
     err,
-    failure_line,
     formats_cell,
     say,
     user_errors,
 )
 from mediagen.errors import RunInterruptedError
 from mediagen.manifest import Manifest, manifest_key
+from mediagen.report import failure_line, interrupted_lines
 from mediagen.spec import JobSpec
 from mediagen.storage import Bucket
 
@@ -88,7 +87,7 @@ def run_flow_and_report(
         say(f"error: Prefect could not run the flow: {exc}")
         raise typer.Exit(EXIT_FAILED) from None
     if guard.interrupted or run_guard.interrupted():
-        for line in summary_lines(manifest, bucket.plain_url(manifest_key(prefix))):
+        for line in interrupted_lines(manifest, bucket.plain_url(manifest_key(prefix))):
             say(line)
         guard.finished()
         raise typer.Exit(interrupts.EXIT_CODE)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +27,6 @@ console = Console()
 err = Console(stderr=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-REASON_CHARS = 160
 
 
 class QuietHandler(RichHandler):
@@ -85,27 +83,6 @@ def user_errors() -> Iterator[None]:
     except MediagenError as exc:  # the run itself failed (storage, backend): not bad input
         say(f"error: {type(exc).__name__}: {exc}")
         raise typer.Exit(EXIT_FAILED) from None
-
-
-_EXCEPTION_NAME = re.compile(r"^[A-Z]\w*(Error|Exception|Exceeded): ")
-
-
-def short_reason(error: str) -> tuple[str, str]:
-    """(stage, short reason) of a manifest ``error`` like ``generate: TransientError: …``."""
-    stage, _, rest = error.partition(": ")
-    if stage not in ("generate", "process", "upload") or not rest:
-        stage, rest = "", error
-    first = (rest.strip().splitlines() or [""])[0]
-    first = _EXCEPTION_NAME.sub("", first, count=1)
-    if len(first) > REASON_CHARS:
-        first = first[: REASON_CHARS - 1].rstrip() + "…"
-    return stage, first
-
-
-def failure_line(entry: Any) -> str:
-    """``failed: hero (generate): 503 UNAVAILABLE: The model is overloaded.``"""
-    stage, reason = short_reason(entry.error or entry.status)
-    return f"{entry.status}: {entry.id}" + (f" ({stage})" if stage else "") + f": {reason}"
 
 
 def formats_cell(item: Any) -> str:
