@@ -15,12 +15,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed, wait
+from prefect.futures import PrefectFuture, wait
 from prefect.runtime import deployment, flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import concurrency_limits, run_logs, secret_blocks
+from flows import concurrency_limits, fanout, partial, run_logs, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from flows.parameters import SpecParameter, spec_name
 from mediagen import alt_text, lease, pipeline, preflight, ratelimit, run_guard, trust
@@ -29,6 +29,7 @@ from mediagen.errors import (
     BudgetExceededError,
     ConfigurationError,
     RunAbortedError,
+    RunInterruptedError,
     TransientError,
     TransientStorageError,
 )
@@ -78,7 +79,7 @@ class Stopped:
     for the run instead of three failed task runs per image in the logs and the UI.
     """
 
-    status: str  # failed | skipped
+    status: str  # failed | skipped | pending
     error: str
 
 
@@ -86,6 +87,8 @@ class Stopped:
 def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated | Stopped:
     try:
         return pipeline.generate(job, ctx)
+    except RunInterruptedError as exc:  # Ctrl-C / cancel before its backend call
+        return Stopped("pending", f"generate: {exc}")
     except (AuthError, ConfigurationError, RunAbortedError) as exc:
         return Stopped("failed", f"generate: {type(exc).__name__}: {exc}")
     except BudgetExceededError as exc:
@@ -146,6 +149,9 @@ def _run_name() -> str:
     flow_run_name=_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_THREADS),
     persist_result=False,
+    # A run killed by a worker's cancel, or crashed, records itself in its manifest.
+    on_cancellation=[partial.record_stopped_run],
+    on_crashed=[partial.record_stopped_run],
 )
 def generate_media(spec: SpecParameter, concurrency: int | None = None) -> State:
     """Generate, process and publish every image of ``spec`` (a path or a mapping)."""
@@ -193,7 +199,7 @@ def _run(job_spec: JobSpec, ctx: pipeline.RunContext, limit: int, settings: Sett
     # No key for an explicit gemini spec, or an estimate over budget: fail before any work.
     preflight.check_run(job_spec, plan, settings)
     try:
-        return _fan_out(job_spec, ctx, plan, previous, settings)
+        return _fan_out(job_spec, ctx, plan, previous, settings, limit)
     finally:
         concurrency_limits.uninstall()
 
@@ -204,6 +210,7 @@ def _fan_out(
     plan: Plan,
     previous: Manifest | None,
     settings: Settings,
+    limit: int = DEFAULT_THREADS,
 ) -> State:
     logger = get_run_logger()
     models = {
@@ -217,30 +224,40 @@ def _fan_out(
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 
     delays = {"retries": settings.task_retries}
-    chains: dict[str, tuple[ImageJob, list[PrefectFuture[Any]]]] = {}
-    for job in plan.todo:
+
+    def submit(job: ImageJob) -> list[PrefectFuture[Any]]:
         retry = {**delays, "retry_delay_seconds": _jittered_delays(
             settings.task_retries, settings.retry_base_delay)}  # fmt: skip
         gen = generate_task.with_options(**retry).submit(job, ctx)
         proc = process_task.with_options(**retry).submit(job, gen, ctx)
         up = upload_task.with_options(**retry).submit(job, gen, proc, ctx)
-        chains[job.id] = (job, [gen, proc, up])
-    progress = ProgressReporter(job_spec.name, len(chains), logger)
-    for finished in as_completed([futures[-1] for _, futures in chains.values()]):
-        finished.wait()  # done already: this only records the final state, no API call
-        progress.image_finished(finished.state.is_completed())
-    progress.flush()
-    wait([f for _, futures in chains.values() for f in futures])
+        return [gen, proc, up]
 
-    results = {image_id: _outcome(job, futures, ctx) for image_id, (job, futures) in chains.items()}
+    def finished(future: PrefectFuture[Any]) -> None:
+        future.wait()  # done already: this only records the final state, no API call
+        progress.image_finished(future.state.is_completed())
+
+    progress = ProgressReporter(job_spec.name, len(plan.todo), logger)
+    # Chains in flight: about what the thread pool runs at once (3 tasks per image).
+    fan = fanout.run_chains(
+        plan.todo, submit, window=limit + 1, grace=settings.interrupt_grace,
+        on_finished=finished, cancel_requested=fanout.cancel_requested_on_server(),
+        logger=logger,
+    )  # fmt: skip
+    progress.flush()
+    done = fan.done()
+    wait([f for _, futures in done.values() for f in futures])
+    results = {image_id: _outcome(job, futures, ctx) for image_id, (job, futures) in done.items()}
+    for job, why in fan.pending():
+        results[job.id] = partial.pending_entry(job, ctx, f"{why}: {fan.interrupted}", previous)
     manifest = manifest_task(ctx, plan, results, previous, job_spec.budget_usd)
     failed = manifest.failed()
     # One line per image that failed on its own; one line for all the images that an
     # abort or the budget stopped (a bad key must not print a thousand errors).
-    stopped = {"aborted": 0, "skipped": 0}
+    stopped = {"aborted": 0, "skipped": 0, "pending": 0}
     for entry in failed:
-        if entry.status == "skipped":
-            stopped["skipped"] += 1
+        if entry.status in ("skipped", "pending"):
+            stopped[entry.status] += 1
         elif manifest.run_aborted and stopped_by_abort(entry):
             stopped["aborted"] += 1
         else:
@@ -261,8 +278,16 @@ def _fan_out(
     )
     if manifest.run_aborted:
         message += f"; run aborted: {manifest.run_aborted}"
+    if fan.interrupted:
+        message += f"; {fan.interrupted}: {stopped['pending']} image(s) pending"
     logger.info(message)
     data = manifest.model_dump(mode="json")
+    if fan.interrupted:
+        partial.note_interrupted(manifest, ctx)
+    if fan.reraise is not None:
+        raise fan.reraise  # a worker's cancel (SIGTERM): Prefect finishes the cancellation
+    if fan.interrupted:
+        return Cancelled(message=message, data=data)
     return Failed(message=message, data=data) if failed else Completed(message=message, data=data)
 
 
@@ -281,6 +306,8 @@ def _outcome(
         state = future.state
         if state.is_failed() or state.is_crashed():
             error = state.result(raise_on_failure=False)
+            if isinstance(error, RunInterruptedError):  # e.g. its alt text was not asked
+                return pipeline.failed_entry(job, ctx, f"{stage}: {error}", status="pending")
             if isinstance(error, BaseException):
                 entry = pipeline.failed_entry(job, ctx, error, generated=made)
                 return entry.model_copy(update={"error": f"{stage}: {entry.error}"})

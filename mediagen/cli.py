@@ -7,41 +7,30 @@ arguments). Expected errors print one clear message, never a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediagen import (
-    allocator,
-    cli_models,
-    events,
-    prefix_owner,
-    preflight,
-    run_guard,
-    url_expiry,
-    visibility,
+from mediagen import cli_models, prefix_owner, preflight, run_guard, visibility
+from mediagen.cli_run import manifest_key_of as _manifest_key
+from mediagen.console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    configure_logging,
+    console,
+    err,
 )
-from mediagen.errors import (
-    BudgetExceededError,
-    ConfigurationError,
-    MediagenError,
-    SpecBusyError,
-    SpecError,
-)
-from mediagen.gallery import gallery_key
+from mediagen.console import brand_cell as _brand_cell
+from mediagen.console import formats_cell as _formats_cell
+from mediagen.console import user_errors as _user_errors
+from mediagen.errors import SpecError
 from mediagen.jobs import expand_spec, prefix_of
-from mediagen.manifest import Manifest, manifest_key
+from mediagen.manifest import Manifest
 from mediagen.plan import Plan, make_plan
 from mediagen.presets import Quality, SizePreset, Theme
 from mediagen.settings import get_settings
@@ -55,10 +44,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 SCHEMA_PATH = Path("specs/mediagen-spec.schema.json")
 
 
@@ -77,40 +62,11 @@ SpecArg = Annotated[Path, typer.Argument(help="Path to a YAML spec.", show_defau
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
-        force=True,
-    )
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    configure_logging(verbose)  # quiet without -v: see mediagen/console.py
     # Telemetry cannot reach out from most CI and private networks; it only logs errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's 20 s default is too short for a busy 2-core machine starting its local API.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Expected errors → one message, no traceback; exit 2 for bad input, 1 otherwise."""
-    try:
-        yield
-    except SpecError as exc:
-        err.print(f"error: {exc.args[0]}", highlight=False, markup=False, soft_wrap=True)
-        for problem in exc.problems if exc.problems != [exc.args[0]] else []:
-            err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except FileNotFoundError as exc:
-        err.print(f"error: no such file: {exc.filename or exc}", highlight=False, markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (ConfigurationError, BudgetExceededError, SpecBusyError) as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except MediagenError as exc:  # the run itself failed (storage, backend): not bad input
-        err.print(
-            f"error: {type(exc).__name__}: {exc}", highlight=False, markup=False, soft_wrap=True
-        )
-        raise typer.Exit(EXIT_FAILED) from None
 
 
 def _load(path: Path) -> JobSpec:
@@ -214,18 +170,6 @@ def plan(spec: SpecArg) -> None:
         run_guard.check_estimate(the_plan.estimated_cost_usd, job_spec.budget_usd)
 
 
-def _formats_cell(item: Any) -> str:
-    """'jpeg,avif (7 files)': each format once, and the file count when renditions add some."""
-    formats = ",".join(dict.fromkeys(o.format for o in item.outputs)) or getattr(item, "format", "")
-    return f"{formats} ({len(item.outputs)} files)" if len(item.outputs) > 1 else formats
-
-
-def _brand_cell(score: float | None, off_brand: bool) -> str:
-    if score is None:
-        return ""
-    return f"{score:.0%} OFF-BRAND" if off_brand else f"{score:.0%}"
-
-
 @app.command()
 def run(
     ctx: typer.Context,
@@ -256,6 +200,17 @@ def run(
     ] = None,
 ) -> None:
     """Generate, process and publish every image that needs it; write the manifest."""
+    from mediagen import cli_run
+
+    with cli_run.signal_guard() as guard:  # Ctrl-C from here on: exit 130, no traceback
+        _run(ctx, spec, guard, concurrency, runner, dask_address, prune, yes, if_running)
+
+
+def _run(ctx: typer.Context, spec: Path, guard: Any, concurrency: int | None,
+         runner: Runner | None, dask_address: str | None, prune: bool, yes: bool,
+         if_running: IfRunning | None) -> None:  # fmt: skip
+    from mediagen import cli_run
+
     with _user_errors():
         job_spec = _load(spec)
         _hold_lease(ctx, job_spec, if_running)  # before planning: plan what the other run left
@@ -276,30 +231,11 @@ def run(
         if prune:
             _prune(bucket, job_spec, yes)
         raise typer.Exit(EXIT_OK)
-    allocator.limit_malloc_arenas()  # before the task threads: flat memory (bench/ 3)
-    from flows.run import run_flow  # imports Prefect: only when a run needs it
-
-    with _progress(todo) as advance:
-        unsubscribe = events.subscribe(advance)
-        try:
-            with _user_errors():
-                manifest = run_flow(
-                    job_spec,
-                    concurrency=concurrency,
-                    runner=runner.value if runner else None,
-                    dask_address=dask_address,
-                )
-        except RuntimeError as exc:  # Prefect itself could not start or run the flow
-            err.print(f"error: Prefect could not run the flow: {exc}", markup=False, soft_wrap=True)
-            raise typer.Exit(EXIT_FAILED) from None
-        finally:
-            unsubscribe()
-    _print_summary(manifest, bucket, prefix_of(job_spec))
-    if manifest.run_aborted:
-        # The key (or another setting) was refused: one message, and "fix your settings".
-        err.print(f"error: run aborted: {manifest.run_aborted}", highlight=False, markup=False,
-                  soft_wrap=True)  # fmt: skip
-        raise typer.Exit(EXIT_BAD_INPUT)
+    manifest = cli_run.run_flow_and_report(
+        job_spec, todo, bucket, prefix_of(job_spec), guard,
+        concurrency=concurrency, runner=runner.value if runner else None,
+        dask_address=dask_address,
+    )  # fmt: skip
     if prune:
         _prune(bucket, job_spec, yes)
     raise typer.Exit(EXIT_FAILED if manifest.failed() else EXIT_OK)
@@ -412,80 +348,6 @@ def submit(
         for name, link in sorted(remote.result_links(submitted.flow_run_id, job_spec.name).items()):
             console.print(f"{name}: {link}", highlight=False)
     raise typer.Exit(EXIT_OK if state.is_completed() else EXIT_FAILED)
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=total == 0,
-    )
-    bar = progress.add_task("images", total=total)
-
-    def advance(image_id: str, event: str) -> None:
-        if event in ("published", "failed", "blocked"):
-            progress.advance(bar)
-
-    with progress:
-        yield advance
-
-
-def _print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
-    table = Table(title=f"{manifest.spec_name}: {manifest.counts['ok']} published")
-    for column in ("id", "status", "size", "format", "bytes", "cost", "brand fit", "url / reason"):
-        table.add_column(column, overflow="fold")
-    not_attempted = 0
-    for entry in manifest.images.values():
-        if manifest.run_aborted and _stopped_by_abort(entry.error or ""):
-            not_attempted += 1  # summarised below, not one row each
-            continue
-        fit = entry.brand_fit
-        table.add_row(
-            entry.id,
-            entry.status,
-            f"{entry.width}x{entry.height}",
-            _formats_cell(entry),
-            str(entry.bytes or ""),
-            f"${entry.cost_usd:.4f}",
-            _brand_cell(fit.score, fit.off_brand) if fit else "",
-            entry.url if entry.status == "ok" else (entry.error or ""),
-        )
-    console.print(table)
-    if not_attempted:
-        console.print(f"{not_attempted} image(s) not made: the run was aborted")
-    off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
-    if off_brand:
-        console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")
-    change = manifest.visibility_change
-    if change is not None and change.run_id == manifest.run_id:
-        console.print(visibility.describe(change), highlight=False, soft_wrap=True)
-    if manifest.urls_expire_with_session:
-        line = url_expiry.describe(manifest.urls_expire_at, manifest.session_expires_at)
-        console.print(line, highlight=False, soft_wrap=True)
-    console.print(f"manifest: {bucket.plain_url(_manifest_key(manifest, prefix))}")
-    own = manifest.spec_name if manifest.shared_prefix else None
-    console.print(f"gallery: {bucket.plain_url(gallery_key(prefix, own))}")
-    budget = f" (budget ${manifest.budget_usd:.4f})" if manifest.budget_usd is not None else ""
-    console.print(f"cost: ${manifest.cost_usd:.4f}{budget}")
-    skipped = manifest.counts.get("skipped", 0)
-    if skipped:
-        console.print(f"{skipped} image(s) skipped: budget reached; run again to make them")
-
-
-def _manifest_key(manifest: Manifest, prefix: str | None = None) -> str:
-    """Where ``manifest`` lives (its own key when its spec shares the prefix)."""
-    prefix = manifest.storage.get("prefix") if prefix is None else prefix
-    own = manifest.spec_name if manifest.shared_prefix else None
-    return manifest_key(str(prefix or ""), own)
-
-
-def _stopped_by_abort(error: str) -> bool:
-    return any(name in error for name in ("RunAbortedError", "AuthError", "ConfigurationError"))
 
 
 @app.command()

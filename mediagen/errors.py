@@ -14,6 +14,7 @@ at the boundary with ``raise X from exc`` so callers only ever catch these::
     │       ├── AuthError      the key is refused: stop the whole run
     │       └── ModelUnavailableError  404 / unknown model: a fallback model may help
     ├── RunAbortedError        the run was stopped (bad key): image not attempted
+    │   └── RunInterruptedError  Ctrl-C / SIGTERM / cancel: image left pending
     ├── BudgetExceededError    the spec's budget_usd does not cover the work
     ├── SpecBusyError          another run of the spec holds its lease (CLI exit 2)
     ├── StorageError           the bucket failed
@@ -90,6 +91,11 @@ class ModelUnavailableError(PermanentError):
 
 class RunAbortedError(MediagenError):
     """The run was stopped (e.g. the backend refused the key); this image was not made."""
+
+
+class RunInterruptedError(RunAbortedError):
+    """The run was interrupted (Ctrl-C, SIGTERM, a cancel) before this image reached the
+    backend: it is recorded ``pending`` and made by the next run."""
 
 
 class BudgetExceededError(MediagenError):

@@ -24,7 +24,8 @@ MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
 # skipped: not generated because the run's budget_usd was reached (retried next run).
-Status = Literal["ok", "blocked", "failed", "skipped"]
+# pending: the run was interrupted (Ctrl-C, SIGTERM, a cancel) before it was made.
+Status = Literal["ok", "blocked", "failed", "skipped", "pending"]
 
 
 class OutputEntry(BaseModel):

@@ -72,6 +72,7 @@ def count_images(images: dict[str, ImageEntry], plan_counts: dict[str, int]) -> 
         "blocked": sum(e.status == "blocked" for e in images.values()),
         "failed": sum(e.status == "failed" for e in images.values()),
         "skipped": sum(e.status == "skipped" for e in images.values()),
+        "pending": sum(e.status == "pending" for e in images.values()),
         **{k: v for k, v in plan_counts.items() if k.startswith("plan_")},
     }
 

@@ -5,6 +5,10 @@
   calls :func:`abort`; stages that have not called the backend yet then raise
   :class:`RunAbortedError` at once, and waits (rate limiter, retry backoff)
   wake up early. One message for the run, not one failure per image.
+- **Interrupt.** Ctrl-C, SIGTERM or a cancel (:func:`interrupt`): no new backend
+  call starts (:class:`RunInterruptedError`; the image is left ``pending``), waits
+  wake up, and calls already in flight finish. Unlike an abort it is not cleared by
+  :func:`start_run`: a signal that lands while the run is starting still stops it.
 - **Budget.** With ``budget_usd`` set, each generation reserves its
   estimated cost before calling the backend and settles the real cost after.
   A generation whose estimate would take spend (paid + reserved) past the
@@ -23,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from mediagen.errors import BudgetExceededError, RunAbortedError
+from mediagen.errors import BudgetExceededError, RunAbortedError, RunInterruptedError
 
 
 @dataclass
@@ -37,6 +41,7 @@ class _Ledger:
 _lock = threading.Lock()
 _abort_event = threading.Event()
 _abort_reason: list[str] = []
+_interrupt_reason: list[str] = []
 _ledger = _Ledger()
 
 
@@ -44,7 +49,8 @@ def start_run(budget_usd: float | None = None) -> None:
     """Clear the abort flag and start a fresh budget ledger."""
     global _ledger
     with _lock:
-        _abort_event.clear()
+        if not _interrupt_reason:
+            _abort_event.clear()
         _abort_reason.clear()
         _ledger = _Ledger(budget_usd=budget_usd)
 
@@ -67,10 +73,38 @@ def aborted() -> str | None:
 
 
 def check() -> None:
-    """Raise :class:`RunAbortedError` if the run was aborted."""
+    """Raise :class:`RunAbortedError` if the run was aborted (or interrupted)."""
     reason = aborted()
     if reason is not None:
         raise RunAbortedError(f"run aborted: {reason}")
+    reason = interrupted()
+    if reason is not None:
+        raise RunInterruptedError(f"not started: {reason}")
+
+
+# -- interrupt -------------------------------------------------------------------
+
+
+def interrupt(reason: str) -> None:
+    """Stop starting backend calls (the first reason wins); calls in flight go on."""
+    with _lock:
+        if not _interrupt_reason:
+            _interrupt_reason.append(reason)
+        _abort_event.set()  # wakes rate-limit and retry waits, which then check()
+
+
+def interrupted() -> str | None:
+    """Why the run was interrupted, or None."""
+    with _lock:
+        return _interrupt_reason[0] if _interrupt_reason else None
+
+
+def clear_interrupt() -> None:
+    """Forget an interrupt (a new command, a test); the abort flag is left alone."""
+    with _lock:
+        _interrupt_reason.clear()
+        if not _abort_reason:
+            _abort_event.clear()
 
 
 def sleep(seconds: float) -> None:

@@ -98,6 +98,14 @@ class Settings(BaseSettings):
         "max_concurrency}}. A spec's rate_limits win.",
     )
 
+    interrupt_grace: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="After Ctrl-C, SIGTERM or a cancel: seconds the images already at the "
+        "backend get to finish before they are left pending (the CLI exits within ~4 s more).",
+    )
+
     # -- storage (see mediagen/storage.py and the README's storage section) ----------
     # Where specs without a storage section publish. A spec's own section always wins.
     storage_provider: Literal["local", "s3", "digitalocean"] | None = Field(

@@ -135,11 +135,11 @@ def test_bad_key_exits_2_with_one_message(project, gemini_server):
                       env=user_env(gemini_server, key="AIza-not-the-right-key"))  # fmt: skip
     assert result.returncode == 2, result.stderr[-3000:]
     assert len(gemini_server.requests) <= 3  # the calls in flight; nothing after the refusal
-    # Twelve images, two lines: the flow's log line and the command's exit message.
-    assert result.stderr.count("API key not valid") == 2
-    assert not [line for line in result.stderr.splitlines() if "generate-i" in line]
+    # Twelve images, one line: the command's message (no table, no progress bar).
+    assert result.stderr.count("API key not valid") == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "error: run aborted" in result.stderr and "Traceback" not in result.stderr
-    assert "12 image(s) not made: the run was aborted" in result.stdout
+    assert "(12 image(s) not made)" in result.stderr and "┃" not in result.stdout
     assert "AIza-not-the-right-key" not in result.stdout + result.stderr
 
 
