@@ -83,7 +83,10 @@ def test_run_an_example_then_rerun_is_up_to_date(project: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in after} == mtimes
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_run_with_a_failed_image_exits_1_and_records_why(project: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
     spec = {
         "name": "mixed",
         "backend": "counting",  # the test backend, found through the entry-point group
@@ -93,7 +96,10 @@ def test_run_with_a_failed_image_exits_1_and_records_why(project: Path) -> None:
         ],
     }
     (project / "mixed.yaml").write_text(yaml.safe_dump(spec))
-    result = mediagen(project, "run", "mixed.yaml")
+    # On the session's Prefect API: only the test above pays for an ephemeral one.
+    result = mediagen(
+        project, "run", "mixed.yaml", env={"PREFECT_API_URL": PREFECT_API_URL.value()}
+    )
     assert result.returncode == 1, result.stderr
     assert "IMAGE_SAFETY" in result.stdout
     manifest = json.loads((project / "media-bucket/mixed/manifest.json").read_text())

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mediagen.testing.s3 import S3TestServer
@@ -20,16 +21,21 @@ from tests.test_cli import mediagen, project  # noqa: F401  (the project fixture
 FOREIGN = "goal-image/not-from-mediagen.png"
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_check_publish_delete_prune_and_no_credentials_anywhere(
     s3: S3TestServer,
     project: Path,  # noqa: F811
 ) -> None:
+    from prefect.settings import PREFECT_API_URL
+
     env = {
         "MEDIAGEN_STORAGE_PROVIDER": "s3",
         "MEDIAGEN_STORAGE_BUCKET": S3_BUCKET,
         "MEDIAGEN_STORAGE_ENDPOINT_URL": s3.endpoint_url,
-        # The ephemeral Prefect API gets 20 s to start: too few on a busy 2-core CI box.
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        # The session's Prefect API: no run pays for an ephemeral API in a fresh
+        # PREFECT_HOME (a new database and every migration, minutes at load 12);
+        # tests/test_cli.py runs the CLI on its own ephemeral API.
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
     }
     outputs: list[subprocess.CompletedProcess[str]] = []
 

@@ -240,6 +240,7 @@ function measure() {
     return {id: i.alt.split(":")[0], loaded: i.complete, width: r.width, height: r.height,
             placeholder: getComputedStyle(i).backgroundImage.startsWith('url("data:image/')};
   }));
+  fetch("/release");  // measured: let the held images load, and Chromium finish
 }
 setTimeout(measure, 300);
 </script></body></html>"""

@@ -63,8 +63,9 @@ def dump_dom(url: str) -> str:
 def serve_folder(root: Path, hold: tuple[str, ...] = ()) -> Iterator[str]:
     """Serve ``root`` over HTTP on a free loopback port; yields the base URL.
 
-    Requests for paths ending in one of ``hold`` wait (at most 60 s) until the server
-    stops, so a page can be looked at while its images are still loading.
+    Requests for paths ending in one of ``hold`` wait (at most 60 s) until a request
+    for ``/release`` or the server stops, so a page can be looked at while its images
+    are still loading (Chromium's virtual time stands still while they are pending).
     """
     release = threading.Event()
 
@@ -73,7 +74,13 @@ def serve_folder(root: Path, hold: tuple[str, ...] = ()) -> Iterator[str]:
             super().__init__(*args, directory=str(root), **kwargs)
 
         def do_GET(self) -> None:
-            if hold and self.path.split("?")[0].endswith(hold):
+            path = self.path.split("?")[0]
+            if path == "/release":
+                release.set()
+                self.send_response(204)
+                self.end_headers()
+                return
+            if hold and path.endswith(hold):
                 release.wait(60)
             super().do_GET()
 
