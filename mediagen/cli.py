@@ -76,8 +76,12 @@ def _load(path: Path) -> JobSpec:
 def _hold_lease(ctx: typer.Context, spec: JobSpec, mode: IfRunning | None = None) -> None:
     """Hold the spec's lease (mediagen/lease.py) until the command ends, however it ends."""
     from mediagen.lease import one_run_per_spec
+    from mediagen.trust import ensure_local_bucket
 
-    bucket = Bucket(BucketConfig.for_spec(spec, get_settings()))
+    config = BucketConfig.for_spec(spec, get_settings())
+    if config.provider == "local":  # one line for a folder that can't be made, not "no such file"
+        ensure_local_bucket(config.bucket, named_by_spec=spec.storage.bucket is not None)
+    bucket = Bucket(config)
     held = one_run_per_spec(bucket, prefix_of(spec), spec=spec.name, mode=mode)
     ctx.with_resource(held)
 

@@ -108,7 +108,9 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
     # One spec, two deployments, two prefixes; both runs at once (the worker runs each
     # in its own process). The first PUT of the Dask run (an original, stored by a task
     # on a Dask worker process) gets one busy answer: its retry line must reach the UI.
-    e2e_s3.faults = FaultSchedule([SLOWDOWN], methods=["PUT"], path_contains="/adhoc-dask/")
+    e2e_s3.faults = FaultSchedule(
+        [SLOWDOWN], methods=["PUT"], path_contains="/adhoc-dask/_originals/"
+    )
     started = {}
     for deployment in ("adhoc", "adhoc-dask"):
         spec = s3_spec("e2e-dask", e2e_s3.endpoint_url, THREE, backend="offline")
@@ -152,7 +154,7 @@ def _lines(server: Server, run_id: UUID | str) -> list[tuple[str, str]]:
 def _prepare_trouble(s3: S3TestServer, prefix: str) -> None:
     """An unreadable manifest (a WARNING) and one busy answer to a PUT (an INFO retry line)."""
     s3.client().put_object(Bucket=E2E_BUCKET, Key=f"{prefix}/manifest.json", Body=b"{not json")
-    s3.faults = FaultSchedule([SLOWDOWN], methods=["PUT"], path_contains=f"/{prefix}/")
+    s3.faults = FaultSchedule([SLOWDOWN], methods=["PUT"], path_contains=f"/{prefix}/_originals/")
 
 
 def _assert_mediagen_lines(lines: list[tuple[str, str]], prefix: str) -> None:

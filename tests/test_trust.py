@@ -176,7 +176,9 @@ def test_a_deployment_run_cannot_read_worker_files(
 
     from flows.generate_media import generate_media
 
-    secret = tmp_path / "secret.txt"
+    # A .yaml name gets past the typed parameter (flows/parameters.py refuses other paths
+    # server-side); the trust rule still refuses a file outside the project folder.
+    secret = tmp_path / "secret.yaml"
     secret.write_text("TOP-SECRET-LINE\n")
     deployment_id = generate_media.to_deployment(name="trust-files").apply()
     with get_client(sync_client=True) as api:
