@@ -141,7 +141,11 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
         for log in prefect_api.logs(started["adhoc-dask"][1])
         if log.name == "mediagen.storage" and log.message.startswith("storage busy (")
     ]
-    assert len(retried) == 1 and retried[0].task_run_id is not None  # logged inside a task
+    everything = [
+        f"{log.name}: {log.message}" for log in prefect_api.logs(started["adhoc-dask"][1])
+    ]
+    assert len(retried) == 1, "\n".join(everything) + tail(worker.log)
+    assert retried[0].task_run_id is not None  # logged inside a task
 
 
 # -- 4. mediagen's log lines in the UI -------------------------------------------------
