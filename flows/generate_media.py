@@ -34,6 +34,7 @@ from mediagen.errors import (
 from mediagen.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.manifest import ImageEntry, Manifest, read_manifest
 from mediagen.plan import Plan, make_plan
+from mediagen.reasons import short_reason
 from mediagen.settings import Settings, get_settings
 from mediagen.spec import JobSpec, spec_from_any
 from mediagen.storage import BucketConfig
@@ -84,9 +85,9 @@ def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated
     try:
         return pipeline.generate(job, ctx)
     except (AuthError, ConfigurationError, RunAbortedError) as exc:
-        return Stopped("failed", f"generate: {type(exc).__name__}: {exc}")
+        return Stopped("failed", f"generate: {short_reason(exc)}")
     except BudgetExceededError as exc:
-        return Stopped("skipped", f"generate: {type(exc).__name__}: {exc}")
+        return Stopped("skipped", f"generate: {short_reason(exc)}")
 
 
 @task(name="process", task_run_name="process-{job.id}", **_task_options)

@@ -14,18 +14,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mediagen import alt_text, events, run_guard
+from mediagen import alt_text, events, pixel_budget, run_guard, scratch
+from mediagen.answer_check import check_answer
+from mediagen.answer_check import inspect as inspect_image
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.errors import (
     AuthError,
+    BadAnswerError,
     BlockedError,
     BudgetExceededError,
     ConfigurationError,
@@ -40,6 +42,7 @@ from mediagen.jobs import ImageJob, canonical_hash
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry
 from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, merge
 from mediagen.plan import Plan
+from mediagen.reasons import short_reason
 from mediagen.settings import Settings, get_settings
 from mediagen.storage import Bucket, BucketConfig, cache_control_for
 from mediagen.variants import PreparedImage, PublishedFile
@@ -137,11 +140,7 @@ def set_concurrency(limit: int) -> None:
     _backend_slots = threading.BoundedSemaphore(max(1, limit))
 
 
-def scratch_dir(settings: Settings | None = None) -> Path:
-    settings = settings or get_settings()
-    base = settings.work_dir or Path(tempfile.gettempdir()) / "mediagen-work"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+scratch_dir = scratch.scratch_dir  # private, owner-checked (see mediagen.scratch)
 
 
 # -- stages --------------------------------------------------------------------
@@ -170,8 +169,7 @@ def generate(
     # the scratch folder: the task's retry uploads it instead of paying the backend again.
     pending = scratch_dir() / f"{job.gen_key}.original"
     try:
-        info = json.loads(pending.with_suffix(".json").read_text())
-        data = pending.read_bytes()
+        info, data = scratch.read_pending(pending)
     except (FileNotFoundError, ValueError):
         try:
             if guarded:
@@ -179,16 +177,17 @@ def generate(
             else:
                 with _backend_slots:
                     result = (backend or backend_for(job.backend)).generate(job.request)
+            # Checked before it is stored: a cached original is never asked for again.
+            checked = check_answer(result.data)
         except BlockedError:
             events.emit(job.id, "blocked")
             raise
         except (RunAbortedError, BudgetExceededError, PermanentError, ConfigurationError):
             events.emit(job.id, "failed")  # final: no retry will follow
             raise
-        ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
         info = {
-            "original_key": f"{job.original_key}.{ext}",
-            "mime_type": result.mime_type,
+            "original_key": f"{job.original_key}.{checked.extension}",
+            "mime_type": checked.mime_type,  # what the bytes are, whatever the answer said
             "backend": result.backend,
             "model": result.model,
             "ai_generated": result.ai_generated,
@@ -196,8 +195,7 @@ def generate(
             "cost_usd": result.cost_usd,
         }
         data = result.data
-        _write_atomically(pending, data)
-        _write_atomically(pending.with_suffix(".json"), json.dumps(info).encode())
+        scratch.write_pending(pending, data, info)
     original_key = info["original_key"]
     # Originals are never public: the bucket is their cache, not their shop window.
     bucket.put(original_key, data, content_type=info["mime_type"], public=False)
@@ -205,8 +203,7 @@ def generate(
     bucket.put(
         sidecar_key, json.dumps(info).encode(), content_type="application/json", public=False
     )
-    pending.unlink(missing_ok=True)
-    pending.with_suffix(".json").unlink(missing_ok=True)
+    scratch.forget_pending(pending)
     events.emit(job.id, "generated")
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
@@ -228,21 +225,43 @@ def _call_backend(job: ImageJob, backend: Backend | None = None) -> GenerationRe
     return result
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Processed]:
     """Produce every output file of the image into the scratch folder.
 
     The original is decoded and its focal-point crop placed once; the per-image
     facts (placeholders, colours, brand fit, alt text) are computed once, from a
     small preview; then each output (main formats and renditions) is encoded.
+    Its decoded pixels (original + largest output) are held from the process's
+    pixel budget meanwhile. An original that is unusable (stored unchecked by an
+    older version) is removed, so the next run asks the backend again.
     """
     bucket = bucket_for(ctx.bucket)
     original = bucket.get(generated.original_key)
+    try:
+        checked = inspect_image(original)
+    except BadAnswerError as exc:
+        events.emit(job.id, "failed")
+        raise _forget_original(job, generated, bucket, exc) from None
+    largest = max(o.spec.width * o.spec.height for o in job.outputs)
+    with pixel_budget.hold(checked.pixels + largest):
+        return _process(job, generated, ctx, bucket, original)
+
+
+def _forget_original(
+    job: ImageJob, generated: Generated, bucket: Bucket, why: BaseException
+) -> ProcessingError:
+    # The sidecar goes first: without it the original is never reused.
+    bucket.delete(f"{job.original_key}.json")
+    bucket.delete(generated.original_key)
+    return ProcessingError(
+        f"the stored original is unusable ({short_reason(why)}); it was removed, "
+        "and the next run asks the backend again"
+    )
+
+
+def _process(
+    job: ImageJob, generated: Generated, ctx: RunContext, bucket: Bucket, original: bytes
+) -> list[Processed]:
     provenance = Provenance(
         digital_source_type=digital_source_type(generated.ai_generated),
         prompt=job.prompt,
@@ -255,9 +274,9 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
     out = []
     try:
         prepared = PreparedImage(original, job.request.width, job.request.height, job.focal_point)
-    except ProcessingError:
+    except ProcessingError as exc:
         events.emit(job.id, "failed")
-        raise
+        raise _forget_original(job, generated, bucket, exc) from None
     with prepared:
         with prepared.preview() as preview:
             facts = compute_facts(
@@ -392,14 +411,18 @@ def upload(
     for item in processed:
         path = Path(item.path)
         if not hashed or not bucket.exists(item.object_key):
-            if not path.exists():
-                # Another worker processed it (Dask, a retry elsewhere): processing is
-                # deterministic, so redo it here rather than fail.
+            data = scratch.read_verified(path, item.sha256)
+            if data is None:
+                # Another worker processed it (Dask, a retry elsewhere), or the file is not
+                # what processing wrote: processing is deterministic, so redo it here.
                 item = next(p for p in process(job, generated, ctx) if p.out_key == item.out_key)
                 path = Path(item.path)
+                data = scratch.read_verified(path, item.sha256)
+                if data is None:
+                    raise ProcessingError(f"image {job.id!r}: its processed file keeps changing")
             bucket.put(
                 item.object_key,
-                path.read_bytes(),
+                data,
                 content_type=item.content_type,
                 cache_control=cache_control_for(immutable=hashed, public=ctx.bucket.public),
                 metadata={
@@ -465,11 +488,12 @@ def failed_entry(
     fields: dict[str, object] = {}
     if isinstance(error, BlockedError):
         status = "blocked"
-        fields = {"blocked_reason": error.reason, "blocked_message": error.detail or None}
+        detail = short_reason(error.detail) if error.detail else None
+        fields = {"blocked_reason": error.reason, "blocked_message": detail}
     elif isinstance(error, BudgetExceededError):
         status = "skipped"
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return _entry(job, ctx, status, error=message, **fields)
+    # Redacted, one line, no memory addresses or HTML pages (see mediagen.reasons).
+    return _entry(job, ctx, status, error=short_reason(error), **fields)
 
 
 def _entry(job: ImageJob, ctx: RunContext, status: str, **fields: object) -> ImageEntry:

@@ -150,7 +150,10 @@ class Bucket:
     def path(self, key: str) -> str:
         if not key or key.startswith("/") or ".." in key.split("/"):
             raise StorageError(f"refusing unsafe object key {key!r}")
-        return f"{self.config.bucket.rstrip('/')}/{key}"
+        path = f"{self.config.bucket.rstrip('/')}/{key}"
+        if self.local:
+            _inside_local_root(self.config.bucket, path, key)
+        return path
 
     def plain_url(self, key: str) -> str:
         """The unsigned URL of ``key`` (works for public objects, or behind a CDN)."""
@@ -305,6 +308,20 @@ class Bucket:
             with attempt, translated(key):
                 return call()
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
+
+
+def _inside_local_root(root: str, path: str, key: str) -> None:
+    """A local bucket never reaches outside its folder through a symbolic link.
+
+    A symlinked folder (or file) inside the bucket would put objects, and let
+    prune delete files, anywhere the link points. Links that stay inside are fine.
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise StorageError(
+            f"refusing {key!r}: a symbolic link leads it outside the bucket folder {root}"
+        )
 
 
 def _local_etag(data: bytes) -> str:

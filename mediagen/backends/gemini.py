@@ -35,7 +35,7 @@ from typing import ClassVar
 from google import genai
 from google.genai import types
 
-from mediagen import alt_text, credentials, pricing, ratelimit
+from mediagen import alt_text, credentials, pricing, ratelimit, redaction
 from mediagen.backends.base import Backend, Description, GenerationRequest, GenerationResult
 from mediagen.backends.gemini_errors import translate
 from mediagen.backends.gemini_response import parse_answer, parse_text
@@ -46,6 +46,7 @@ from mediagen.errors import (
     PermanentError,
     TransientError,
 )
+from mediagen.reasons import short_reason
 from mediagen.retry_policy import RetryPolicy, call_with_retries
 from mediagen.settings import Settings
 
@@ -105,6 +106,7 @@ class GeminiBackend(Backend):
         self.describe_model = settings.gemini_describe_model
         key = credentials.gemini_api_key(settings).get_secret_value()
         self._key = key
+        redaction.register(key)  # scrubbed from every error and reason from now on
         self._client = genai.Client(
             api_key=key,
             http_options=types.HttpOptions(
@@ -255,9 +257,12 @@ class GeminiBackend(Backend):
                 )
             except Exception as exc:
                 translated = translate(exc, model, self._redact)
-                if translated is None:
+                if translated is None and not redaction.leaks(exc):
                     raise
-                raise translated from exc
+                # The SDK's error holds the answer (which may echo the key) and the request:
+                # scrub it and keep it out of tracebacks (see mediagen.redaction).
+                redaction.scrub(exc)
+                raise (translated or PermanentError(short_reason(exc))) from None
         http = response.sdk_http_response
         return http.body if http is not None else None
 

@@ -76,6 +76,9 @@ class Fault:
     thought: bool = False  # mark the image part thought=True (Gemini 3 style)
     text_first: bool = False  # a text part before the image
     error_info_reason: str = ""  # google.rpc.ErrorInfo.reason
+    data: bytes = b""  # the image bytes to answer with (default: a rendered picture)
+    mime_type: str = "image/png"  # the inlineData.mimeType sent with ``data``
+    usage: dict[str, Any] | None = None  # usageMetadata to send instead of the real one
 
     @classmethod
     def rate_limited(
@@ -147,6 +150,18 @@ class Fault:
     def text_only(cls, text: str = "I can't draw that, but here is a description.") -> Fault:
         """A text part and no image, finishReason STOP."""
         return cls("text", message=text)
+
+    @classmethod
+    def image_bytes(
+        cls, data: bytes, mime_type: str = "image/png", *, usage: dict[str, Any] | None = None
+    ) -> Fault:
+        """An answer carrying exactly ``data`` as its image (hostile or broken answers)."""
+        return cls("image", data=data, mime_type=mime_type, usage=usage)
+
+    @classmethod
+    def with_usage(cls, usage: dict[str, Any]) -> Fault:
+        """A normal image, with this ``usageMetadata`` (e.g. ``{"totalTokenCount": 1e999}``)."""
+        return cls("image", usage=usage)
 
     @classmethod
     def thought_image(cls, *, text_first: bool = True) -> Fault:
@@ -407,9 +422,14 @@ class FakeGeminiServer:
         parts = []
         if fault.text_first:
             parts.append({"text": "Here is the image you asked for.", **_thought(fault)})
-        data, width, height = self._image(model, prompt, body)
+        if fault.data:
+            data, width, height = fault.data, 0, 0
+        else:
+            data, width, height = self._image(model, prompt, body)
+        if fault.usage is not None:
+            usage = fault.usage
         image_part: dict[str, Any] = {
-            "inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}
+            "inlineData": {"mimeType": fault.mime_type, "data": base64.b64encode(data).decode()}
         }
         parts.append({**image_part, **_thought(fault)})
         label = f"image {width}x{height}" + (" thought" if fault.thought else "")
