@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from mediagen import answer_check
-from mediagen.errors import BadAnswerError
 from mediagen.testing import FakeGeminiServer, Fault
 from tests.support import hostile_images as hostile
 from tests.support.local_run import run_locally
@@ -110,6 +108,9 @@ def test_infinite_usage_numbers_keep_the_image(gemini_env: FakeGeminiServer) -> 
 
 
 def test_the_check_decodes_only_after_the_header_passes() -> None:
+    from mediagen import answer_check
+    from mediagen.errors import BadAnswerError
+
     with pytest.raises(BadAnswerError, match=r"over the 50\.0 Mpx cap"):
         answer_check.inspect(hostile.png(13000, 13000))
     checked = answer_check.check_answer(hostile.real_png(32))

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mediagen import pipeline, scratch
-from mediagen.errors import ConfigurationError
+from mediagen import pipeline
 from mediagen.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.settings import get_settings
 from mediagen.spec import parse_spec
@@ -96,6 +95,9 @@ def test_a_file_planted_in_the_shared_temp_folder_is_never_published(
 
 
 def test_the_default_folder_is_per_user_0700_and_checked(shared_tmp: Path) -> None:
+    from mediagen import scratch
+    from mediagen.errors import ConfigurationError
+
     folder = scratch.scratch_dir()
     assert folder == shared_tmp / f"mediagen-work-{os.getuid()}"
     assert folder.stat().st_mode & 0o777 == 0o700
@@ -119,6 +121,9 @@ def test_the_default_folder_is_per_user_0700_and_checked(shared_tmp: Path) -> No
 def test_a_chosen_work_dir_must_not_be_writable_by_others(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from mediagen import scratch
+    from mediagen.errors import ConfigurationError
+
     chosen = workspace / "mine" / "scratch"
     monkeypatch.setenv("MEDIAGEN_WORK_DIR", str(chosen))
     assert scratch.scratch_dir() == chosen and chosen.stat().st_mode & 0o777 == 0o700
@@ -130,6 +135,8 @@ def test_a_chosen_work_dir_must_not_be_writable_by_others(
 def test_a_pending_original_is_reused_only_with_the_bytes_the_backend_returned(
     workspace: Path, counting: type[CountingBackend]
 ) -> None:
+    from mediagen import scratch
+
     job, ctx = the_job()
     pending = scratch.scratch_dir() / f"{job.gen_key}.original"
     made = CountingBackend(get_settings()).generate(job.request)
