@@ -30,7 +30,8 @@ _BARE_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}\b")
 _HTML_START = re.compile(r"<!doctype html|<html[\s>]|<head[\s>]|<body[\s>]", re.I)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _INVISIBLE = re.compile(r"<(script|style|head)[^>]*>.*?</\1\s*>", re.I | re.S)
-_TAG = re.compile(r"<[^>]*>")
+# Tags and comments, including one cut short (the page may arrive clipped).
+_TAG = re.compile(r"<!--.*?(?:-->|$)|<[^>]*(?:>|$)", re.S)
 _SPACE = re.compile(r"\s+")
 
 

@@ -93,3 +93,26 @@ def test_reasons_are_one_short_line_without_secrets() -> None:
     assert TEST_KEY not in reason and "***" in reason
     assert "\n" not in reason and len(reason) == MAX_REASON_CHARS
     assert short_reason("plain words") == "plain words"
+
+
+def test_a_gateways_html_page_is_summarised_in_the_manifest_and_gallery(
+    gemini_env: FakeGeminiServer, workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.local_run import run_locally
+
+    monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "1")
+    page = (
+        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+        "</h1></center><hr><center>nginx</center>" + "<!-- padding -->" * 200 + "</body></html>"
+    )
+    gemini_env.script(Fault.error(502, page))
+    spec = {"name": "html", "backend": "gemini",
+            "images": [{"id": "one", "prompt": "a coin", "size": "thumbnail"}]}  # fmt: skip
+    entry = run_locally(spec).images["one"]
+    assert entry.status == "failed"
+    error = entry.error or ""
+    assert "HTML page '502 Bad Gateway'" in error and "nginx" in error
+    assert "<" not in error and len(error) <= MAX_REASON_CHARS
+    gallery = (workspace / "bucket/html/index.html").read_text()
+    assert "HTML page &#x27;502 Bad Gateway&#x27;" in gallery or "HTML page '502" in gallery
+    assert "&lt;center" not in gallery and "&lt;!--" not in gallery
