@@ -161,10 +161,14 @@ def generate(
     sidecar_key = f"{job.original_key}.json"
     try:
         info = json.loads(bucket.get(sidecar_key))
+        reused = Generated(**{**info, "reused": True, "seconds": time.perf_counter() - started})
         events.emit(job.id, "generated")
-        return Generated(**{**info, "reused": True, "seconds": time.perf_counter() - started})
+        return reused
     except FileNotFoundError:
         pass
+    except (ValueError, TypeError):  # a sidecar that is not ours, or broken: make it anew
+        logger.warning("image %s: unreadable original sidecar %s; generating again", job.id,
+                       sidecar_key)  # fmt: skip
     # A generation whose upload failed (storage down longer than its retries) waits in
     # the scratch folder: the task's retry uploads it instead of paying the backend again.
     pending = scratch_dir() / f"{job.gen_key}.original"

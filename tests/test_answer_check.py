@@ -117,3 +117,14 @@ def test_the_check_decodes_only_after_the_header_passes() -> None:
     assert (checked.width, checked.height, checked.mime_type) == (32, 32, "image/png")
     with pytest.raises(BadAnswerError, match="markup"):
         answer_check.inspect(b"  \n" + hostile.SVG)
+
+
+def test_a_broken_sidecar_means_asking_again(gemini_env: FakeGeminiServer, workspace: Path) -> None:
+    assert run_locally(SPEC).images["one"].status == "ok"
+    [sidecar] = (workspace / "bucket").rglob("_originals/*.json")
+    sidecar.write_text("<html>not the sidecar</html>")
+    (workspace / "bucket/answers/manifest.json").unlink()
+
+    assert run_locally(SPEC).images["one"].status == "ok"
+    assert len(gemini_env.image_requests) == 2
+    assert json.loads(sidecar.read_text())["mime_type"] == "image/png"
