@@ -71,13 +71,14 @@ def test_an_answer_over_the_byte_cap_is_refused(
     assert len(gemini_env.image_requests) == 2
 
 
+@pytest.mark.parametrize("garbage", ["truncated png", "169 Mpx png"])
 def test_a_garbage_original_stored_by_an_older_version_is_not_reused_forever(
-    gemini_env: FakeGeminiServer, workspace: Path
+    garbage: str, gemini_env: FakeGeminiServer, workspace: Path
 ) -> None:
     assert run_locally(SPEC).images["one"].status == "ok"
     [original] = originals(workspace)
     # What an older version cached unchecked, for an image the manifest does not list as ok.
-    original.write_bytes(hostile.truncated_png())
+    original.write_bytes(CASES[garbage][0])
     (workspace / "bucket/answers/manifest.json").unlink()
 
     again = run_locally(SPEC).images["one"]
