@@ -44,6 +44,21 @@ def scratch_dir(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     chosen = settings.work_dir
     base = Path(chosen).expanduser() if chosen else default_dir()
+    return private_dir(base, chosen=bool(chosen))
+
+
+def private_dir(
+    base: Path,
+    *,
+    chosen: bool = False,
+    what: str = "scratch folder",
+    fix: str = "set MEDIAGEN_WORK_DIR to a folder only you can write to",
+) -> Path:
+    """``base`` created 0700 when missing, else checked (see the module docstring).
+
+    ``chosen``: a folder the user named (its parents may be created; it need only
+    be theirs and not writable by others) rather than one of our defaults (0700).
+    """
     try:
         if chosen:
             base.parent.mkdir(parents=True, exist_ok=True)
@@ -51,15 +66,13 @@ def scratch_dir(settings: Settings | None = None) -> Path:
         info = os.lstat(base)
     except OSError as exc:
         raise ConfigurationError(
-            f"scratch folder {base}: cannot create it ({exc.strerror or exc}); "
-            "set MEDIAGEN_WORK_DIR to a folder of yours"
+            f"{what} {base}: cannot create it ({exc.strerror or exc}); {fix}"
         ) from None
     problem = _problem(info, strict=not chosen)
     if problem:
         raise ConfigurationError(
-            f"scratch folder {base} is {problem}: refusing to use it, since files planted "
-            "there would be published; remove it, or set MEDIAGEN_WORK_DIR to a folder "
-            "only you can write to"
+            f"{what} {base} is {problem}: refusing to use it, since files planted there "
+            f"would be trusted; remove it, or {fix}"
         )
     return base
 
@@ -141,6 +154,7 @@ __all__ = [
     "default_dir",
     "digest",
     "forget_pending",
+    "private_dir",
     "read_pending",
     "read_verified",
     "scratch_dir",

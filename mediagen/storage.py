@@ -333,12 +333,17 @@ def _local_lock(path: str) -> Iterator[None]:
     """An exclusive lock per object path, across processes on this machine.
 
     The lock files live in the temp folder, not in the bucket: nothing but
-    objects ever appears under a prefix.
+    objects ever appears under a prefix. The folder is this user's (0700, checked,
+    like the scratch folder) and lock files are never opened through a link:
+    their names are computable, so a shared folder would let others plant them.
     """
-    folder = Path(tempfile.gettempdir()) / "mediagen-locks"
-    folder.mkdir(exist_ok=True)
+    from mediagen.scratch import private_dir
+
+    folder = Path(tempfile.gettempdir()) / f"mediagen-locks-{os.getuid()}"
+    folder = private_dir(folder, what="lock folder", fix="remove it (mediagen recreates it)")
     name = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32]
-    with open(folder / f"{name}.lock", "a+b") as handle:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(folder / f"{name}.lock", flags, 0o600), "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

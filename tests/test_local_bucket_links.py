@@ -44,3 +44,26 @@ def test_reads_writes_and_deletes_through_links_out_are_refused(tmp_path: Path) 
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     bucket.put("inside/ok.txt", b"fine")
     assert (root / "ok.txt").read_bytes() == b"fine"
+
+
+def test_lock_files_live_in_a_private_folder_and_are_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bucket = Bucket(BucketConfig(provider="local", bucket=str(tmp_path / "bucket")))
+    target = os.path.abspath(bucket.path("p/manifest.json"))
+    name = hashlib.sha256(target.encode()).hexdigest()[:32]
+    shared = tmp_path / "mediagen-locks"  # the old, shared lock folder
+    shared.mkdir(mode=0o777)
+    victim = tmp_path / "victim-created-through-a-link"
+    (shared / f"{name}.lock").symlink_to(victim)
+
+    bucket.put("p/manifest.json", b"{}", if_none_match=True)  # a conditional write locks
+    assert not victim.exists()
+    private = tmp_path / f"mediagen-locks-{os.getuid()}"
+    assert (private / f"{name}.lock").is_file()
+    assert private.stat().st_mode & 0o777 == 0o700
