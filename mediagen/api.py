@@ -64,13 +64,14 @@ def generate_to_file(
     theme: Theme | str = Theme.MODERN,
     quality: Quality | str = Quality.STANDARD,
     backend: str | None = None,
-    parents: bool = False,
+    parents: bool = True,
 ) -> GeneratedImage:
     """Generate one image and write it to ``out`` (format from the extension).
 
     No bucket is involved: the client's cache lives in a temporary folder that
     is removed afterwards (the ``mediagen generate`` command). ``out`` is checked
-    before anything is generated; its folder is created only with ``parents``.
+    before anything is generated; missing folders are created unless
+    ``parents=False`` (the CLI's default: it creates them only with ``--parents``).
     """
     out = check_target(out, parents=parents)
     fmt = _FORMAT_BY_EXT.get(out.suffix.lower().lstrip("."))

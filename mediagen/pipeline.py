@@ -297,7 +297,10 @@ def _process(
             except ProcessingError:
                 events.emit(job.id, "failed")
                 raise
-            path = scratch / f"{output.out_key}.{EXTENSIONS[output.format]}"
+            # Per published object: two images may share an out_key (one generation) yet
+            # differ in their XMP (image id, alt text), so the out_key alone would collide.
+            path = scratch / f"{output.out_key[:32]}-{canonical_hash(output.object_key)[:16]}"
+            path = path.with_name(f"{path.name}.{EXTENSIONS[output.format]}")
             tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
             tmp.write_bytes(image.data)
             tmp.replace(path)
@@ -416,14 +419,16 @@ def upload(
         path = Path(item.path)
         if not hashed or not bucket.exists(item.object_key):
             data = scratch.read_verified(path, item.sha256)
-            if data is None:
+            for _ in range(3):
+                if data is not None:
+                    break
                 # Another worker processed it (Dask, a retry elsewhere), or the file is not
                 # what processing wrote: processing is deterministic, so redo it here.
                 item = next(p for p in process(job, generated, ctx) if p.out_key == item.out_key)
                 path = Path(item.path)
                 data = scratch.read_verified(path, item.sha256)
-                if data is None:
-                    raise ProcessingError(f"image {job.id!r}: its processed file keeps changing")
+            if data is None:
+                raise ProcessingError(f"image {job.id!r}: its processed file keeps changing")
             bucket.put(
                 item.object_key,
                 data,
