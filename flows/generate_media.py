@@ -37,6 +37,7 @@ from mediagen.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.manifest import ImageEntry, Manifest
 from mediagen.plan import Plan, make_plan
 from mediagen.prefix_owner import claim_of, open_prefix
+from mediagen.reasons import short_reason
 from mediagen.settings import Settings, get_settings
 from mediagen.spec import JobSpec, spec_from_any
 from mediagen.storage import BucketConfig
@@ -90,9 +91,9 @@ def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated
     except RunInterruptedError as exc:  # Ctrl-C / cancel before its backend call
         return Stopped("pending", f"generate: {exc}")
     except (AuthError, ConfigurationError, RunAbortedError) as exc:
-        return Stopped("failed", f"generate: {type(exc).__name__}: {exc}")
+        return Stopped("failed", f"generate: {short_reason(exc)}")
     except BudgetExceededError as exc:
-        return Stopped("skipped", f"generate: {type(exc).__name__}: {exc}")
+        return Stopped("skipped", f"generate: {short_reason(exc)}")
 
 
 @task(name="process", task_run_name="process-{job.id}", **_task_options)

@@ -23,6 +23,7 @@ from mediagen.client import ClientStats, MediaClient
 from mediagen.client_config import BrandConfig, ClientConfig, GeminiConfig, StorageConfig
 from mediagen.errors import SpecError
 from mediagen.imaging import EXTENSIONS
+from mediagen.outfile import check_target
 from mediagen.presets import Quality, Theme
 from mediagen.results import GeneratedImage, Published
 
@@ -63,13 +64,16 @@ def generate_to_file(
     theme: Theme | str = Theme.MODERN,
     quality: Quality | str = Quality.STANDARD,
     backend: str | None = None,
+    parents: bool = True,
 ) -> GeneratedImage:
     """Generate one image and write it to ``out`` (format from the extension).
 
     No bucket is involved: the client's cache lives in a temporary folder that
-    is removed afterwards (the ``mediagen generate`` command).
+    is removed afterwards (the ``mediagen generate`` command). ``out`` is checked
+    before anything is generated; missing folders are created unless
+    ``parents=False`` (the CLI's default: it creates them only with ``--parents``).
     """
-    out = Path(out)
+    out = check_target(out, parents=parents)
     fmt = _FORMAT_BY_EXT.get(out.suffix.lower().lstrip("."))
     if fmt is None:
         raise SpecError(f"{out}: unknown image extension; use .png, .jpg, .webp or .avif")
@@ -82,7 +86,7 @@ def generate_to_file(
             image = client.generate_image(
                 prompt, size=size, theme=theme, quality=quality, format=fmt
             )
-    image.save(out)
+    image.save(out, parents=parents)
     return image
 
 

@@ -378,6 +378,7 @@ def generate(
     theme: Annotated[Theme, typer.Option()] = Theme.MODERN,
     quality: Annotated[Quality, typer.Option()] = Quality.STANDARD,
     backend: Annotated[str | None, typer.Option(help="offline, gemini, ...")] = None,
+    parents: Annotated[bool, typer.Option(help="Create --out's missing folders.")] = False,
 ) -> None:
     """Make one image and save it to a file (no spec, no bucket)."""
     from mediagen.api import generate_to_file
@@ -386,7 +387,7 @@ def generate(
         if size not in {s.value for s in SizePreset} and "x" not in size:
             raise SpecError(f"--size {size!r}: use a preset or WIDTHxHEIGHT")
         info = generate_to_file(
-            prompt, out, size=size, theme=theme, quality=quality, backend=backend
+            prompt, out, size=size, theme=theme, quality=quality, backend=backend, parents=parents
         )
     console.print(f"wrote {out} ({info.width}x{info.height} {info.format}, {len(info.data)} bytes)")
 

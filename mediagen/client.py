@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from mediagen import pipeline
+from mediagen import pipeline, scratch
 from mediagen.backends import Backend, get_backend_class, resolve_backend_name
 from mediagen.client_config import ClientConfig
 from mediagen.errors import ConfigurationError, ProcessingError, SpecError
@@ -523,9 +523,8 @@ def _process(
     for _ in range(5):
         processed = pipeline.process(job, generated, ctx)[0]
         path = Path(processed.path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        data = scratch.read_verified(path, processed.sha256)  # only what processing wrote
+        if data is None:
             continue
         path.unlink(missing_ok=True)
         return processed, data

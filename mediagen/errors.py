@@ -12,7 +12,8 @@ at the boundary with ``raise X from exc`` so callers only ever catch these::
     │   ├── BlockedError       refused by a safety filter: never retried
     │   └── PermanentError     retrying cannot help: 400, no image, bad answer
     │       ├── AuthError      the key is refused: stop the whole run
-    │       └── ModelUnavailableError  404 / unknown model: a fallback model may help
+    │       ├── ModelUnavailableError  404 / unknown model: a fallback model may help
+    │       └── BadAnswerError an answer that is no usable image: never cached
     ├── RunAbortedError        the run was stopped (bad key): image not attempted
     │   └── RunInterruptedError  Ctrl-C / SIGTERM / cancel: image left pending
     ├── BudgetExceededError    the spec's budget_usd does not cover the work
@@ -87,6 +88,11 @@ class AuthError(PermanentError):
 
 class ModelUnavailableError(PermanentError):
     """The model does not exist or is not served (404): a fallback model may help."""
+
+
+class BadAnswerError(PermanentError):
+    """The backend answered with bytes that are no usable image (they do not decode, are
+    not a raster format, or are over a size cap). Never cached: the next run asks again."""
 
 
 class RunAbortedError(MediagenError):

@@ -14,19 +14,30 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mediagen import alt_text, costs, events, prefix_owner, run_guard, visibility
+from mediagen import (
+    alt_text,
+    costs,
+    events,
+    pixel_budget,
+    prefix_owner,
+    run_guard,
+    scratch,
+    visibility,
+)
+from mediagen.answer_check import check_answer
+from mediagen.answer_check import inspect as inspect_image
 from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.errors import (
     AuthError,
     BackendError,
+    BadAnswerError,
     BlockedError,
     BudgetExceededError,
     ConfigurationError,
@@ -41,6 +52,7 @@ from mediagen.jobs import ImageJob, canonical_hash
 from mediagen.manifest import ImageEntry, Manifest, OutputEntry
 from mediagen.manifest_commit import commit_manifest, count_images, keys_in_use, merge
 from mediagen.plan import Plan
+from mediagen.reasons import short_reason
 from mediagen.settings import Settings, get_settings
 from mediagen.storage import Bucket, BucketConfig, cache_control_for
 from mediagen.url_expiry import url_expiry
@@ -144,11 +156,7 @@ def set_concurrency(limit: int) -> None:
     _backend_slots = threading.BoundedSemaphore(max(1, limit))
 
 
-def scratch_dir(settings: Settings | None = None) -> Path:
-    settings = settings or get_settings()
-    base = settings.work_dir or Path(tempfile.gettempdir()) / "mediagen-work"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+scratch_dir = scratch.scratch_dir  # private, owner-checked (see mediagen.scratch)
 
 
 # -- stages --------------------------------------------------------------------
@@ -169,16 +177,19 @@ def generate(
     sidecar_key = f"{job.original_key}.json"
     try:
         info = json.loads(bucket.get(sidecar_key))
+        reused = Generated(**{**info, "reused": True, "seconds": time.perf_counter() - started})
         events.emit(job.id, "generated")
-        return Generated(**{**info, "reused": True, "seconds": time.perf_counter() - started})
+        return reused
     except FileNotFoundError:
         pass
+    except (ValueError, TypeError):  # a sidecar that is not ours, or broken: make it anew
+        logger.warning("image %s: unreadable original sidecar %s; generating again", job.id,
+                       sidecar_key)  # fmt: skip
     # A generation whose upload failed (storage down longer than its retries) waits in
     # the scratch folder: the task's retry uploads it instead of paying the backend again.
     pending = scratch_dir() / f"{job.gen_key}.original"
     try:
-        info = json.loads(pending.with_suffix(".json").read_text())
-        data = pending.read_bytes()
+        info, data = scratch.read_pending(pending)
     except (FileNotFoundError, ValueError):
         ledger = costs.Call(bucket, ctx.prefix, job.id, ctx.run_id, "image")
         try:
@@ -197,10 +208,17 @@ def generate(
             ):
                 events.emit(job.id, "failed")  # final: no retry will follow
             raise
-        ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(result.mime_type, "png")
+        try:
+            # Checked before it is stored: a cached original is never asked for again.
+            checked = check_answer(result.data)
+        except BadAnswerError as exc:
+            exc.cost_usd, exc.usage = result.cost_usd, result.usage  # paid, though unusable
+            costs.settle(ledger, result)
+            events.emit(job.id, "failed")
+            raise
         info = {
-            "original_key": f"{job.original_key}.{ext}",
-            "mime_type": result.mime_type,
+            "original_key": f"{job.original_key}.{checked.extension}",
+            "mime_type": checked.mime_type,  # what the bytes are, whatever the answer said
             "backend": result.backend,
             "model": result.model,
             "ai_generated": result.ai_generated,
@@ -210,8 +228,7 @@ def generate(
             "attempts": list(result.attempts),
         }
         data = result.data
-        _write_atomically(pending, data)
-        _write_atomically(pending.with_suffix(".json"), json.dumps(info).encode())
+        scratch.write_pending(pending, data, info)
         costs.settle(ledger, result)  # after the scratch copy: a crash now never pays twice
     original_key = info["original_key"]
     # Originals are never public: the bucket is their cache, not their shop window.
@@ -220,8 +237,7 @@ def generate(
     bucket.put(
         sidecar_key, json.dumps(info).encode(), content_type="application/json", public=False
     )
-    pending.unlink(missing_ok=True)
-    pending.with_suffix(".json").unlink(missing_ok=True)
+    scratch.forget_pending(pending)
     events.emit(job.id, "generated")
     return Generated(**info, reused=False, seconds=time.perf_counter() - started)
 
@@ -252,21 +268,43 @@ def _open_if_paid(ledger: costs.Call, job: ImageJob) -> None:
         ledger.open()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Processed]:
     """Produce every output file of the image into the scratch folder.
 
     The original is decoded and its focal-point crop placed once; the per-image
     facts (placeholders, colours, brand fit, alt text) are computed once, from a
     small preview; then each output (main formats and renditions) is encoded.
+    Its decoded pixels (original + largest output) are held from the process's
+    pixel budget meanwhile. An original that is unusable (stored unchecked by an
+    older version) is removed, so the next run asks the backend again.
     """
     bucket = bucket_for(ctx.bucket)
     original = bucket.get(generated.original_key)
+    try:
+        checked = inspect_image(original)
+    except BadAnswerError as exc:
+        events.emit(job.id, "failed")
+        raise _forget_original(job, generated, bucket, exc) from None
+    largest = max(o.spec.width * o.spec.height for o in job.outputs)
+    with pixel_budget.hold(checked.pixels + largest):
+        return _process(job, generated, ctx, bucket, original)
+
+
+def _forget_original(
+    job: ImageJob, generated: Generated, bucket: Bucket, why: BaseException
+) -> ProcessingError:
+    # The sidecar goes first: without it the original is never reused.
+    bucket.delete(f"{job.original_key}.json")
+    bucket.delete(generated.original_key)
+    return ProcessingError(
+        f"the stored original is unusable ({short_reason(why)}); it was removed, "
+        "and the next run asks the backend again"
+    )
+
+
+def _process(
+    job: ImageJob, generated: Generated, ctx: RunContext, bucket: Bucket, original: bytes
+) -> list[Processed]:
     provenance = Provenance(
         digital_source_type=digital_source_type(generated.ai_generated),
         prompt=job.prompt,
@@ -279,9 +317,9 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
     out = []
     try:
         prepared = PreparedImage(original, job.request.width, job.request.height, job.focal_point)
-    except ProcessingError:
+    except ProcessingError as exc:
         events.emit(job.id, "failed")
-        raise
+        raise _forget_original(job, generated, bucket, exc) from None
     with prepared:
         with prepared.preview() as preview:
             facts = compute_facts(
@@ -302,7 +340,10 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Proces
             except ProcessingError:
                 events.emit(job.id, "failed")
                 raise
-            path = scratch / f"{output.out_key}.{EXTENSIONS[output.format]}"
+            # Per published object: two images may share an out_key (one generation) yet
+            # differ in their XMP (image id, alt text), so the out_key alone would collide.
+            path = scratch / f"{output.out_key[:32]}-{canonical_hash(output.object_key)[:16]}"
+            path = path.with_name(f"{path.name}.{EXTENSIONS[output.format]}")
             tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
             tmp.write_bytes(image.data)
             tmp.replace(path)
@@ -440,14 +481,20 @@ def upload(
     for item in processed:
         path = Path(item.path)
         if not hashed or not bucket.exists(item.object_key):
-            if not path.exists():
-                # Another worker processed it (Dask, a retry elsewhere): processing is
-                # deterministic, so redo it here rather than fail.
+            data = scratch.read_verified(path, item.sha256)
+            for _ in range(3):
+                if data is not None:
+                    break
+                # Another worker processed it (Dask, a retry elsewhere), or the file is not
+                # what processing wrote: processing is deterministic, so redo it here.
                 item = next(p for p in process(job, generated, ctx) if p.out_key == item.out_key)
                 path = Path(item.path)
+                data = scratch.read_verified(path, item.sha256)
+            if data is None:
+                raise ProcessingError(f"image {job.id!r}: its processed file keeps changing")
             bucket.put(
                 item.object_key,
-                path.read_bytes(),
+                data,
                 content_type=item.content_type,
                 cache_control=cache_control_for(immutable=hashed, public=ctx.bucket.public),
                 metadata={
@@ -518,7 +565,8 @@ def failed_entry(
     fields: dict[str, object] = {"generated": generated} if generated is not None else {}
     if isinstance(error, BlockedError):
         status = "blocked"
-        fields = {"blocked_reason": error.reason, "blocked_message": error.detail or None}
+        detail = short_reason(error.detail) if error.detail else None
+        fields = {"blocked_reason": error.reason, "blocked_message": detail}
     elif isinstance(error, BudgetExceededError):
         status = "skipped"
     attempts = list(getattr(error, "attempts", None) or [])
@@ -527,8 +575,8 @@ def failed_entry(
     paid = float(getattr(error, "cost_usd", 0.0) or 0.0)
     if paid or getattr(error, "usage", None):  # an answer without an image is billed too
         fields |= {"cost_usd": paid, "cost_run_id": ctx.run_id, "usage": error.usage}  # type: ignore[union-attr]
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return _entry(job, ctx, status, error=message, **fields)
+    # Redacted, one line, no memory addresses or HTML pages (see mediagen.reasons).
+    return _entry(job, ctx, status, error=short_reason(error), **fields)
 
 
 def _entry(job: ImageJob, ctx: RunContext, status: str, **fields: object) -> ImageEntry:

@@ -59,14 +59,16 @@ class GeneratedImage:
         image.load()
         return image
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the bytes as they are (format unchanged) to ``path``, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.part")
-        tmp.write_bytes(self.data)
-        tmp.replace(path)
-        return path
+    def save(self, path: str | os.PathLike[str], *, parents: bool = True) -> Path:
+        """Write the bytes as they are (format unchanged) to ``path``, atomically.
+
+        Through a unique temporary file in the same folder (see :mod:`mediagen.outfile`);
+        missing folders are created unless ``parents=False``. SpecError when ``path`` is a
+        folder, its name is too long, or it cannot be written.
+        """
+        from mediagen.outfile import write_atomically
+
+        return write_atomically(path, self.data, parents=parents)
 
     def describe(self) -> dict[str, Any]:
         """The metadata without the bytes (for logs, JSON answers, task results)."""

@@ -44,6 +44,22 @@ class Settings(BaseSettings):
         description="Scratch folder for processed files between tasks (default: system temp).",
     )
     concurrency: int = Field(8, ge=1, le=256, description="Default images in flight at once.")
+    # -- caps on what a backend answers (see mediagen/answer_check.py, pixel_budget.py) ----
+    max_image_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        description="Largest image (width x height) accepted from a backend or the bucket; "
+        "larger answers are refused before any pixel is decoded.",
+    )
+    max_answer_bytes: int = Field(
+        64 * 2**20, ge=1, description="Largest image answer (bytes) accepted from a backend."
+    )
+    pixel_budget: int = Field(
+        100_000_000,
+        ge=1,
+        description="Decoded pixels in flight per process: each image counts its original's "
+        "pixels plus its largest output's; images wait for room (one larger alone runs alone).",
+    )
     task_retries: int = Field(4, ge=0, le=20, description="Retries of a transient failure.")
     retry_base_delay: float = Field(
         1.0, ge=0, description="First retry delay in seconds; doubles each retry, plus jitter."

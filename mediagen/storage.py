@@ -150,7 +150,10 @@ class Bucket:
     def path(self, key: str) -> str:
         if not key or key.startswith("/") or ".." in key.split("/"):
             raise StorageError(f"refusing unsafe object key {key!r}")
-        return f"{self.config.bucket.rstrip('/')}/{key}"
+        path = f"{self.config.bucket.rstrip('/')}/{key}"
+        if self.local:
+            _inside_local_root(self.config.bucket, path, key)
+        return path
 
     def plain_url(self, key: str) -> str:
         """The unsigned URL of ``key`` (works for public objects, or behind a CDN)."""
@@ -307,6 +310,20 @@ class Bucket:
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
 
+def _inside_local_root(root: str, path: str, key: str) -> None:
+    """A local bucket never reaches outside its folder through a symbolic link.
+
+    A symlinked folder (or file) inside the bucket would put objects, and let
+    prune delete files, anywhere the link points. Links that stay inside are fine.
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise StorageError(
+            f"refusing {key!r}: a symbolic link leads it outside the bucket folder {root}"
+        )
+
+
 def _local_etag(data: bytes) -> str:
     return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
 
@@ -316,12 +333,17 @@ def _local_lock(path: str) -> Iterator[None]:
     """An exclusive lock per object path, across processes on this machine.
 
     The lock files live in the temp folder, not in the bucket: nothing but
-    objects ever appears under a prefix.
+    objects ever appears under a prefix. The folder is this user's (0700, checked,
+    like the scratch folder) and lock files are never opened through a link:
+    their names are computable, so a shared folder would let others plant them.
     """
-    folder = Path(tempfile.gettempdir()) / "mediagen-locks"
-    folder.mkdir(exist_ok=True)
+    from mediagen.scratch import private_dir
+
+    folder = Path(tempfile.gettempdir()) / f"mediagen-locks-{os.getuid()}"
+    folder = private_dir(folder, what="lock folder", fix="remove it (mediagen recreates it)")
     name = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32]
-    with open(folder / f"{name}.lock", "a+b") as handle:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(folder / f"{name}.lock", flags, 0o600), "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -11,25 +11,22 @@ Resolution, first match wins:
 
 The Prefect lookup lives in ``flows/blocks.py`` and is imported only when a
 block is named, so ``import mediagen`` never imports Prefect. Every value
-resolved here is remembered so :func:`redact` can scrub it from any message
-that could reach a user, a log or a manifest.
+resolved here is registered with :mod:`mediagen.redaction`, so :func:`redact`
+scrubs it from any message that could reach a user, a log or a manifest.
 """
 
 from __future__ import annotations
 
 import importlib
-import threading
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from mediagen import redaction
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
 
-REDACTED = "***"
-
-_known_secrets: set[str] = set()
-_known_lock = threading.Lock()
+REDACTED = redaction.REDACTED
 
 
 @dataclass(frozen=True, repr=False)
@@ -87,16 +84,10 @@ def _pair(
 
 
 def _remember(key: str | None, secret: str | None, token: str | None, source: str):  # type: ignore[no-untyped-def]
-    with _known_lock:
-        # Short strings would redact ordinary words; real keys are 16+ characters.
-        _known_secrets.update(v for v in (key, secret, token) if v and len(v) >= 6)
+    redaction.register(key, secret, token)
     return StorageCredentials(key, secret, token, source)
 
 
 def redact(text: str) -> str:
-    """``text`` with every credential value this process has resolved replaced by ***."""
-    with _known_lock:
-        secrets = sorted(_known_secrets, key=len, reverse=True)
-    for value in secrets:
-        text = text.replace(value, REDACTED)
-    return text
+    """``text`` with every secret this process has resolved replaced by ***."""
+    return redaction.redact(text)

@@ -2,7 +2,8 @@
 
 The S3 error code and HTTP status are read from the botocore ``ClientError``
 that s3fs keeps as ``__cause__``, not guessed from message text. Every message
-goes through :func:`mediagen.storage_credentials.redact` on its way out.
+goes through :func:`mediagen.storage_credentials.redact` on its way out, and the
+translation is raised ``from None`` with the original scrubbed (:mod:`mediagen.redaction`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mediagen import redaction
 from mediagen.errors import ConfigurationError, StorageError, TransientStorageError
+from mediagen.reasons import short_reason
 from mediagen.storage_credentials import redact
 
 # Codes worth another attempt: throttling, server trouble, timeouts on the server side.
@@ -138,6 +141,11 @@ def translated(key: str) -> Iterator[None]:
         yield
     except Exception as exc:
         mapped = translate(exc, key)
+        if mapped is None and redaction.leaks(exc):  # an untranslated error naming a secret
+            mapped = StorageError(f"storage error at {key!r}: {short_reason(exc)}")
         if mapped is None:
             raise
-        raise mapped from exc
+        # The SDK's own error (and its request, its answer) stays out of every traceback:
+        # only our redacted message is printed, by Prefect, the CLI or a log handler.
+        redaction.scrub(exc)
+        raise mapped from None

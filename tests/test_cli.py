@@ -125,7 +125,7 @@ def test_plan_shows_counts_and_bad_spec_exits_2(project: Path) -> None:
 def test_generate_one_image_to_a_file(project: Path) -> None:
     result = mediagen(
         project, "generate", "a lighthouse at dusk", "--size", "640x360",
-        "--theme", "vintage", "--quality", "fast", "--out", "out/light.webp",
+        "--theme", "vintage", "--quality", "fast", "--out", "out/light.webp", "--parents",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     with Image.open(project / "out/light.webp") as im:

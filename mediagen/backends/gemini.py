@@ -45,7 +45,7 @@ from typing import ClassVar
 from google import genai
 from google.genai import types
 
-from mediagen import alt_text, credentials, pricing, ratelimit
+from mediagen import alt_text, credentials, pricing, ratelimit, redaction
 from mediagen.backends import gemini_catalogue as catalogue
 from mediagen.backends.base import Backend, Description, GenerationRequest, GenerationResult
 from mediagen.backends.gemini_errors import OTHER_TRANSPORT, TRANSIENT_TRANSPORT, translate
@@ -58,6 +58,7 @@ from mediagen.errors import (
     PermanentError,
     TransientError,
 )
+from mediagen.reasons import short_reason
 from mediagen.retry_policy import RetryPolicy, call_with_retries
 from mediagen.settings import Settings
 
@@ -147,6 +148,7 @@ class GeminiBackend(Backend):
         self.describe_model = settings.gemini_describe_model
         key = credentials.gemini_api_key(settings).get_secret_value()
         self._key = key
+        redaction.register(key)  # scrubbed from every error and reason from now on
         self._client = genai.Client(
             api_key=key,
             http_options=types.HttpOptions(
@@ -320,13 +322,17 @@ class GeminiBackend(Backend):
                 )
             except Exception as exc:
                 translated = translate(exc, model, self._redact)
-                if translated is None:
+                if translated is None and not redaction.leaks(exc):
                     raise
+                # The SDK's error holds the answer (which may echo the key) and the request:
+                # scrub it and keep it out of tracebacks (see mediagen.redaction).
+                redaction.scrub(exc)
+                error = translated or PermanentError(short_reason(exc))
                 if attempts is not None and isinstance(exc, TRANSIENT_TRANSPORT + OTHER_TRANSPORT):
                     attempts.append(
-                        {"model": model, "outcome": "timeout", "reason": str(translated)[:300]}
+                        {"model": model, "outcome": "timeout", "reason": str(error)[:300]}
                     )
-                raise translated from exc
+                raise error from None
         http = response.sdk_http_response
         return http.body if http is not None else None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,8 +156,18 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# More tokens than any answer could hold: a bigger count is a broken answer, not a bill.
+MAX_TOKENS = 10**9
+
+
 def _int(value: Any) -> int:
+    """A token count: a whole number in 0..MAX_TOKENS, else 0 (NaN, Infinity, text, bools)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0
     try:
-        return int(value or 0)
+        number = float(value)
     except (TypeError, ValueError):
         return 0
+    if not math.isfinite(number) or not 0 <= number <= MAX_TOKENS:
+        return 0  # Infinity made int() raise OverflowError, and a valid image was lost
+    return int(number)

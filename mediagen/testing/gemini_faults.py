@@ -38,6 +38,9 @@ class Fault:
     text_first: bool = False  # a text part before the image
     error_info_reason: str = ""  # google.rpc.ErrorInfo.reason
     html: bool = False  # an HTML error page (a proxy's), not a google.rpc JSON error
+    data: bytes = b""  # the image bytes to answer with (default: a rendered picture)
+    mime_type: str = "image/png"  # the inlineData.mimeType sent with ``data``
+    usage: dict[str, Any] | None = None  # usageMetadata to send instead of the real one
 
     @classmethod
     def rate_limited(
@@ -114,6 +117,18 @@ class Fault:
     def text_only(cls, text: str = "I can't draw that, but here is a description.") -> Fault:
         """A text part and no image, finishReason STOP."""
         return cls("text", message=text)
+
+    @classmethod
+    def image_bytes(
+        cls, data: bytes, mime_type: str = "image/png", *, usage: dict[str, Any] | None = None
+    ) -> Fault:
+        """An answer carrying exactly ``data`` as its image (hostile or broken answers)."""
+        return cls("image", data=data, mime_type=mime_type, usage=usage)
+
+    @classmethod
+    def with_usage(cls, usage: dict[str, Any]) -> Fault:
+        """A normal image, with this ``usageMetadata`` (e.g. ``{"totalTokenCount": 1e999}``)."""
+        return cls("image", usage=usage)
 
     @classmethod
     def thought_image(cls, *, text_first: bool = True) -> Fault:

@@ -314,9 +314,14 @@ class FakeGeminiServer:
         parts: list[dict[str, Any]] = []
         if fault.text_first:
             parts.append({"text": "Here is the image you asked for.", **_thought(fault)})
-        data, width, height = self._image(model, prompt, body)
+        if fault.data:
+            data, width, height = fault.data, 0, 0
+        else:
+            data, width, height = self._image(model, prompt, body)
+        if fault.usage is not None:
+            meta = fault.usage
         image_part: dict[str, Any] = {
-            "inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}
+            "inlineData": {"mimeType": fault.mime_type, "data": base64.b64encode(data).decode()}
         }
         parts.append({**image_part, **_thought(fault)})
         label = f"image {width}x{height}" + (" thought" if fault.thought else "")
