@@ -6,7 +6,6 @@ bucket is the cache (originals are stored the moment they exist), so Prefect's
 own task cache is off: it would key on the run and never hit across runs.
 """
 
-from __future__ import annotations
 
 import random
 from dataclasses import dataclass

@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import yaml
 
 from mediagen.testing import FakeGeminiServer
 from mediagen.testing.gemini_server import Fault
@@ -147,9 +148,11 @@ def test_cancel_a_run_started_by_a_runner(
                 except Exception:
                     assert time.monotonic() < deadline, "the deployment never appeared"
                     time.sleep(0.5)
+            # The spec itself, as a deployment's caller sends it: a run from a deployment
+            # may not name a file outside its project folder (mediagen/trust.py).
+            spec = yaml.safe_load((project / "coins.yaml").read_text())
             run = client.create_flow_run_from_deployment(
-                deployment.id,
-                parameters={"spec": str(project / "coins.yaml"), "concurrency": 2},
+                deployment.id, parameters={"spec": spec, "concurrency": 2}
             )
         wait_for(lambda: len(originals(project)) >= 2, serving, "two images were generated")
         signalled = time.monotonic()

@@ -148,4 +148,6 @@ def test_explicit_gemini_without_a_key_fails_before_any_work(project, gemini_ser
                       env={"MEDIAGEN_GEMINI_BASE_URL": gemini_server.base_url})  # fmt: skip
     assert result.returncode == 2
     assert "needs an API key" in result.stderr and "GEMINI_API_KEY" in result.stderr
-    assert gemini_server.requests == [] and not (project / "media-bucket").exists()
+    # Nothing made: no request, no object (the run's lease, freed, leaves at most a folder).
+    bucket = project / "media-bucket"
+    assert gemini_server.requests == [] and not [p for p in bucket.rglob("*") if p.is_file()]

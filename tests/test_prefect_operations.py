@@ -31,6 +31,7 @@ from tests.support.prefect_server import (
     tail,
 )
 
+LOG_TIMEOUT = 60  # for a run's last log batch to reach the server, on a loaded machine
 SCHEDULER_TIMEOUT = 90  # the scheduler loops every 2 s here; generous for a loaded machine
 THREE = [{"id": f"pic-{n}", "prompt": f"a savings jar, number {n}"} for n in range(3)]
 
@@ -152,7 +153,15 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
 
 
 def _lines(server: Server, run_id: UUID | str) -> list[tuple[str, str]]:
-    return [(log.name, log.message) for log in server.logs(run_id)]
+    """The run's logs, once its last line is in: a run's process ships its logs in
+    batches, and may be marked Completed a moment before the final batch arrives."""
+    deadline = time.monotonic() + LOG_TIMEOUT
+    while True:
+        lines = [(log.name, log.message) for log in server.logs(run_id)]
+        done = any(m.startswith("Finished in state") for _, m in lines)
+        if done or time.monotonic() > deadline:  # "did not hang" bound, not a speed claim
+            return lines
+        time.sleep(0.5)
 
 
 def _prepare_trouble(s3: S3TestServer, prefix: str) -> None:

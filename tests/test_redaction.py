@@ -111,8 +111,9 @@ def test_a_gateways_html_page_is_summarised_in_the_manifest_and_gallery(
     entry = run_locally(spec).images["one"]
     assert entry.status == "failed"
     error = entry.error or ""
-    assert "HTML page '502 Bad Gateway'" in error and "nginx" in error
+    # Summarised at the Gemini boundary (status, title, first words), never the page itself.
+    assert "page '502 Bad Gateway'" in error and "nginx" in error and "<" not in error
     assert "<" not in error and len(error) <= MAX_REASON_CHARS
     gallery = (workspace / "bucket/html/index.html").read_text()
-    assert "HTML page &#x27;502 Bad Gateway&#x27;" in gallery or "HTML page '502" in gallery
+    assert "page &#x27;502 Bad Gateway&#x27;" in gallery or "page '502" in gallery
     assert "&lt;center" not in gallery and "&lt;!--" not in gallery
