@@ -6,7 +6,6 @@ bucket is the cache (originals are stored the moment they exist), so Prefect's
 own task cache is off: it would key on the run and never hit across runs.
 """
 
-
 import random
 from dataclasses import dataclass
 from pathlib import Path

@@ -11,7 +11,6 @@ the run. (``mediagen run --runner dask`` needs none of this.)
 ``sys.path``, where that name would hide Dask's own ``distributed`` package.)
 """
 
-
 from prefect import flow
 from prefect.states import State
 
