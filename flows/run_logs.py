@@ -22,7 +22,9 @@ more against every credential the process knows, as a second line of defence.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
 import threading
 
 from prefect.context import FlowRunContext, TaskRunContext
@@ -66,6 +68,15 @@ class _ServerHandler(APILogHandler):
         super().__init__(level=logging.INFO)
         self.addFilter(_InRun())
         self.setFormatter(_Redacting())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if multiprocessing.parent_process() is not None:
+            # A Dask worker process can be stopped with the cluster before its next log
+            # batch leaves: send mediagen's (few) lines from such processes at once.
+            # (In a thread with an event loop it can't block: the batch then goes as usual.)
+            with contextlib.suppress(Exception):
+                self.flush()
 
 
 class _AsBefore(logging.Handler):

@@ -137,11 +137,16 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
     assert outcomes["adhoc-dask"] == outcomes["adhoc"]  # same keys, same bytes
 
     assert e2e_s3.faults is not None and e2e_s3.faults.faulted == 1
-    retried = [
-        log
-        for log in prefect_api.logs(started["adhoc-dask"][1])
-        if log.name == "mediagen.storage" and log.message.startswith("storage busy (")
-    ]
+    deadline = time.monotonic() + LOG_TIMEOUT  # its last batch may arrive after the state
+    while True:
+        retried = [
+            log
+            for log in prefect_api.logs(started["adhoc-dask"][1])
+            if log.name == "mediagen.storage" and log.message.startswith("storage busy (")
+        ]
+        if retried or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     everything = [
         f"{log.name}: {log.message}" for log in prefect_api.logs(started["adhoc-dask"][1])
     ]
