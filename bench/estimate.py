@@ -61,10 +61,10 @@ def script(server: FakeGeminiServer) -> None:
 def measure(spec: dict[str, Any] | None = None) -> Measure:
     """Plan then run ``spec`` (MIXED_SPEC) with the current settings; compare the costs."""
     from flows.run import run_flow
-    from mediagen.jobs import expand_spec
-    from mediagen.plan import make_plan
+    from mediagen.plan.diff import make_plan
+    from mediagen.plan.jobs import expand_spec
     from mediagen.settings import Settings
-    from mediagen.spec import parse_spec
+    from mediagen.spec.models import parse_spec
 
     spec = spec or MIXED_SPEC
     settings = Settings()

@@ -1,7 +1,7 @@
 """What every benchmark shares: the CLI as a user runs it, specs, timing, peak RSS, rows.
 
 Benchmarks drive the real ``mediagen`` CLI in a subprocess (``python -m
-mediagen.cli``, this checkout first on ``PYTHONPATH``) against servers that run
+mediagen.cli.app``, this checkout first on ``PYTHONPATH``) against servers that run
 in the benchmark's own process: the fake Gemini server (latency injected with
 ``Fault.slow``) and, for uploads, moto's S3. So the servers outlive a killed
 run and their request counts are the ground truth.
@@ -158,7 +158,7 @@ def run_cli(
     """
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mediagen.cli", *args],
+        [sys.executable, "-m", "mediagen.cli.app", *args],
         cwd=ws.root,
         env=ws.env,
         stdout=subprocess.PIPE,

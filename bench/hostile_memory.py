@@ -63,7 +63,7 @@ def measure(case: str, code: Path, root: Path, server: FakeGeminiServer) -> dict
         "GEMINI_API_KEY": KEY,
         "MEDIAGEN_GEMINI_BASE_URL": server.base_url,
     }
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "mediagen.cli",
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "mediagen.cli.app",
                "run", "spec.yaml", "--concurrency", "4"]  # fmt: skip
     result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
                             timeout=1800)  # fmt: skip

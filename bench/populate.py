@@ -11,13 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.harness import Workspace
-from mediagen import pipeline, ratelimit, run_guard
-from mediagen.jobs import ImageJob, expand_spec, prefix_of
-from mediagen.manifest import read_manifest
-from mediagen.plan import make_plan
+from mediagen.engine import guard as run_guard
+from mediagen.engine import ratelimit
+from mediagen.engine import stages as pipeline
+from mediagen.manifest.model import read_manifest
+from mediagen.plan.diff import make_plan
+from mediagen.plan.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.settings import get_settings
-from mediagen.spec import load_spec
-from mediagen.storage import BucketConfig
+from mediagen.spec.models import load_spec
+from mediagen.storage.bucket import BucketConfig
 
 
 def context(spec_path: Path) -> tuple[pipeline.RunContext, list[ImageJob]]:

@@ -19,9 +19,10 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from mediagen import pipeline, run_guard
-from mediagen.jobs import ImageJob
-from mediagen.manifest import ImageEntry
+from mediagen.engine import guard as run_guard
+from mediagen.engine import stages as pipeline
+from mediagen.manifest.model import ImageEntry
+from mediagen.plan.jobs import ImageJob
 
 _ran = 0
 _lock = threading.Lock()

@@ -1,7 +1,7 @@
 """Benchmark 4: the processing step alone vs a bare Pillow resize + encode loop.
 
 The same originals (as a Gemini model returns them: 1536 px PNG) are turned
-into a 1024×1024 PNG and WebP by ``mediagen.pipeline.process`` (decode once,
+into a 1024×1024 PNG and WebP by ``mediagen.engine.stages.process`` (decode once,
 focal crop, XMP provenance, placeholders, colours, files in the scratch
 folder) and by the loop a person would write with Pillow, with the same
 encoder settings. The two alternate image by image, so load on this shared
@@ -19,7 +19,9 @@ from PIL import Image
 
 from bench.harness import Row, Workspace, write_spec
 from bench.populate import context
-from mediagen import imaging, pipeline, run_guard
+from mediagen.engine import guard as run_guard
+from mediagen.engine import stages as pipeline
+from mediagen.imaging import codec as imaging
 from mediagen.testing import FakeGeminiServer
 
 

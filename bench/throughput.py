@@ -64,11 +64,13 @@ def _manifest(path: Path) -> dict[str, tuple[str, str]]:
 
 def _sequential(root: Path, p: Params) -> float:
     """Seconds per image of the old service's loop: one image at a time, same library."""
-    from mediagen import pipeline, ratelimit, run_guard
-    from mediagen.jobs import expand_spec, prefix_of
+    from mediagen.engine import guard as run_guard
+    from mediagen.engine import ratelimit
+    from mediagen.engine import stages as pipeline
+    from mediagen.plan.jobs import expand_spec, prefix_of
     from mediagen.settings import get_settings
-    from mediagen.spec import load_spec
-    from mediagen.storage import BucketConfig
+    from mediagen.spec.models import load_spec
+    from mediagen.storage.bucket import BucketConfig
 
     with FakeGeminiServer(image_side=64, max_side=64) as gemini:
         gemini.script(Fault.slow(p.latency), times=None)

@@ -4,7 +4,7 @@ Not part of ``python -m bench`` (it measures cost, not speed): each trial starts
 CLI processes on the same spec at the same moment, against the local Gemini server
 (answers delayed 0.5 s, so the runs overlap as real ones do) and one Prefect test
 server, and counts the image requests the server received. Before the spec lease
-(mediagen/lease.py) this was 1.0-2.0 per image; with it, 1.00.
+(mediagen/storage/lease.py) this was 1.0-2.0 per image; with it, 1.00.
 
     python bench/two_runs.py [CODE_ROOT] [TRIALS]
 
@@ -58,7 +58,7 @@ def main() -> None:
                 "GEMINI_API_KEY": "bench-key",
                 "MEDIAGEN_GEMINI_BASE_URL": server.base_url,
             }
-            command = [sys.executable, "-m", "mediagen.cli", "run", "goals.yaml"]
+            command = [sys.executable, "-m", "mediagen.cli.app", "run", "goals.yaml"]
             runs = [subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL) for _ in range(2)]  # fmt: skip
             codes = [run.wait(600) for run in runs]

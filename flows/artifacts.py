@@ -28,12 +28,12 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from mediagen import pipeline
+from mediagen.engine import stages as pipeline
 from mediagen.errors import AuthError, ConfigurationError, RunAbortedError, StorageError
-from mediagen.gallery import gallery_key, human_bytes, thumbnail_output
-from mediagen.manifest import ImageEntry, Manifest, manifest_key
+from mediagen.manifest.gallery import gallery_key, human_bytes, thumbnail_output
+from mediagen.manifest.model import ImageEntry, Manifest, manifest_key
 from mediagen.settings import get_settings
-from mediagen.storage import Bucket
+from mediagen.storage.bucket import Bucket
 
 MAX_THUMBNAILS = 60
 THUMBNAIL_WIDTH = 160

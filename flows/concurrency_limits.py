@@ -13,7 +13,7 @@ concurrency limit **named after the model**, created if missing:
 
 A limit that already exists is used as it is (operators may tune it in the UI);
 its kind is read from its slot decay. In-process limits
-(:mod:`mediagen.ratelimit`) still apply inside each run.
+(:mod:`mediagen.engine.ratelimit`) still apply inside each run.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import get_current_settings
 
-from mediagen import ratelimit
+from mediagen.engine import ratelimit
 from mediagen.errors import TransientError
 from mediagen.settings import Settings
 

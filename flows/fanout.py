@@ -24,8 +24,9 @@ from typing import Any
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 
-from mediagen import interrupts, run_guard
-from mediagen.jobs import ImageJob
+from mediagen.engine import guard as run_guard
+from mediagen.engine import interrupts
+from mediagen.plan.jobs import ImageJob
 
 POLL_S = 0.25  # how often the wait loop looks at the interrupt flag
 CANCEL_POLL_S = 5.0  # how often it asks the Prefect API whether the run is being cancelled

@@ -1,4 +1,4 @@
-"""The Prefect flow ``generate-media``: thin wrappers around :mod:`mediagen.pipeline`.
+"""The Prefect flow ``generate-media``: thin wrappers around :mod:`mediagen.engine.stages`.
 
 Plan first, then fan out only the images that need work, as chains of three
 tasks (generate → process → upload) that pass references, never bytes. The
@@ -21,7 +21,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import concurrency_limits, fanout, partial, run_logs, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from flows.parameters import SpecParameter, spec_name
-from mediagen import alt_text, lease, pipeline, preflight, ratelimit, run_guard, trust
+from mediagen.engine import guard as run_guard
+from mediagen.engine import ratelimit
+from mediagen.engine import stages as pipeline
 from mediagen.errors import (
     AuthError,
     BudgetExceededError,
@@ -31,14 +33,17 @@ from mediagen.errors import (
     TransientError,
     TransientStorageError,
 )
-from mediagen.jobs import ImageJob, expand_spec, prefix_of
-from mediagen.manifest import ImageEntry, Manifest
-from mediagen.plan import Plan, make_plan
-from mediagen.prefix_owner import claim_of, open_prefix
+from mediagen.manifest.model import ImageEntry, Manifest
+from mediagen.manifest.prefix_owner import claim_of, open_prefix
+from mediagen.plan import preflight, trust
+from mediagen.plan.diff import Plan, make_plan
+from mediagen.plan.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.reasons import short_reason
 from mediagen.settings import Settings, get_settings
-from mediagen.spec import JobSpec, spec_from_any
-from mediagen.storage import BucketConfig
+from mediagen.spec import alt_text
+from mediagen.spec.models import JobSpec, spec_from_any
+from mediagen.storage import lease
+from mediagen.storage.bucket import BucketConfig
 
 DEFAULT_THREADS = 48
 
@@ -120,7 +125,8 @@ def upload_task(
 def plan_task(spec: JobSpec, ctx: pipeline.RunContext) -> tuple[Plan, Manifest | None]:
     settings = get_settings()
     jobs = expand_spec(spec, settings)
-    # Refused (PrefixConflict) when another spec owns the prefix: see mediagen.prefix_owner.
+    # Refused (PrefixConflict) when another spec owns the prefix
+    # (see mediagen.manifest.prefix_owner).
     previous = open_prefix(pipeline.bucket_for(ctx.bucket), claim_of(spec), jobs).previous
     return make_plan(jobs, previous, settings), previous
 
@@ -157,7 +163,7 @@ def generate_media(spec: SpecParameter, concurrency: int | None = None) -> State
     logger = get_run_logger()
     settings = get_settings()
     # A run of a deployment got its spec from someone else: it may not choose what the
-    # worker reads or where it writes (mediagen/trust.py).
+    # worker reads or where it writes (mediagen/plan/trust.py).
     trusted = deployment.id is None
     trust.check_spec_source(spec, trusted=trusted)
     job_spec = spec_from_any(spec)

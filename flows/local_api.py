@@ -31,7 +31,8 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from mediagen import interrupts, run_guard
+from mediagen.engine import guard as run_guard
+from mediagen.engine import interrupts
 from mediagen.errors import RunInterruptedError
 
 LOG_NAME = "mediagen-local-api.log"

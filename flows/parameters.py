@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from mediagen.spec import JobSpec
+from mediagen.spec.models import JobSpec
 
 SpecPath = Annotated[
     str,

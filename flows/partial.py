@@ -19,14 +19,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mediagen import interrupts, pipeline
-from mediagen.jobs import ImageJob, expand_spec, prefix_of
-from mediagen.manifest import ImageEntry, Manifest, manifest_key, read_manifest
-from mediagen.plan import make_plan
-from mediagen.report import interrupted_lines
+from mediagen.engine import interrupts
+from mediagen.engine import stages as pipeline
+from mediagen.manifest.model import ImageEntry, Manifest, manifest_key, read_manifest
+from mediagen.manifest.report import interrupted_lines
+from mediagen.plan.diff import make_plan
+from mediagen.plan.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.settings import get_settings
-from mediagen.spec import JobSpec, spec_from_any
-from mediagen.storage import BucketConfig
+from mediagen.spec.models import JobSpec, spec_from_any
+from mediagen.storage.bucket import BucketConfig
 
 logger = logging.getLogger("mediagen")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from flows.generate_media import generate_media
 from flows.runners import api_reachable_by_workers, task_runner_for
-from mediagen.manifest import Manifest
+from mediagen.manifest.model import Manifest
 from mediagen.settings import get_settings
-from mediagen.spec import JobSpec, spec_from_any
+from mediagen.spec.models import JobSpec, spec_from_any
 
 
 def run_flow(

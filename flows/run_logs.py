@@ -30,10 +30,10 @@ import threading
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.handlers import APILogHandler
 
-from mediagen import storage_credentials
-from mediagen.jobs import ImageJob
+from mediagen.plan.jobs import ImageJob
 from mediagen.settings import Settings, get_settings
-from mediagen.spec import JobSpec
+from mediagen.spec.models import JobSpec
+from mediagen.storage import credentials as storage_credentials
 
 LOGGER = "mediagen"
 # Our level for the logger: lets INFO through, and (being odd) tells our setting apart
@@ -99,7 +99,7 @@ class _AsBefore(logging.Handler):
         logger: logging.Logger | None = logging.getLogger(name)
         while logger is not None and logger is not self._logger:
             if logger.level != logging.NOTSET:
-                return 0  # e.g. mediagen.storage set to DEBUG: that level decided
+                return 0  # e.g. mediagen.storage.bucket set to DEBUG: that level decided
             logger = logger.parent
         # Our level stands in for NOTSET: the parent's effective level would have applied.
         # Any other level was set by someone else, and the logger applied it already.

@@ -2,7 +2,7 @@
 
 The flow is the same either way; only where its tasks run changes. Tasks carry
 small picklable values (jobs, keys, a ``RunContext``) and build their storage
-and backend clients inside whichever process runs them (``mediagen.pipeline``
+and backend clients inside whichever process runs them (``mediagen.engine.stages``
 caches clients per process id), so nothing unpicklable ever crosses to a Dask
 worker.
 """

@@ -3,7 +3,7 @@
 With ``MEDIAGEN_GEMINI_API_KEY_BLOCK=gemini-key`` (and no ``GEMINI_API_KEY``),
 the flow loads the Secret block ``gemini-key`` from the Prefect server the
 first time a backend needs it. The value stays out of flow parameters, logs
-and artifacts; the library sees it through :mod:`mediagen.credentials` only.
+and artifacts; the library sees it through :mod:`mediagen.backends.gemini.credentials` only.
 
 (Not named ``secrets.py``: Prefect puts ``flows/`` on ``sys.path``, where that
 name hid the stdlib ``secrets`` module and Dask's workers failed to start.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from prefect.blocks.system import Secret
 
-from mediagen import credentials
+from mediagen.backends.gemini import credentials
 
 
 def load_secret(name: str) -> str:

@@ -26,11 +26,11 @@ from prefect.settings import PREFECT_API_URL
 from prefect.utilities.urls import url_for
 
 from flows.artifacts import artifact_key
-from mediagen import trust
 from mediagen.errors import ConfigurationError, OrchestrationError
-from mediagen.jobs import ImageJob, expand_spec
+from mediagen.plan import trust
+from mediagen.plan.jobs import ImageJob, expand_spec
 from mediagen.settings import get_settings
-from mediagen.spec import JobSpec
+from mediagen.spec.models import JobSpec
 
 FLOW_NAME = "generate-media"
 DEFAULT_DEPLOYMENT = "adhoc"

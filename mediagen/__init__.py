@@ -19,20 +19,20 @@ from mediagen.errors import (
     TransientError,
     TransientStorageError,
 )
-from mediagen.spec import JobSpec, load_spec
+from mediagen.spec.models import JobSpec, load_spec
 
 # The Python API (issue 7). Imported lazily (PEP 562): ``import mediagen`` stays
 # light, and the API pulls in no Prefect either way.
 _API = {
-    "MediaClient": "mediagen.client",
-    "ClientConfig": "mediagen.client_config",
-    "GeminiConfig": "mediagen.client_config",
-    "StorageConfig": "mediagen.client_config",
-    "BrandConfig": "mediagen.client_config",
-    "GeneratedImage": "mediagen.results",
-    "Published": "mediagen.results",
-    "get_client": "mediagen.api",
-    "set_default_client": "mediagen.api",
+    "MediaClient": "mediagen.client.media_client",
+    "ClientConfig": "mediagen.client.config",
+    "GeminiConfig": "mediagen.client.config",
+    "StorageConfig": "mediagen.client.config",
+    "BrandConfig": "mediagen.client.config",
+    "GeneratedImage": "mediagen.client.results",
+    "Published": "mediagen.client.results",
+    "get_client": "mediagen.client.api",
+    "set_default_client": "mediagen.client.api",
 }
 
 

@@ -114,9 +114,10 @@ class BudgetExceededError(MediagenError):
 
 
 class SpecBusyError(MediagenError):
-    """Another run of the same spec (bucket and prefix) is in flight (see ``mediagen.lease``).
+    """Another run of the same spec (bucket and prefix) is in flight
+    (see ``mediagen.storage.lease``).
 
-    ``holder`` is its :class:`mediagen.lease.Holder`: host, pid, run id, since when.
+    ``holder`` is its :class:`mediagen.storage.lease.Holder`: host, pid, run id, since when.
     """
 
     def __init__(self, message: str, holder: object | None = None) -> None:

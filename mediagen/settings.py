@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from mediagen import limits
-from mediagen.backends.gemini_catalogue import DEFAULT_TEXT_MODEL
+from mediagen.backends.gemini.catalogue import DEFAULT_TEXT_MODEL
+from mediagen.backends.gemini.pricing import ModelPrice
+from mediagen.engine.ratelimit import RateLimit
 from mediagen.errors import ConfigurationError
-from mediagen.pricing import ModelPrice
-from mediagen.ratelimit import RateLimit
+from mediagen.spec import limits
 
 # A list setting: a JSON list, or names separated by commas ("a,b").
 NameList = Annotated[list[str], NoDecode]
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         description="Scratch folder for processed files between tasks (default: system temp).",
     )
     concurrency: int = Field(8, ge=1, le=256, description="Default images in flight at once.")
-    # -- caps on what a backend answers (see mediagen/answer_check.py, pixel_budget.py) ----
+    # -- caps on what a backend answers (see mediagen/imaging/answer_check.py, pixel_budget.py) ----
     max_image_pixels: int = Field(
         50_000_000,
         ge=1,
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         "backend get to finish before they are left pending (the CLI exits within ~4 s more).",
     )
 
-    # -- storage (see mediagen/storage.py and the README's storage section) ----------
+    # -- storage (see mediagen/storage/bucket.py and the README's storage section) ----------
     # Where specs without a storage section publish. A spec's own section always wins.
     storage_provider: Literal["local", "s3", "digitalocean"] | None = Field(
         None, description="Provider for specs that do not name one (default: local folder)."
@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     storage_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint for specs without storage (MinIO, R2, ...)."
     )
-    # -- what specs from other people may choose (see mediagen/trust.py) -------------
+    # -- what specs from other people may choose (see mediagen/plan/trust.py) -------------
     allowed_buckets: NameList = Field(
         default_factory=list,
         description="Buckets a spec from a deployment, `submit` or the API may name, besides "
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("DO_SPACES_SECRET", "MEDIAGEN_DO_SPACES_SECRET")
     )
 
-    # -- one run per spec (see mediagen/lease.py) -----------------------------------
+    # -- one run per spec (see mediagen/storage/lease.py) -----------------------------------
     if_running: Literal["wait", "refuse"] = Field(
         "wait",
         description="When another run of the same spec (bucket and prefix) holds its lease: "
@@ -198,7 +198,7 @@ class Settings(BaseSettings):
         None, ge=0, description="Most seconds to wait for a spec's lease (default: no limit)."
     )
 
-    # -- caps on what one spec may ask for (see mediagen/limits.py) --------------------
+    # -- caps on what one spec may ask for (see mediagen/spec/limits.py) --------------------
     spec_max_bytes: int = Field(
         limits.SPEC_MAX_BYTES, ge=1, description="Largest spec file (or inline spec), in bytes."
     )
@@ -268,7 +268,7 @@ def _variable(field: str) -> str:
 
 def _one_line(exc: ValidationError) -> str:
     """``MEDIAGEN_CONCURRENCY: expected a whole number, got 'abc'`` (never a secret's value)."""
-    from mediagen.spec_errors import error_message, field_path
+    from mediagen.spec.diagnostics import error_message, field_path
 
     parts = []
     for error in exc.errors(include_url=False):

@@ -12,7 +12,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
-from mediagen import backends, pipeline
+from mediagen import backends
+from mediagen.engine import stages as pipeline
 from mediagen.testing.s3 import S3TestServer
 from tests.support.backends import CountingBackend
 from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV

@@ -22,9 +22,9 @@ def test_translated_errors_carry_no_secret_anywhere_in_their_chain(
     gemini_env: FakeGeminiServer, s3: Any
 ) -> None:
     """Whatever walks the chain (cause, context, args, attributes) finds no secret."""
-    from mediagen.backends.gemini import GeminiBackend
+    from mediagen.backends.gemini.backend import GeminiBackend
     from mediagen.settings import get_settings
-    from mediagen.storage import Bucket, BucketConfig
+    from mediagen.storage.bucket import Bucket, BucketConfig
     from tests.support.gemini import make_request
 
     gemini_env.script(Fault.error(503, ECHO), times=None)

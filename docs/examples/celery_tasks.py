@@ -18,7 +18,7 @@ from typing import Any
 
 from celery import Celery
 
-from mediagen.api import get_client
+from mediagen.client.api import get_client
 from mediagen.errors import BlockedError, TransientError, TransientStorageError
 
 app = Celery("mediagen_examples", broker=os.environ.get("CELERY_BROKER_URL", "memory://"))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediagen import trust
+from mediagen.plan import trust
 from mediagen.settings import get_settings
-from mediagen.spec import JobSpec, spec_from_any
+from mediagen.spec.models import JobSpec, spec_from_any
 
 DEPLOYMENT = "generate-media/adhoc"
 
@@ -20,7 +20,7 @@ DEPLOYMENT = "generate-media/adhoc"
 def batch_parameters(spec: JobSpec | dict[str, Any] | str) -> dict[str, Any]:
     """The deployment's parameters for ``spec``: validated, sent inline (the worker may
     not share this machine's files). Raises SpecError naming every problem, including
-    storage this service does not allow (see mediagen.trust)."""
+    storage this service does not allow (see mediagen.plan.trust)."""
     job_spec = spec_from_any(spec)
     # Specs from API callers are untrusted: only the storage this service's settings allow.
     trust.check_spec(job_spec, get_settings(), trusted=False)

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from docs.examples.deployment_trigger import trigger_batch
-from mediagen.api import MediaClient, get_client
+from mediagen.client.api import MediaClient, get_client
 from mediagen.errors import (
     BlockedError,
     ConfigurationError,

@@ -28,7 +28,7 @@ ENTRY_POINT_GROUP = "mediagen.backends"
 
 BUILTIN_BACKENDS: dict[str, str] = {
     "offline": "mediagen.backends.offline:OfflineBackend",
-    "gemini": "mediagen.backends.gemini:GeminiBackend",
+    "gemini": "mediagen.backends.gemini.backend:GeminiBackend",
 }
 
 INSTALL_HINTS: dict[str, str] = {

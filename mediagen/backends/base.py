@@ -8,18 +8,47 @@ chose) or raises one of :mod:`mediagen.errors`' backend errors:
 - :class:`~mediagen.errors.BlockedError`: a safety refusal, recorded, never retried;
 - :class:`~mediagen.errors.PermanentError` (and ``AuthError``): not retried.
 
-Exact sizing, encoding and metadata happen later, in :mod:`mediagen.imaging`,
+Exact sizing, encoding and metadata happen later, in :mod:`mediagen.imaging.codec`,
 so a backend stays small.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from mediagen.settings import Settings
+
+
+class CallGuard(Protocol):
+    """What a backend asks of the run it works for, around each request it sends.
+
+    The engine's ``Run`` implements it: the model's rate limit and the run's abort
+    and interrupt flags live there, not in the backend and not in module globals,
+    so backends never import the engine (layers point one way).
+    """
+
+    def slot(self, model: str) -> AbstractContextManager[object]:
+        """Hold one request slot of ``model``; raises when the run has stopped."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between retries; wakes up (and raises) when the run stops."""
+        ...
+
+
+class Unguarded:
+    """The :class:`CallGuard` of a backend used on its own: no limits, plain sleeps."""
+
+    def slot(self, model: str) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
 
 
 @dataclass(frozen=True)
@@ -29,7 +58,7 @@ class GenerationRequest:
     prompt: str  # the final, composed prompt
     width: int  # the target size; backends may return another size
     height: int
-    quality: str  # a mediagen.presets.Quality value
+    quality: str  # a mediagen.spec.vocabulary.Quality value
     backend_image_size: str  # "1K" | "2K" | "4K", from the quality level
     theme: str
     palette: tuple[str, ...]  # the theme's hex colours
@@ -81,8 +110,10 @@ class Backend(ABC):
     #: a class default that an instance may replace (e.g. from settings)
     describe_model: str = ""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, calls: CallGuard | None = None) -> None:
         self.settings = settings
+        # Rate limits, abort and interrupt of the run this instance works for.
+        self.calls: CallGuard = calls or Unguarded()
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> GenerationResult:
@@ -117,7 +148,7 @@ class Backend(ABC):
         the prompt instead. This default cannot see pixels: it restates the subject
         the image was asked for. AI backends override it.
         """
-        from mediagen.alt_text import from_prompt
+        from mediagen.spec.alt_text import from_prompt
 
         return from_prompt(request.prompt, purpose)
 

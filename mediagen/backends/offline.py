@@ -23,10 +23,10 @@ from typing import TypeVar
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from mediagen.alt_text import offline_description
 from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
 from mediagen.errors import PermanentError
-from mediagen.presets import THEMES, Theme
+from mediagen.spec.alt_text import offline_description
+from mediagen.spec.vocabulary import THEMES, Theme
 
 RGB = tuple[int, int, int]
 Point = tuple[float, float]

@@ -16,7 +16,7 @@ scripted per request::
         ...  # run mediagen with MEDIAGEN_GEMINI_BASE_URL=server.base_url
         assert len(server.requests) == 5
 
-It knows the models of :mod:`mediagen.backends.gemini_catalogue`: a model the
+It knows the models of :mod:`mediagen.backends.gemini.catalogue`: a model the
 catalogue lists as shut down answers 404 NOT_FOUND (``retire=False`` serves
 it anyway), ``retired={...}`` adds more; a size, aspect ratio or ``imageSize``
 a model does not take is a 400; answers of Gemini 3 models report thinking
@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from mediagen.backends import gemini_catalogue as catalogue
 from mediagen.backends.base import GenerationRequest
+from mediagen.backends.gemini import catalogue
 from mediagen.backends.offline import render
-from mediagen.presets import THEMES, Theme
+from mediagen.spec.vocabulary import THEMES, Theme
 from mediagen.testing.gemini_faults import Fault, Rule, error_answer, html_page
 from mediagen.testing.gemini_http import handler_for
 from mediagen.testing.gemini_wire import (

@@ -1,6 +1,6 @@
 """Reading requests and writing answers in the Gemini REST format, for the local server.
 
-Token counts follow the model catalogue (:mod:`mediagen.backends.gemini_catalogue`):
+Token counts follow the model catalogue (:mod:`mediagen.backends.gemini.catalogue`):
 the output image tokens of the requested size and, like a real model, thinking
 that varies from answer to answer around the model's typical count (from 0.6×
 to 1.4×, fixed per prompt; ``thoughtsTokenCount``, billed as text output).
@@ -18,7 +18,7 @@ import re
 import zlib
 from typing import Any
 
-from mediagen.backends import gemini_catalogue as catalogue
+from mediagen.backends.gemini import catalogue
 
 INPUT_IMAGE_TOKENS = 258  # what one small input image counts as in a prompt
 FALLBACK_IMAGE_TOKENS = {"512": 747, "1K": 1290, "2K": 1290, "4K": 1290}  # models not catalogued

@@ -10,8 +10,10 @@ import time
 import pytest
 from PIL import Image
 
-from mediagen import ratelimit, run_guard
-from mediagen.backends.gemini import GeminiBackend, nearest_aspect_ratio
+from mediagen.backends.gemini.backend import GeminiBackend, nearest_aspect_ratio
+from mediagen.engine import guard as run_guard
+from mediagen.engine import ratelimit
+from mediagen.engine.ratelimit import ProcessCalls, RateLimit
 from mediagen.errors import (
     AuthError,
     BlockedError,
@@ -21,10 +23,9 @@ from mediagen.errors import (
     SpecError,
     TransientError,
 )
-from mediagen.jobs import expand_spec
-from mediagen.ratelimit import RateLimit
+from mediagen.plan.jobs import expand_spec
 from mediagen.settings import Settings
-from mediagen.spec import parse_spec
+from mediagen.spec.models import parse_spec
 from mediagen.testing import FakeGeminiServer, Fault
 from tests.support.gemini import TEST_KEY, make_request
 
@@ -34,7 +35,7 @@ PRO = "gemini-3-pro-image"
 
 @pytest.fixture
 def backend(gemini_env: FakeGeminiServer) -> GeminiBackend:
-    client = GeminiBackend(Settings())
+    client = GeminiBackend(Settings(), ProcessCalls(None))
     yield client
     client.close()
 
@@ -144,7 +145,7 @@ def test_server_errors_are_bounded_by_max_attempts(gemini_env, gemini_server, mo
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "3")
     gemini_server.script(Fault.server_error(500), times=None)
     with pytest.raises(TransientError, match="500 INTERNAL"):
-        GeminiBackend(Settings()).generate(make_request())
+        GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
     assert len(gemini_server.requests) == 3
 
 
@@ -155,7 +156,7 @@ def test_a_delay_longer_than_the_wait_budget_gives_up_at_once(
     sleeps: list[float] = []
     monkeypatch.setattr(run_guard, "sleep", sleeps.append)  # count waits, don't take them
     with pytest.raises(TransientError) as info:
-        GeminiBackend(Settings()).generate(make_request())
+        GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
     assert sleeps == []  # gave up without waiting
     assert info.value.retry_after == 30
     assert len(gemini_server.requests) == 1
@@ -164,7 +165,7 @@ def test_a_delay_longer_than_the_wait_budget_gives_up_at_once(
 def test_timeouts_are_retried(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "0.3")
     gemini_server.script(Fault.slow(1.0))
-    result = GeminiBackend(Settings()).generate(make_request())
+    result = GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
     assert result.data and len(gemini_server.requests) == 2
 
 
@@ -175,7 +176,7 @@ def test_connection_refused_is_transient(gemini_env, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", url)
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "2")
     with pytest.raises(TransientError, match="ConnectError"):
-        GeminiBackend(Settings()).generate(make_request())
+        GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
 
 
 def test_bad_request_is_not_retried(backend, gemini_server):
@@ -205,7 +206,8 @@ def test_fallback_on_model_not_found(backend, gemini_server):
 def test_fallback_after_retries_on_capacity_errors(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "2")
     gemini_server.script(Fault.rate_limited(retry_delay=0.05), times=None, model=PRO)
-    result = GeminiBackend(Settings()).generate(make_request(model=PRO, fallback=(FLASH,)))
+    backend = GeminiBackend(Settings(), ProcessCalls(None))
+    result = backend.generate(make_request(model=PRO, fallback=(FLASH,)))
     assert result.model == FLASH
     assert [r.model for r in gemini_server.requests] == [PRO, PRO, FLASH]
 
@@ -250,7 +252,7 @@ def test_requests_per_minute_are_paced(gemini_env, gemini_server, monkeypatch):
 
     monkeypatch.setattr(ratelimit, "time", Clock)
     monkeypatch.setattr(run_guard, "sleep", sleep)
-    _run_concurrently(GeminiBackend(Settings()), 6)
+    _run_concurrently(GeminiBackend(Settings(), ProcessCalls(None)), 6)
     assert len(gemini_server.requests) == 6 and len(starts) == 6
     gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
     assert min(gaps) >= 0.2 - 1e-6  # never faster than the limit, whatever the thread count
@@ -259,7 +261,8 @@ def test_requests_per_minute_are_paced(gemini_env, gemini_server, monkeypatch):
 def test_max_concurrency_per_model(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_RATE_LIMITS", '{"*": {"max_concurrency": 2}}')
     gemini_server.script(Fault.slow(0.2), times=None)
-    _run_concurrently(GeminiBackend(Settings()), 6)
+    settings = Settings()
+    _run_concurrently(GeminiBackend(settings, ProcessCalls(settings.rate_limits)), 6)
     assert len(gemini_server.requests) == 6
     assert gemini_server.max_in_flight == 2
 
@@ -275,7 +278,7 @@ def test_no_key_is_a_configuration_error(workspace, monkeypatch):
     with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):
         GeminiBackend.check_configuration(Settings())
     with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):
-        GeminiBackend(Settings())
+        GeminiBackend(Settings(), ProcessCalls(None))
 
 
 def test_imagen_is_rejected_when_the_spec_is_expanded(gemini_env):

@@ -11,10 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mediagen import pricing
-from mediagen.backends import gemini_catalogue as catalogue
-from mediagen.backends.gemini import GeminiBackend, image_size_for, nearest_aspect_ratio
-from mediagen.cli import app
+from mediagen.backends.gemini import catalogue, pricing
+from mediagen.backends.gemini.backend import GeminiBackend, image_size_for, nearest_aspect_ratio
+from mediagen.cli.app import app
 from mediagen.settings import Settings
 from tests.support.gemini import make_request
 

@@ -7,13 +7,15 @@ import io
 import pytest
 from PIL import Image
 
-from mediagen import alt_text, preflight
-from mediagen.backends.gemini import GeminiBackend
+from mediagen.backends.gemini.backend import GeminiBackend
+from mediagen.engine.ratelimit import ProcessCalls
 from mediagen.errors import AuthError, BlockedError, ConfigurationError, PermanentError
-from mediagen.jobs import expand_spec
-from mediagen.plan import make_plan
+from mediagen.plan import preflight
+from mediagen.plan.diff import make_plan
+from mediagen.plan.jobs import expand_spec
 from mediagen.settings import Settings
-from mediagen.spec import parse_spec
+from mediagen.spec import alt_text
+from mediagen.spec.models import parse_spec
 from mediagen.testing import FakeGeminiServer, Fault
 from mediagen.testing.gemini_wire import INPUT_IMAGE_TOKENS, is_text_request, prompt_tokens
 from tests.support.gemini import TEST_KEY, make_request
@@ -30,7 +32,7 @@ def jpeg(width: int = 64, height: int = 48) -> bytes:
 
 @pytest.fixture
 def backend(gemini_env: FakeGeminiServer) -> GeminiBackend:
-    client = GeminiBackend(Settings())
+    client = GeminiBackend(Settings(), ProcessCalls(None))
     yield client
     client.close()
 
@@ -60,7 +62,7 @@ def test_describe_model_setting_and_scripted_answers(gemini_env, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_DESCRIBE_MODEL", "gemini-3.5-flash-lite")
     with FakeGeminiServer(api_key=TEST_KEY, text_answer=lambda p: f"{len(p)} chars") as server:
         monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", server.base_url)
-        backend = GeminiBackend(Settings())
+        backend = GeminiBackend(Settings(), ProcessCalls(None))
         try:
             text = backend.describe(jpeg(), "image/jpeg", PURPOSE, make_request())
         finally:

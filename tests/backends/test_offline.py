@@ -14,8 +14,8 @@ from mediagen.backends import get_backend_class
 from mediagen.backends.base import GenerationRequest, GenerationResult
 from mediagen.backends.offline import OfflineBackend, parse_hex
 from mediagen.errors import PermanentError
-from mediagen.presets import THEMES, Theme
 from mediagen.settings import Settings
+from mediagen.spec.vocabulary import THEMES, Theme
 
 RGB = tuple[int, int, int]
 MODERN = THEMES[Theme.MODERN].palette

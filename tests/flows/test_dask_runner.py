@@ -12,9 +12,9 @@ from distributed import Client, LocalCluster
 
 from flows.run import run_flow
 from flows.runners import task_runner_for
-from mediagen.manifest import Manifest
+from mediagen.manifest.model import Manifest
+from tests.cli.test_cli import mediagen
 from tests.conftest import REPO
-from tests.test_cli import mediagen
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -70,7 +70,7 @@ def comparable(manifest: Manifest) -> dict[str, Any]:
 
 def client_pids() -> tuple[int, list[int]]:
     """In a worker: its pid, and the pids that built the clients cached there."""
-    from mediagen import pipeline
+    from mediagen.engine import stages as pipeline
 
     return os.getpid(), sorted({key[0] for key in pipeline._clients})
 

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from flows.run import run_flow
-from mediagen import alt_text, pricing
-from mediagen.imaging import read_alt_text
-from mediagen.manifest import ImageEntry, Manifest
+from mediagen.backends.gemini import pricing
+from mediagen.imaging.codec import read_alt_text
+from mediagen.manifest.model import ImageEntry, Manifest
+from mediagen.spec import alt_text
 from mediagen.testing import Fault
 from tests.flows.test_web_outputs import HUMAN_ALT, exiftool
 from tests.support.gemini import TEST_KEY

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from flows.run import run_flow
-from mediagen import alt_text, pricing
-from mediagen.backends import gemini_catalogue as catalogue
-from mediagen.backends.gemini import GeminiBackend
-from mediagen.backends.gemini_response import usage_of
+from mediagen.backends.gemini import catalogue, pricing
+from mediagen.backends.gemini.backend import GeminiBackend
+from mediagen.backends.gemini.response import usage_of
 from mediagen.errors import ModelUnavailableError
 from mediagen.settings import Settings
+from mediagen.spec import alt_text
 from mediagen.testing import FakeGeminiServer, Fault
 from tests.support.gemini import make_request
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from flows.run import run_flow
 from mediagen.errors import BudgetExceededError, ConfigurationError
-from mediagen.manifest import Manifest
+from mediagen.manifest.model import Manifest
 from mediagen.testing import Fault
 from tests.support.gemini import TEST_KEY
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from flows.run import run_flow
-from mediagen.imaging import read_provenance
-from mediagen.lease import LEASE_NAME
-from mediagen.storage import Bucket
+from mediagen.imaging.codec import read_provenance
+from mediagen.storage.bucket import Bucket
+from mediagen.storage.lease import LEASE_NAME
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -52,7 +52,8 @@ def bucket_path(workspace: Path, key: str) -> Path:
 
 
 def image_keys(written: list[str]) -> list[str]:
-    """Image objects only: not the manifest, the gallery, or the run's lease (mediagen.lease)."""
+    """Image objects only: not the manifest, the gallery, or the run's lease
+    (mediagen.storage.lease)."""
     return [k for k in written if not k.endswith(("manifest.json", "index.html", LEASE_NAME))]
 
 

@@ -111,7 +111,7 @@ def test_private_bucket_shows_no_thumbnails(workspace: Path, counting) -> None:
 
 
 def test_summary_markdown_keeps_spec_text_as_text(workspace: Path, counting) -> None:
-    from mediagen.manifest import Manifest
+    from mediagen.manifest.model import Manifest
 
     manifest = Manifest.model_validate(
         {
@@ -126,8 +126,8 @@ def test_summary_markdown_keeps_spec_text_as_text(workspace: Path, counting) -> 
             }},
         }
     )  # fmt: skip
-    from mediagen.pipeline import RunContext
-    from mediagen.storage import BucketConfig
+    from mediagen.engine.stages import RunContext
+    from mediagen.storage.bucket import BucketConfig
 
     ctx = RunContext("x", "h", "1", "x", BucketConfig("local", "/tmp/b"), "r")
     text = summary_markdown(ctx, manifest, "file:///tmp/b/x/manifest.json", "file:///g")

@@ -25,10 +25,10 @@ import pytest
 import yaml
 
 from flows.run import run_flow
-from mediagen import pipeline
-from mediagen.client import MediaClient
-from mediagen.lease import Holder, lease_key
-from mediagen.manifest import Manifest
+from mediagen.client.media_client import MediaClient
+from mediagen.engine import stages as pipeline
+from mediagen.manifest.model import Manifest
+from mediagen.storage.lease import Holder, lease_key
 from mediagen.testing import FakeGeminiServer
 from mediagen.testing.s3 import S3TestServer
 from tests.conftest import REPO
@@ -116,7 +116,7 @@ def cli_env(cwd: Path, server: FakeGeminiServer, **extra: str) -> dict[str, str]
 
 def start_cli(cwd: Path, name: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mediagen.cli", *args],
+        [sys.executable, "-m", "mediagen.cli.app", *args],
         cwd=cwd, env=env, text=True,
         stdout=(cwd / f"{name}.out").open("w"), stderr=(cwd / f"{name}.err").open("w"),
     )  # fmt: skip
@@ -180,7 +180,7 @@ def test_refuse_exits_2_naming_the_holder(workspace: Path, gemini_server: FakeGe
     env = cli_env(workspace, gemini_server)
 
     result = subprocess.run(
-        [sys.executable, "-m", "mediagen.cli", "run", "goals.yaml", "--if-running", "refuse"],
+        [sys.executable, "-m", "mediagen.cli.app", "run", "goals.yaml", "--if-running", "refuse"],
         cwd=workspace, env=env, capture_output=True, text=True, timeout=BOUND,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
@@ -190,7 +190,7 @@ def test_refuse_exits_2_naming_the_holder(workspace: Path, gemini_server: FakeGe
     assert "Traceback" not in said and len(result.stderr.strip().splitlines()) <= 3
     # The setting does the same; nothing was planned, called or written.
     by_setting = subprocess.run(
-        [sys.executable, "-m", "mediagen.cli", "run", "goals.yaml"], cwd=workspace,
+        [sys.executable, "-m", "mediagen.cli.app", "run", "goals.yaml"], cwd=workspace,
         env=env | {"MEDIAGEN_IF_RUNNING": "refuse"}, capture_output=True, text=True, timeout=BOUND,
     )  # fmt: skip
     assert by_setting.returncode == 2 and "render-box-7" in by_setting.stderr
@@ -204,7 +204,7 @@ def test_a_run_that_fails_before_any_work_frees_the_lease(
 ) -> None:
     (workspace / "goals.yaml").write_text(yaml.safe_dump(goals(budget_usd=0.01)))
     result = subprocess.run(
-        [sys.executable, "-m", "mediagen.cli", "run", "goals.yaml"], cwd=workspace,
+        [sys.executable, "-m", "mediagen.cli.app", "run", "goals.yaml"], cwd=workspace,
         env=cli_env(workspace, gemini_server), capture_output=True, text=True, timeout=BOUND,
     )  # fmt: skip
     assert result.returncode == 2 and "exceeds budget_usd" in result.stderr

@@ -15,10 +15,10 @@ import pytest
 
 from flows.partial import run_context, write_pending_manifest
 from flows.run import run_flow
-from mediagen import pipeline
-from mediagen.jobs import expand_spec
+from mediagen.engine import stages as pipeline
+from mediagen.plan.jobs import expand_spec
 from mediagen.settings import get_settings
-from mediagen.spec import parse_spec
+from mediagen.spec.models import parse_spec
 from mediagen.testing import FakeGeminiServer
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

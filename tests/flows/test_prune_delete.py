@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from flows.run import run_flow
-from mediagen.manifest_commit import recorded_keys
-from mediagen.prune import delete_image, prune
-from mediagen.storage import Bucket, BucketConfig
+from mediagen.manifest.commit import recorded_keys
+from mediagen.manifest.prune import delete_image, prune
+from mediagen.storage.bucket import Bucket, BucketConfig
 from mediagen.testing.s3 import S3TestServer
 from tests.support.s3 import S3_BUCKET, body, list_keys, s3_storage
 

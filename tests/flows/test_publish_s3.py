@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from flows.run import run_flow
-from mediagen import lease, pipeline
-from mediagen.s3 import pool_size_of
-from mediagen.storage import Bucket
+from mediagen.engine import stages as pipeline
+from mediagen.storage import lease
+from mediagen.storage.bucket import Bucket
+from mediagen.storage.s3 import pool_size_of
 from mediagen.testing.s3 import SLOWDOWN, FaultSchedule, S3TestServer, s3_error
 from tests.support.s3 import (
     AWS_KEY,
@@ -228,7 +229,7 @@ def test_two_concurrent_runs_keep_both_runs_images(s3: S3TestServer, counting, m
     """Both runs plan against the same (empty) manifest and write at the same moment:
     one conditional write loses (412), merges and writes again; nothing is lost.
 
-    The spec's lease (mediagen.lease) keeps such runs apart; it is switched off here, as
+    The spec's lease (mediagen.storage.lease) keeps such runs apart; it is switched off here, as
     for runs that do not hold it (an older mediagen, a run stalled past its lease)."""
     monkeypatch.setattr(lease, "one_run_per_spec", _no_lease)
     barrier = threading.Barrier(2, timeout=120)

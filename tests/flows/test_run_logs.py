@@ -1,7 +1,7 @@
 """flows/run_logs.py: the console sees what it saw before; the server gets INFO and up.
 
 (The server side, lines in a real run's logs, is tested on a real server in
-tests/test_prefect_operations.py.)
+tests/e2e/test_prefect_operations.py.)
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ def test_installed_once_and_info_passes_the_logger() -> None:
     logger = logging.getLogger("mediagen")
     assert sum(isinstance(h, run_logs._ServerHandler) for h in logger.handlers) == 1
     assert logger.isEnabledFor(logging.INFO) and not logger.isEnabledFor(logging.DEBUG)
-    assert logging.getLogger("mediagen.storage").isEnabledFor(logging.INFO)
+    assert logging.getLogger("mediagen.storage.bucket").isEnabledFor(logging.INFO)
 
 
 def test_the_console_gets_what_it_got_before(console: Collect) -> None:
     run_logs.install()
-    logging.getLogger("mediagen.storage").info("storage busy (test); attempt 1 of 5")
+    logging.getLogger("mediagen.storage.bucket").info("storage busy (test); attempt 1 of 5")
     logging.getLogger("mediagen").warning("manifest unreadable (test)")
     assert [r.getMessage() for r in console.records] == ["manifest unreadable (test)"]
 
@@ -61,7 +61,7 @@ def test_a_level_someone_set_still_rules(console: Collect) -> None:
     logger = logging.getLogger("mediagen")
     logger.setLevel(logging.DEBUG)  # e.g. a test fixture or an application wanting everything
     try:
-        logging.getLogger("mediagen.storage").info("storage busy (verbose)")
+        logging.getLogger("mediagen.storage.bucket").info("storage busy (verbose)")
         assert [r.getMessage() for r in console.records] == ["storage busy (verbose)"]
     finally:
         logger.setLevel(run_logs.OUR_LEVEL)
@@ -69,11 +69,11 @@ def test_a_level_someone_set_still_rules(console: Collect) -> None:
 
 def test_a_child_loggers_own_level_still_rules(console: Collect) -> None:
     run_logs.install()
-    child = logging.getLogger("mediagen.storage")
+    child = logging.getLogger("mediagen.storage.bucket")
     child.setLevel(logging.DEBUG)
     try:
         child.debug("storage detail (verbose)")
-        logging.getLogger("mediagen.manifest").info("not for the console")
+        logging.getLogger("mediagen.manifest.model").info("not for the console")
         assert [r.getMessage() for r in console.records] == ["storage detail (verbose)"]
     finally:
         child.setLevel(logging.NOTSET)

@@ -18,10 +18,10 @@ import yaml
 from flows.run import run_flow
 from mediagen.testing import FakeGeminiServer, Fault
 from mediagen.testing.s3 import FaultSchedule, s3_error
+from tests.cli.test_gemini_cli import _server_records, mediagen, user_env
 from tests.flows.test_gemini_flow import server_side
 from tests.support.gemini import TEST_KEY
 from tests.support.s3 import AWS_KEY, AWS_SECRET, s3_storage
-from tests.test_gemini_cli import _server_records, mediagen, user_env
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from mediagen.errors import ConfigurationError
 from mediagen.settings import get_settings
-from mediagen.storage import Bucket, BucketConfig
-from mediagen.storage_credentials import redact, storage_credentials
+from mediagen.storage.bucket import Bucket, BucketConfig
+from mediagen.storage.credentials import redact, storage_credentials
 from mediagen.testing.s3 import S3TestServer
 from tests.conftest import REPO
 from tests.support.s3 import S3_BUCKET
@@ -76,10 +76,11 @@ def test_bad_block_names_are_configuration_errors(s3: S3TestServer, monkeypatch)
 def test_the_library_never_imports_prefect() -> None:
     code = (
         "import sys\n"
-        "import mediagen, mediagen.storage, mediagen.storage_credentials, mediagen.credentials\n"
-        "import mediagen.s3, mediagen.cli\n"
-        "import mediagen.pipeline, mediagen.prune, mediagen.storage_check, mediagen.api\n"
-        "import mediagen.manifest_commit, mediagen.testing.s3\n"
+        "import mediagen, mediagen.storage.bucket, mediagen.storage.credentials\n"
+        "import mediagen.backends.gemini.credentials, mediagen.storage.s3, mediagen.cli.app\n"
+        "import mediagen.engine.stages, mediagen.manifest.prune, mediagen.storage.check\n"
+        "import mediagen.client.api\n"
+        "import mediagen.manifest.commit, mediagen.testing.s3\n"
         "loaded = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'flows')]\n"
         "assert not loaded, loaded[:5]\n"
     )

@@ -15,12 +15,12 @@ from PIL import Image
 
 from flows.run import run_flow
 from mediagen.backends.offline import OfflineBackend
-from mediagen.imaging import read_alt_text, read_provenance
-from mediagen.lease import LEASE_NAME
+from mediagen.imaging.codec import read_alt_text, read_provenance
 from mediagen.settings import Settings
-from mediagen.storage import Bucket
-from tests.test_cli import PLUGIN_DIST, mediagen
-from tests.test_variants import parse_srcset
+from mediagen.storage.bucket import Bucket
+from mediagen.storage.lease import LEASE_NAME
+from tests.cli.test_cli import PLUGIN_DIST, mediagen
+from tests.imaging.test_variants import parse_srcset
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

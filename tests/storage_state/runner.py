@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mediagen import pipeline
-from mediagen.jobs import expand_spec
-from mediagen.manifest import Manifest
-from mediagen.plan import Plan, make_plan
-from mediagen.prefix_owner import claim_of, open_prefix
+from mediagen.engine import stages as pipeline
+from mediagen.manifest.model import Manifest
+from mediagen.manifest.prefix_owner import claim_of, open_prefix
+from mediagen.plan.diff import Plan, make_plan
+from mediagen.plan.jobs import expand_spec
 from mediagen.settings import get_settings
-from mediagen.spec import parse_spec
-from mediagen.storage import BucketConfig
+from mediagen.spec.models import parse_spec
+from mediagen.storage.bucket import BucketConfig
 
 
 def plan_spec(spec: dict[str, Any]) -> Plan:

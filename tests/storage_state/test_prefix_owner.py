@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from mediagen.errors import StorageError
-from mediagen.manifest import Manifest
-from mediagen.prefix_owner import Claim, PrefixConflict
-from mediagen.prune import delete_image, prune
-from mediagen.storage import Bucket, BucketConfig
-from mediagen.storage_check import check_storage
+from mediagen.manifest.model import Manifest
+from mediagen.manifest.prefix_owner import Claim, PrefixConflict
+from mediagen.manifest.prune import delete_image, prune
+from mediagen.storage.bucket import Bucket, BucketConfig
+from mediagen.storage.check import check_storage
 from mediagen.testing.s3 import S3TestServer
 from tests.storage_state.runner import plan_spec, run_spec
 from tests.support.s3 import S3_BUCKET, body, list_keys, s3_storage
@@ -134,7 +134,7 @@ def test_a_spec_moves_its_manifest_when_it_starts_sharing(s3: S3TestServer) -> N
 def test_the_cli_refuses_with_exit_2_naming_both_specs(s3: S3TestServer, tmp_path) -> None:
     import yaml
 
-    from tests.test_cli import mediagen
+    from tests.cli.test_cli import mediagen
 
     owner = run_spec(spec(s3, "owner", ["o1", "o2"]))
     path = tmp_path / "intruder.yaml"

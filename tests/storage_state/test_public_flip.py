@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from mediagen.manifest import Manifest
-from mediagen.storage import Bucket, BucketConfig
+from mediagen.manifest.model import Manifest
+from mediagen.manifest.visibility import reconcile
+from mediagen.storage.bucket import Bucket, BucketConfig
 from mediagen.testing.s3 import S3TestServer
-from mediagen.visibility import reconcile
 from tests.storage_state.conftest import Cli
 from tests.support.s3 import S3_BUCKET, body, head, list_keys, public_read, s3_storage
 

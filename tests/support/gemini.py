@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mediagen import pipeline, ratelimit, run_guard
 from mediagen.backends.base import GenerationRequest
-from mediagen.presets import THEMES, Theme
+from mediagen.engine import guard as run_guard
+from mediagen.engine import ratelimit
+from mediagen.engine import stages as pipeline
+from mediagen.spec.vocabulary import THEMES, Theme
 from mediagen.testing import FakeGeminiServer
 
 # A recognisable fake key: tests assert it never shows up where it must not.

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediagen import pipeline
+from mediagen.engine import stages as pipeline
 from mediagen.errors import MediagenError
-from mediagen.jobs import expand_spec, prefix_of
-from mediagen.manifest import Manifest
-from mediagen.plan import make_plan
+from mediagen.manifest.model import Manifest
+from mediagen.plan.diff import make_plan
+from mediagen.plan.jobs import expand_spec, prefix_of
 from mediagen.settings import get_settings
-from mediagen.spec import parse_spec
-from mediagen.storage import BucketConfig
+from mediagen.spec.models import parse_spec
+from mediagen.storage.bucket import BucketConfig
 
 
 def run_locally(spec: dict[str, Any]) -> Manifest:

@@ -229,8 +229,8 @@ def worker(
         "MEDIAGEN_TASK_RETRIES": "0",
         "MEDIAGEN_STORAGE_RETRY_BASE_DELAY": "0.01",
         "MEDIAGEN_DASK_WORKERS": "1",  # one worker process is enough to prove Dask starts
-        # Specs from deployments are untrusted (mediagen/trust.py): the tests' specs name the
-        # loopback S3 server's buckets, so this worker allows any (tests/test_trust.py checks
+        # Specs from deployments are untrusted (mediagen/plan/trust.py): the tests' specs name the
+        # loopback S3 server's buckets, so this worker allows any (tests/plan/test_trust.py checks
         # the refusals).
         "MEDIAGEN_ALLOWED_BUCKETS": "*",
         "MEDIAGEN_ALLOWED_ENDPOINTS": "*",

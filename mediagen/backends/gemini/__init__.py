@@ -1,0 +1,1 @@
+"""The ``gemini`` backend: Gemini image models through the google-genai SDK."""

@@ -1,0 +1,394 @@
+"""The ``gemini`` backend: Gemini image models through the google-genai SDK.
+
+One image is one ``client.models.generate_content`` call with
+``response_modalities=["IMAGE"]`` and an ``ImageConfig``: the supported aspect
+ratio nearest the target, and the image size (1K/2K/4K) of the quality level
+for models that take one. The model returns its own pixel size; processing
+crops and resizes to the exact target.
+
+Around each call, in order: the model chain (``model: [a, b]`` falls back on
+capacity or availability errors, never on safety blocks), retries
+(:mod:`mediagen.backends.retry`, honouring the server's delay), the model's rate
+limit (the run's :class:`~mediagen.backends.base.CallGuard`). Answers are read by
+:mod:`mediagen.backends.gemini.response`: an image, a :class:`BlockedError`
+(never retried) or a clear :class:`PermanentError`.
+
+Model facts (sizes, ratios, whether ``imageSize`` is taken, lifecycle, prices)
+come from :mod:`mediagen.backends.gemini.catalogue`. A model that answers 404
+is reported as retired when the catalogue says it was shut down (with its
+replacement), and the chain goes on to the next model. Every model tried is
+recorded (``GenerationResult.attempts``, or the ``attempts`` attribute of the
+error raised), and an answer that was paid for but made no image (a safety
+block with usage, a text-only answer) carries its ``cost_usd`` and ``usage``.
+
+Alt text (``alt_text: auto``) is one more ``generate_content`` call, to a
+text model (``MEDIAGEN_GEMINI_DESCRIBE_MODEL``, default the catalogue's
+``DEFAULT_TEXT_MODEL``): the published picture and
+:func:`mediagen.spec.alt_text.describe_prompt`, answered with
+``response_modalities=["TEXT"]``. It goes through the same rate limiter,
+retries and error translation as an image, and is priced from its usage.
+
+Imagen (``generate_images``) is not supported: the catalogue lists it as
+retired, so ``imagen-*`` models are refused when the spec is expanded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import ClassVar
+
+from google import genai
+from google.genai import types
+
+from mediagen import redaction
+from mediagen.backends.base import (
+    Backend,
+    CallGuard,
+    Description,
+    GenerationRequest,
+    GenerationResult,
+)
+from mediagen.backends.gemini import catalogue, credentials, pricing
+from mediagen.backends.gemini.errors import OTHER_TRANSPORT, TRANSIENT_TRANSPORT, translate
+from mediagen.backends.gemini.response import parse_answer, parse_text, usage_of
+from mediagen.backends.retry import RetryPolicy, call_with_retries
+from mediagen.errors import (
+    BackendError,
+    BlockedError,
+    ConfigurationError,
+    ModelUnavailableError,
+    PermanentError,
+    TransientError,
+)
+from mediagen.reasons import short_reason
+from mediagen.settings import Settings
+from mediagen.spec import alt_text
+
+logger = logging.getLogger("mediagen")
+
+API_VERSION = "v1beta"
+# One alt-text call, for the budget: a ≤1024 px picture is at most 4 tiles of 258 tokens,
+# plus the instruction; a sentence of output plus some thinking.
+DESCRIBE_INPUT_TOKENS = 1_200
+DESCRIBE_OUTPUT_TOKENS = 600
+
+
+def aspect_ratios_of(model: str) -> tuple[str, ...]:
+    """The aspect ratios ``model`` takes (the common ten for a model the catalogue lacks)."""
+    info = catalogue.lookup(model)
+    return info.aspect_ratios if info is not None and info.aspect_ratios else catalogue.BASE_RATIOS
+
+
+def nearest_aspect_ratio(
+    width: int, height: int, ratios: tuple[str, ...] = catalogue.BASE_RATIOS
+) -> str:
+    """The supported aspect ratio closest to width:height (compared as log ratios)."""
+    target = math.log(width / height)
+
+    def distance(ratio: str) -> float:
+        w, h = (int(x) for x in ratio.split(":"))
+        return abs(math.log(w / h) - target)
+
+    return min(ratios, key=distance)
+
+
+def image_size_for(model: str, request: GenerationRequest) -> str | None:
+    """The imageSize to send: None for models that take none (one fixed size).
+
+    The quality level's size, except that a 1K request for a picture no larger
+    than 512 px asks for "512" from models that make it (about a third cheaper,
+    still sharper than the target).
+    """
+    info = catalogue.lookup(model)
+    if info is not None and not info.image_size_param:
+        return None
+    size = request.backend_image_size
+    if (
+        info is not None
+        and size == "1K"
+        and "512" in info.sizes
+        and max(request.width, request.height) <= 512
+    ):
+        return "512"
+    return size
+
+
+def priced_size(model: str, request: GenerationRequest) -> str:
+    """The size an image is billed at (the model's only size when it takes no imageSize)."""
+    size = image_size_for(model, request)
+    if size is not None:
+        return size
+    info = catalogue.lookup(model)
+    return info.sizes[0] if info is not None and info.sizes else "1K"
+
+
+def model_chain(request: GenerationRequest, default: str) -> list[str]:
+    chain = [request.model or default, *request.fallback_models]
+    return list(dict.fromkeys(chain))  # each model once, in order
+
+
+def base_url(settings: Settings) -> str | None:
+    """MEDIAGEN_GEMINI_BASE_URL (None: Google's endpoint); ConfigurationError if malformed."""
+    url = (settings.gemini_base_url or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"MEDIAGEN_GEMINI_BASE_URL must start with http:// or https://, got {url!r}"
+        )
+    return url
+
+
+class GeminiBackend(Backend):
+    """Gemini image models (default: the catalogue's ``DEFAULT_IMAGE_MODEL``)."""
+
+    name: ClassVar[str] = "gemini"
+    default_model: ClassVar[str] = catalogue.DEFAULT_IMAGE_MODEL
+
+    def __init__(self, settings: Settings, calls: CallGuard | None = None) -> None:
+        super().__init__(settings, calls)
+        self.describe_model = settings.gemini_describe_model
+        key = credentials.gemini_api_key(settings).get_secret_value()
+        self._key = key
+        redaction.register(key)  # scrubbed from every error and reason from now on
+        self._client = genai.Client(
+            api_key=key,
+            http_options=types.HttpOptions(
+                base_url=base_url(settings),
+                api_version=API_VERSION,
+                timeout=int(settings.gemini_timeout * 1000),
+            ),
+        )
+        self._policy = RetryPolicy(
+            max_attempts=settings.gemini_max_attempts,
+            max_wait=settings.gemini_max_wait,
+            base_delay=settings.gemini_retry_base_delay,
+        )
+
+    # -- checks before any work -----------------------------------------------------
+
+    @classmethod
+    def check_configuration(cls, settings: Settings) -> None:
+        if not credentials.has_gemini_credentials(settings):
+            credentials.gemini_api_key(settings)  # raises with the how-to message
+        base_url(settings)
+        state = catalogue.lifecycle(settings.gemini_describe_model)
+        if state.level != "ok":  # alt text falls back to the prompt's subject: say why now
+            logger.warning("MEDIAGEN_GEMINI_DESCRIBE_MODEL: %s", state.message)
+
+    @classmethod
+    def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
+        model = request.model or cls.default_model
+        size = priced_size(model, request)
+        return pricing.estimate_usd(model, size, request.prompt, settings.gemini_pricing)
+
+    # -- generation ---------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        models = model_chain(request, self.default_model)
+        attempts: list[dict[str, str]] = []
+        for index, model in enumerate(models):
+            try:
+                result = call_with_retries(
+                    lambda model=model: self._call(model, request, attempts),  # type: ignore[misc]
+                    self._policy,
+                    sleep=self.calls.sleep,
+                    what=f"{request.image_id or 'image'} on {model}",
+                )
+            except (TransientError, ModelUnavailableError) as exc:
+                error = _retired(model, exc) or exc
+                attempts.append(_attempt(model, error))
+                if index + 1 == len(models):
+                    error.attempts = attempts  # type: ignore[attr-defined]
+                    if error is exc:
+                        raise
+                    raise error from exc
+                logger.warning(
+                    "%s: %s (%s); falling back to %s",
+                    request.image_id or "image",
+                    model,
+                    error,
+                    models[index + 1],
+                )
+                continue
+            except BackendError as exc:  # blocked, refused, bad request: no fallback
+                attempts.append(_attempt(model, exc))
+                exc.attempts = attempts  # type: ignore[attr-defined]
+                raise
+            attempts.append({"model": model, "outcome": "ok", "reason": ""})
+            if index:
+                result.metadata["fallback_from"] = ",".join(models[:index])
+            return replace(result, attempts=tuple(attempts))
+        raise AssertionError("unreachable: the chain has at least one model")
+
+    def _call(
+        self, model: str, request: GenerationRequest, attempts: list[dict[str, str]] | None = None
+    ) -> GenerationResult:
+        config = types.GenerateContentConfig(
+            response_modalities=["IMAGE"],
+            # The raw answer: see gemini_response for why it is read as JSON.
+            should_return_http_response=True,
+            image_config=types.ImageConfig(
+                aspect_ratio=nearest_aspect_ratio(
+                    request.width, request.height, aspect_ratios_of(model)
+                ),
+                image_size=image_size_for(model, request),
+            ),
+        )
+        body = self._send(model, request.prompt, config, attempts)
+        try:
+            with self._redacted():
+                answer = parse_answer(body, model)
+        except (BlockedError, PermanentError) as exc:
+            # A 200 answer without an image is billed all the same (prompt, thinking, and
+            # for IMAGE_SAFETY often the image tokens): carry what it cost.
+            usage = _usage_of_body(body)
+            exc.usage = usage  # type: ignore[attr-defined]
+            exc.cost_usd = pricing.cost_usd(model, usage, self.settings.gemini_pricing)  # type: ignore[attr-defined]
+            exc.model = model  # type: ignore[attr-defined]
+            raise
+        return GenerationResult(
+            data=answer.data,
+            mime_type=answer.mime_type,
+            backend=self.name,
+            model=model,
+            ai_generated=True,
+            usage=answer.usage,
+            cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
+            metadata={"model_version": answer.model_version},
+        )
+
+    # -- alt text ---------------------------------------------------------------------
+
+    def describe(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> str:
+        return self.describe_with_usage(image, mime_type, purpose, request).text
+
+    def describe_with_usage(
+        self, image: bytes, mime_type: str, purpose: str, request: GenerationRequest
+    ) -> Description:
+        """Ask the text model for alt text (retried like an image; blocks raise BlockedError)."""
+        model = self.describe_model
+        return call_with_retries(
+            lambda: self._describe_once(model, image, mime_type, purpose),
+            self._policy,
+            sleep=self.calls.sleep,
+            what=f"alt text of {request.image_id or 'image'} on {model}",
+        )
+
+    def _describe_once(self, model: str, image: bytes, mime_type: str, purpose: str) -> Description:
+        contents = [
+            types.Part.from_bytes(data=image, mime_type=mime_type),
+            alt_text.describe_prompt(purpose),
+        ]
+        config = types.GenerateContentConfig(
+            response_modalities=["TEXT"], should_return_http_response=True
+        )
+        body = self._send(model, contents, config)
+        with self._redacted():
+            answer = parse_text(body, model)
+        return Description(
+            text=answer.text,
+            model=model,
+            usage=answer.usage,
+            cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
+        )
+
+    def estimate_describe_cost(self) -> float:
+        return pricing.estimate_text_usd(
+            self.describe_model,
+            DESCRIBE_INPUT_TOKENS,
+            DESCRIBE_OUTPUT_TOKENS,
+            self.settings.gemini_pricing,
+        )
+
+    # -- one request ----------------------------------------------------------------
+
+    def _send(
+        self,
+        model: str,
+        contents: object,
+        config: types.GenerateContentConfig,
+        attempts: list[dict[str, str]] | None = None,
+    ) -> str | None:
+        """One request under the model's rate limit; the raw JSON answer, or our error.
+
+        A request that got no answer (timeout, connection lost) may still have been
+        billed: it is noted in ``attempts`` as a ``timeout``, its cost unknown.
+        """
+        with self.calls.slot(model):
+            try:
+                response = self._client.models.generate_content(
+                    model=model,
+                    contents=contents,  # type: ignore[arg-type]
+                    config=config,
+                )
+            except Exception as exc:
+                translated = translate(exc, model, self._redact)
+                if translated is None and not redaction.leaks(exc):
+                    raise
+                # The SDK's error holds the answer (which may echo the key) and the request:
+                # scrub it and keep it out of tracebacks (see mediagen.redaction).
+                redaction.scrub(exc)
+                error = translated or PermanentError(short_reason(exc))
+                if attempts is not None and isinstance(exc, TRANSIENT_TRANSPORT + OTHER_TRANSPORT):
+                    attempts.append(
+                        {"model": model, "outcome": "timeout", "reason": str(error)[:300]}
+                    )
+                raise error from None
+        http = response.sdk_http_response
+        return http.body if http is not None else None
+
+    @contextmanager
+    def _redacted(self) -> Iterator[None]:
+        """Scrub the key from the messages of errors raised while reading an answer."""
+        try:
+            yield
+        except BlockedError as exc:
+            raise BlockedError(exc.reason, self._redact(exc.detail)) from None
+        except PermanentError as exc:
+            raise PermanentError(self._redact(str(exc))) from None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _usage_of_body(body: str | bytes | None) -> dict[str, int]:
+    try:
+        answer = json.loads(body or "{}")
+    except ValueError:
+        return {}
+    return usage_of(answer.get("usageMetadata")) if isinstance(answer, dict) else {}
+
+
+def _retired(model: str, exc: BaseException) -> ModelUnavailableError | None:
+    """A 404 from a model the catalogue lists as shut down, said plainly."""
+    if not isinstance(exc, ModelUnavailableError):
+        return None
+    info = catalogue.lookup(model)
+    if info is None or info.status_on() != "retired":
+        return None
+    instead = f"; use {info.replacement!r}" if info.replacement else ""
+    return ModelUnavailableError(f"Gemini {model}: retired (shut down {info.shutdown}){instead}")
+
+
+def _attempt(model: str, exc: BaseException) -> dict[str, str]:
+    """One entry of the attempts list: the model, what happened, and why."""
+    if isinstance(exc, BlockedError):
+        outcome = "blocked"
+    elif isinstance(exc, ModelUnavailableError):
+        outcome = "retired" if "retired (shut down" in str(exc) else "unavailable"
+    elif isinstance(exc, TransientError):
+        outcome = "transient"
+    else:
+        outcome = "failed"
+    return {"model": model, "outcome": outcome, "reason": str(exc)[:300]}

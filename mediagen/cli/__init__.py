@@ -1,0 +1,1 @@
+"""The ``mediagen`` command (typer + rich)."""

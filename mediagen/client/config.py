@@ -1,0 +1,230 @@
+"""Configuration of :class:`mediagen.client.media_client.MediaClient`: Gemini, storage and brand.
+
+The three groups of the service mediagen replaces (its ``get_gemini_config``,
+``get_media_storage_config`` and ``get_brand_config`` helpers), each a
+pydantic-settings class reading its own variables:
+
+- :class:`GeminiConfig`: ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``, ``MEDIAGEN_GEMINI_*``;
+- :class:`StorageConfig`: ``MEDIAGEN_STORAGE_*`` (the names the flows' settings use);
+- :class:`BrandConfig`: ``MEDIAGEN_BRAND_*``.
+
+Values given in code win; whatever is left out comes from the environment (or
+``.env``), as pydantic-settings does. :meth:`ClientConfig.from_env` never stops
+at the first bad variable: it collects every problem of every group, and
+:meth:`ClientConfig.problems` adds what only the whole picture tells (a Gemini
+backend without a key, an S3 provider without a bucket). ``validate()`` raises
+one :class:`~mediagen.errors.ConfigurationError` naming all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mediagen.errors import ConfigurationError
+from mediagen.settings import Settings
+from mediagen.spec.models import BrandColor
+from mediagen.spec.vocabulary import Theme
+
+Provider = Literal["local", "s3", "digitalocean"]
+
+
+def _env(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+
+def _url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not a URL: it must start with http:// or https://")
+    return value
+
+
+class GeminiConfig(BaseSettings):
+    """Gemini: the key, an optional gateway, the default model."""
+
+    model_config = _env("MEDIAGEN_GEMINI_")
+
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("api_key", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        description="The Gemini API key. Never logged, never in a manifest.",
+    )
+    base_url: str | None = Field(None, description="Gateway, proxy or local fake server.")
+    model: str | None = Field(None, description="Default model (else the backend's default).")
+
+    _check_url = field_validator("base_url")(classmethod(lambda cls, v: _url(v)))
+
+
+class StorageConfig(BaseSettings):
+    """Where uploads and the generation cache live. Private unless ``public``."""
+
+    model_config = _env("MEDIAGEN_STORAGE_")
+
+    provider: Provider = "local"
+    bucket: str | None = Field(
+        None, description="Bucket name; for 'local', a folder (default $MEDIAGEN_BUCKET_DIR)."
+    )
+    region: str | None = None
+    endpoint_url: str | None = None
+    prefix: str = Field("media", description="Key prefix of everything the client writes.")
+    public: bool = Field(False, description="Upload public-read. Private by default.")
+    public_base_url: str | None = Field(None, description="CDN or site URL keys are appended to.")
+    cdn: bool = Field(False, description="DigitalOcean: use the Spaces CDN URL form.")
+
+    _check_urls = field_validator("endpoint_url", "public_base_url")(
+        classmethod(lambda cls, v: _url(v))
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if ".." in value.split("/") or "//" in value:
+            raise ValueError(f"{value!r} is not a safe key prefix (no '..' or empty parts)")
+        return value
+
+
+class BrandConfig(BaseSettings):
+    """Brand defaults applied to every image unless a call says otherwise."""
+
+    model_config = _env("MEDIAGEN_BRAND_")
+
+    name: str | None = None
+    # "#0A7B83 teal,#F2A541 saffron" in the environment; a list in code.
+    colors: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    theme: Theme = Theme.MODERN
+    finance_context: bool = Field(True, description="Add the finance context to prompts.")
+    constraints: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("colors", "constraints", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("colors")
+    @classmethod
+    def _hex(cls, value: list[str]) -> list[str]:
+        for color in value:
+            BrandColor.model_validate(color)  # "#RRGGBB" or "#RRGGBB name"
+        return value
+
+
+class ClientConfig(BaseSettings):
+    """Everything a :class:`~mediagen.client.media_client.MediaClient` needs."""
+
+    model_config = _env("MEDIAGEN_")
+
+    backend: str = Field("auto", description="auto | gemini | offline | a plugin.")
+    api_concurrency: int = Field(
+        4, ge=1, le=64, description="Calls of the async methods in flight at once, per client."
+    )
+    gemini: GeminiConfig = Field(default_factory=GeminiConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    brand: BrandConfig = Field(default_factory=BrandConfig)
+    # Problems met while reading the environment (from_env); reported by problems().
+    load_problems: list[str] = Field(default_factory=list, exclude=True, repr=False)
+
+    @classmethod
+    def from_env(cls) -> ClientConfig:
+        """Read every group; a bad variable is recorded, never raised here (see validate)."""
+        problems: list[str] = []
+        groups: dict[str, Any] = {}
+        for name, group in (("gemini", GeminiConfig), ("storage", StorageConfig)):
+            groups[name] = _load(group, problems)
+        groups["brand"] = _load(BrandConfig, problems)
+        try:
+            return cls(**groups, load_problems=problems)
+        except ValidationError as exc:
+            problems += _describe(exc, "MEDIAGEN_")
+            return cls.model_construct(**groups, load_problems=problems)
+
+    def settings(self) -> Settings:
+        """The process settings with this config's Gemini and backend choices on top."""
+        overrides: dict[str, Any] = {"backend": self.backend}
+        if self.gemini.api_key is not None:
+            overrides["gemini_api_key"] = self.gemini.api_key
+        if self.gemini.base_url is not None:
+            overrides["gemini_base_url"] = self.gemini.base_url
+        return Settings(**overrides)
+
+    def problems(self) -> list[str]:
+        """Every missing or invalid setting, one line each, naming the variable to set."""
+        from mediagen.backends import available_backends
+
+        out = list(self.load_problems)
+        known = available_backends()
+        if self.backend != "auto" and self.backend not in known:
+            out.append(
+                f"MEDIAGEN_BACKEND={self.backend!r}: unknown backend; use auto or one of "
+                + ", ".join(sorted(known))
+            )
+        if self.backend == "gemini" and self.gemini.api_key is None:
+            out.append(
+                "GEMINI_API_KEY is not set (or GOOGLE_API_KEY): backend 'gemini' needs an API key"
+            )
+        storage = self.storage
+        if storage.provider != "local" and not storage.bucket:
+            out.append(
+                f"MEDIAGEN_STORAGE_BUCKET is not set: provider {storage.provider!r} needs a "
+                "bucket name"
+            )
+        if storage.provider == "digitalocean":
+            if not storage.region:
+                out.append(
+                    "MEDIAGEN_STORAGE_REGION is not set: DigitalOcean Spaces needs the region "
+                    "(e.g. nyc3)"
+                )
+            for var in ("DO_SPACES_KEY", "DO_SPACES_SECRET"):
+                if not os.environ.get(var):
+                    out.append(f"{var} is not set: DigitalOcean Spaces needs it")
+        if storage.cdn and storage.provider != "digitalocean":
+            out.append("MEDIAGEN_STORAGE_CDN=true is for provider 'digitalocean' only")
+        return out
+
+    def validate_all(self) -> None:
+        """Raise one :class:`ConfigurationError` listing every problem (or return)."""
+        problems = self.problems()
+        if problems:
+            raise ConfigurationError(
+                f"mediagen is not configured ({len(problems)} problem(s)):\n"
+                + "\n".join(f"  - {p}" for p in problems)
+            )
+
+
+def _load(group: type[BaseSettings], problems: list[str]) -> BaseSettings:
+    """The group from the environment; a bad variable is reported and replaced by its
+    default, so the other variables of the group still load and are checked too."""
+    prefix = str(group.model_config.get("env_prefix", ""))
+    overrides: dict[str, Any] = {}
+    for _ in range(len(group.model_fields) + 1):
+        try:
+            return group(**overrides)
+        except ValidationError as exc:
+            problems += _describe(exc, prefix)
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else ""
+                if name in group.model_fields:
+                    overrides[name] = group.model_fields[name].get_default(
+                        call_default_factory=True
+                    )
+    return group.model_construct(**overrides)  # pragma: no cover - defaults always validate
+
+
+def _describe(exc: ValidationError, prefix: str) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variable = "GEMINI_API_KEY" if field == "api_key" else f"{prefix}{field.upper()}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}")
+    return lines
+
+
+__all__ = ["BrandConfig", "ClientConfig", "GeminiConfig", "StorageConfig"]

@@ -1,0 +1,1 @@
+"""Doing it, without Prefect: the run's guards, the stages of an image, retries and rate limits."""

@@ -1,0 +1,1 @@
+"""Pixels: decoding, checking, cropping, encoding, renditions, colours and placeholders."""

@@ -1,0 +1,1 @@
+"""What was published: the manifest, its conditional commit, costs, pruning and the gallery."""

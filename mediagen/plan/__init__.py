@@ -1,0 +1,1 @@
+"""What needs doing: prompts, jobs and their keys, the plan, and the checks made before a run."""

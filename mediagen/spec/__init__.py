@@ -1,0 +1,1 @@
+"""What the user wrote: the spec's models, YAML loader, templates, diagnostics and schema."""

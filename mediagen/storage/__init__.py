@@ -1,0 +1,1 @@
+"""Buckets on fsspec: local folders and S3-compatible endpoints, credentials, leases."""
