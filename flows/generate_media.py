@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import concurrency_limits, fanout, partial, run_logs, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts, stopped_by_abort
 from flows.parameters import SpecParameter, spec_name
+from mediagen.backends import get_backend_class
 from mediagen.engine import guard as run_guard
 from mediagen.engine import ratelimit
 from mediagen.engine import stages as pipeline
@@ -220,11 +221,10 @@ def _fan_out(
     logger = get_run_logger()
     models = {
         model
-        for job in plan.todo if job.backend == "gemini"
-        for model in (job.request.model or "", *job.request.fallback_models) if model
+        for job in plan.todo
+        for model in get_backend_class(job.backend).quota_models(
+            job.request, settings, describes=alt_text.is_auto(job.alt_text))
     }  # fmt: skip
-    if any(job.backend == "gemini" and alt_text.is_auto(job.alt_text) for job in plan.todo):
-        models.add(settings.gemini_describe_model)  # alt text shares the text model's quota
     if models and concurrency_limits.install(models, settings):
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 

@@ -131,6 +131,17 @@ class Backend(ABC):
         return None
 
     @classmethod
+    def quota_models(
+        cls, request: GenerationRequest, settings: Settings, *, describes: bool
+    ) -> set[str]:
+        """The models whose quota ``request`` may spend (``describes``: alt text is asked).
+
+        A provider's quotas are per model and shared by every process of a project,
+        so the flow holds one cross-process limit per model named here. None: free.
+        """
+        return set()
+
+    @classmethod
     def check_request(cls, request: GenerationRequest) -> str | None:
         """A problem with this request that no call could fix (e.g. an unsupported model)."""
         return None

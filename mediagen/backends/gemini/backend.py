@@ -173,6 +173,15 @@ class GeminiBackend(Backend):
     # -- checks before any work -----------------------------------------------------
 
     @classmethod
+    def quota_models(
+        cls, request: GenerationRequest, settings: Settings, *, describes: bool
+    ) -> set[str]:
+        models = {m for m in (request.model or "", *request.fallback_models) if m}
+        if describes:
+            models.add(settings.gemini_describe_model)  # alt text shares the text model's quota
+        return models
+
+    @classmethod
     def check_configuration(cls, settings: Settings) -> None:
         if not credentials.has_gemini_credentials(settings):
             credentials.gemini_api_key(settings)  # raises with the how-to message
