@@ -28,6 +28,7 @@ from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import get_current_settings
 
+from mediagen import backends
 from mediagen.engine import ratelimit
 from mediagen.errors import TransientError
 from mediagen.settings import Settings
@@ -77,7 +78,7 @@ def install(models: Iterable[str], settings: Settings) -> bool:
     kinds = ensure_limits(models, settings)
     if not kinds:
         return False
-    timeout = max(settings.gemini_max_wait, 1.0)
+    timeout = max(backends.retry_window(settings), 1.0)  # the backends' own retry bound
 
     @contextmanager
     def shared(model: str) -> Iterator[None]:

@@ -30,6 +30,7 @@ import threading
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.handlers import APILogHandler
 
+from mediagen import backends, redaction
 from mediagen.plan.jobs import ImageJob
 from mediagen.settings import Settings, get_settings
 from mediagen.spec.models import JobSpec
@@ -55,10 +56,11 @@ class _InRun(logging.Filter):
 
 class _Redacting(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        text = storage_credentials.redact(super().format(record))
-        key = get_settings().gemini_api_key
-        value = key.get_secret_value() if key is not None else ""
-        return text.replace(value, REDACTED) if len(value) >= 6 else text
+        text = redaction.redact(storage_credentials.redact(super().format(record)))
+        for value in backends.configured_secrets(get_settings()):
+            if len(value) >= 6:
+                text = text.replace(value, REDACTED)
+        return text
 
 
 class _ServerHandler(APILogHandler):
@@ -136,7 +138,7 @@ def backend_line(spec: JobSpec, jobs: list[ImageJob], settings: Settings) -> str
         return f"Backend: {', '.join(backends)}"
     if backends == ["offline"]:
         return (
-            "Backend: offline, chosen automatically: no Gemini key where this run runs "
+            "Backend: offline, chosen automatically: no backend key where this run runs "
             "(procedural placeholder art, not AI)"
         )
     return f"Backend: {', '.join(backends)}, chosen automatically"

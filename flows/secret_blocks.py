@@ -1,9 +1,10 @@
-"""Read the Gemini key from a Prefect Secret block named in settings.
+"""Read backend keys from Prefect Secret blocks named in settings.
 
-With ``MEDIAGEN_GEMINI_API_KEY_BLOCK=gemini-key`` (and no ``GEMINI_API_KEY``),
-the flow loads the Secret block ``gemini-key`` from the Prefect server the
-first time a backend needs it. The value stays out of flow parameters, logs
-and artifacts; the library sees it through :mod:`mediagen.backends.gemini.credentials` only.
+A backend's settings may name a Secret block instead of holding its key (the
+README lists each backend's ``..._API_KEY_BLOCK`` setting); the flow loads the
+block from the Prefect server the first time that backend needs it. The value
+stays out of flow parameters, logs and artifacts; the library sees it through
+:mod:`mediagen.backends.credentials` only, and names no provider here.
 
 (Not named ``secrets.py``: Prefect puts ``flows/`` on ``sys.path``, where that
 name hid the stdlib ``secrets`` module and Dask's workers failed to start.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from prefect.blocks.system import Secret
 
-from mediagen.backends.gemini import credentials
+from mediagen.backends import credentials
 
 
 def load_secret(name: str) -> str:

@@ -3,24 +3,40 @@
 Secrets live here, never in a spec: a spec is a shareable file that ends up in
 Git, flow parameters and the Prefect UI. Secret values are ``SecretStr`` so a
 ``repr`` or log line never shows them.
+
+This module knows no provider: a backend's own settings (its key, endpoint,
+timeouts, prices) are a pydantic-settings model the backend declares
+(``Backend.settings_model``). :meth:`Settings.backend_settings` builds it on
+first use, from the environment and ``.env`` like these settings, with the
+values given in code (:meth:`Settings.with_backend_options`, e.g. a
+``MediaClient``'s own key) on top, so two clients with different keys share
+nothing and never touch the process environment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from mediagen.backends.gemini.catalogue import DEFAULT_TEXT_MODEL
-from mediagen.backends.gemini.pricing import ModelPrice
 from mediagen.engine.ratelimit import RateLimit
 from mediagen.errors import ConfigurationError
 from mediagen.spec import limits
 
 # A list setting: a JSON list, or names separated by commas ("a,b").
 NameList = Annotated[list[str], NoDecode]
+B = TypeVar("B", bound=BaseSettings)
+_DEFAULT_ENV_FILE: Any = object()  # "as the model's config says" (``.env``)
 
 
 class Settings(BaseSettings):
@@ -32,8 +48,8 @@ class Settings(BaseSettings):
 
     backend: str = Field(
         "auto",
-        description="Backend when a spec names none: 'auto' picks gemini when a key is set, "
-        "else the offline renderer.",
+        description="Backend when a spec names none: 'auto' picks the first installed backend "
+        "that has its credentials, else the offline renderer.",
     )
     bucket_dir: Path = Field(
         Path("media-bucket"),
@@ -75,39 +91,6 @@ class Settings(BaseSettings):
         2, ge=1, le=256, description="Worker processes of the local Dask cluster, without address."
     )
 
-    gemini_api_key: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices(
-            "GEMINI_API_KEY", "GOOGLE_API_KEY", "MEDIAGEN_GEMINI_API_KEY"
-        ),
-    )
-    gemini_base_url: str | None = Field(None, description="Gateway or proxy for the Gemini API.")
-    gemini_api_key_block: str | None = Field(
-        None,
-        description="Name of a Prefect Secret block holding the Gemini key (used by the flow "
-        "when no GEMINI_API_KEY/GOOGLE_API_KEY is set).",
-    )
-    gemini_timeout: float = Field(
-        120.0, gt=0, le=3600, description="Seconds one Gemini request may take."
-    )
-    gemini_max_attempts: int = Field(
-        4, ge=1, le=20, description="Attempts per model for one image (429, 5xx, timeouts)."
-    )
-    gemini_max_wait: float = Field(
-        90.0, ge=0, description="Most seconds spent retrying one image on one model."
-    )
-    gemini_retry_base_delay: float = Field(
-        1.0, ge=0, description="First Gemini backoff in seconds; doubles, plus jitter."
-    )
-    gemini_describe_model: str = Field(
-        DEFAULT_TEXT_MODEL,
-        min_length=1,
-        description="Gemini text model that writes alt text for images with 'alt_text: auto'.",
-    )
-    gemini_pricing: dict[str, ModelPrice] = Field(
-        default_factory=dict,
-        description="Per-model prices (JSON) that override or extend the built-in table.",
-    )
     rate_limits: dict[str, RateLimit] = Field(
         default_factory=dict,
         description="Per-model limits (JSON): {model or '*': {requests_per_minute, "
@@ -245,28 +228,71 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("storage_endpoint_url", "gemini_base_url")
+    @field_validator("storage_endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not limits.is_http_url(value):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    # -- backends' own settings (see the module docstring) ------------------------------
+    # The ``_env_file`` these settings were read with: backends read theirs the same way.
+    _env_file: Any = PrivateAttr(default=_DEFAULT_ENV_FILE)
+    _backend_options: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+    _backend_settings: dict[str, BaseSettings] = PrivateAttr(default_factory=dict)
 
-# Settings read under another name than MEDIAGEN_<FIELD> (the vendors' own names).
-_SECRET_FIELDS = {name for name, f in Settings.model_fields.items() if f.annotation is not None
-                  and "SecretStr" in str(f.annotation)}  # fmt: skip
+    def __init__(self, **values: Any) -> None:
+        env_file = values.get("_env_file", _DEFAULT_ENV_FILE)
+        super().__init__(**values)
+        self._env_file = env_file
+
+    def with_backend_options(self, backend: str, options: Mapping[str, Any]) -> Settings:
+        """A copy in which ``backend``'s own settings get ``options`` (they win over the env)."""
+        copy = self.model_copy()
+        copy._backend_options = {**self._backend_options, backend: dict(options)}
+        copy._backend_settings = {}
+        return copy
+
+    def backend_settings(self, backend: str, model: type[B]) -> B:
+        """``backend``'s own settings: the environment, with its options on top (built once).
+
+        A malformed value raises :class:`ConfigurationError` naming the variable.
+        """
+        cached = self._backend_settings.get(backend)
+        if isinstance(cached, model):
+            return cached
+        values = dict(self._backend_options.get(backend, {}))
+        if self._env_file is not _DEFAULT_ENV_FILE:
+            values["_env_file"] = self._env_file
+        built = build(model, **values)
+        self._backend_settings[backend] = built
+        return built
 
 
-def _variable(field: str) -> str:
-    info = Settings.model_fields.get(field)
+def build(model: type[B], **values: Any) -> B:
+    """``model(**values)`` (values in code win over the environment), or one-line
+    :class:`ConfigurationError` naming the variable (the CLI exits 2), never a
+    Pydantic traceback and never a secret's value."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise ConfigurationError(_one_line(exc, model)) from None
+    except SettingsError as exc:  # a JSON setting that is not JSON (e.g. RATE_LIMITS)
+        raise ConfigurationError(_settings_error(exc, model)) from None
+
+
+def _variable(model: type[BaseSettings], field: str) -> str:
+    """The variable a field is read from (the vendors' own names come first)."""
+    info = model.model_fields.get(field)
     alias = getattr(info, "validation_alias", None) if info else None
     if isinstance(alias, AliasChoices):
-        return " / ".join(str(choice) for choice in alias.choices[:-1])
-    return f"MEDIAGEN_{field.upper()}"
+        names = [str(c) for c in alias.choices if str(c).isupper()]
+        return " / ".join(names[:-1] or names)
+    prefix = str(model.model_config.get("env_prefix", ""))
+    return f"{prefix}{field}".upper()
 
 
-def _one_line(exc: ValidationError) -> str:
+def _one_line(exc: ValidationError, model: type[BaseSettings]) -> str:
     """``MEDIAGEN_CONCURRENCY: expected a whole number, got 'abc'`` (never a secret's value)."""
     from mediagen.spec.diagnostics import error_message, field_path
 
@@ -274,9 +300,10 @@ def _one_line(exc: ValidationError) -> str:
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else "?"
         inner = f" {field_path(tuple(error['loc'][1:]))}:" if len(error["loc"]) > 1 else ""
-        if field in _SECRET_FIELDS:
+        info = model.model_fields.get(field)
+        if info is not None and "SecretStr" in str(info.annotation):
             error = {**error, "input": "(hidden)"}
-        parts.append(f"{_variable(field)}:{inner} {error_message(error)}")
+        parts.append(f"{_variable(model, field)}:{inner} {error_message(error)}")
     return "bad setting: " + "; ".join(dict.fromkeys(parts))
 
 
@@ -286,18 +313,13 @@ def get_settings() -> Settings:
     A malformed value raises :class:`ConfigurationError` with one line naming the
     variable (the CLI exits 2), never a Pydantic traceback.
     """
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigurationError(_one_line(exc)) from None
-    except SettingsError as exc:  # a JSON setting that is not JSON (e.g. RATE_LIMITS)
-        raise ConfigurationError(_settings_error(exc)) from None
+    return build(Settings)
 
 
-def _settings_error(exc: SettingsError) -> str:
+def _settings_error(exc: SettingsError, model: type[BaseSettings]) -> str:
     import re
 
     match = re.search(r'field "([a-z_]+)"', str(exc))
     field = match.group(1) if match else None
-    where = _variable(field) if field else "a MEDIAGEN_* setting"
+    where = _variable(model, field) if field else "a MEDIAGEN_* setting"
     return f"bad setting: {where}: not valid JSON"

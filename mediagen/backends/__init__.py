@@ -1,22 +1,34 @@
-"""Registry of image backends: a name maps to ``"module:Class"``.
+"""Registry of image backends: a name maps to a class, or lazily to its import path.
 
-Backends are imported only when asked for, so a missing optional dependency
-(google-genai for ``gemini``) costs nothing until that backend is used, and
-then fails with an install hint. Third-party packages add backends through the
-``mediagen.backends`` entry-point group::
+Modelled on fsspec's ``registry``: :func:`register_implementation` adds a
+backend under a name, as a class or as ``"package.module.Class"`` (also
+``"package.module:Class"``), imported only when first asked for, so a
+missing optional dependency costs nothing until that backend is used, and
+then fails with an install hint. A name is never replaced by accident: only
+``clobber=True`` replaces another implementation. The built-in backends are
+registered through the same call as everybody else's, and third-party
+packages add theirs through the ``mediagen.backends`` entry-point group::
 
     [project.entry-points."mediagen.backends"]
     mybackend = "my_package.backend:MyBackend"
+
+The core never names a provider: it asks the backends (see
+:class:`~mediagen.backends.base.Backend`): which one ``auto`` picks
+(:func:`resolve_backend_name`), what to redact (:func:`configured_secrets`),
+how long a request may wait (:func:`retry_window`), and the model catalogues
+(:func:`catalogues`).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
+import sys
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from mediagen.backends.base import Backend, GenerationRequest, GenerationResult
+from mediagen.backends.base import Backend, GenerationRequest, GenerationResult, ModelCatalogue
 from mediagen.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -26,14 +38,12 @@ logger = logging.getLogger("mediagen")
 
 ENTRY_POINT_GROUP = "mediagen.backends"
 
-BUILTIN_BACKENDS: dict[str, str] = {
-    "offline": "mediagen.backends.offline:OfflineBackend",
-    "gemini": "mediagen.backends.gemini.backend:GeminiBackend",
-}
-
-INSTALL_HINTS: dict[str, str] = {
-    "gemini": "pip install 'mediagen[gemini]'  (installs google-genai)",
-}
+# name → class, or its import path (imported on first use). Mutable through
+# register_implementation only; kept under its old name for tests that patch it.
+_registry: dict[str, str | type[Backend]] = {}
+BUILTIN_BACKENDS = _registry
+# name → what to install when its import fails
+INSTALL_HINTS: dict[str, str] = {}
 
 __all__ = [
     "BUILTIN_BACKENDS",
@@ -41,15 +51,44 @@ __all__ = [
     "Backend",
     "GenerationRequest",
     "GenerationResult",
+    "ModelCatalogue",
     "available_backends",
+    "catalogues",
+    "configured_secrets",
     "get_backend_class",
+    "register_implementation",
+    "request_problem",
     "resolve_backend_name",
+    "retry_window",
 ]
 
 
+def register_implementation(
+    name: str, cls: str | type[Backend], clobber: bool = False, hint: str | None = None
+) -> None:
+    """Register a backend under ``name``: a :class:`Backend` subclass, or the import path
+    of one (``"package.module.Class"``), imported when first used.
+
+    Registering the same implementation again is a no-op; another one under a taken
+    name raises ``ValueError`` unless ``clobber``. ``hint`` says what to install when
+    the import fails.
+    """
+    if not isinstance(cls, str) and not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise TypeError(f"backend {name!r}: {cls!r} is not a Backend subclass or an import path")
+    existing = _registry.get(name)
+    if existing is not None and not clobber and _path(existing) != _path(cls):
+        raise ValueError(
+            f"backend {name!r} is already registered ({_path(existing)}); "
+            "pass clobber=True to replace it"
+        )
+    _registry[name] = cls
+    if hint is not None:
+        INSTALL_HINTS[name] = hint
+
+
 def available_backends() -> dict[str, str]:
-    """Every known backend name and its ``"module:Class"`` path."""
-    found = dict(BUILTIN_BACKENDS)
+    """Every known backend name and its import path (registered first, then plugins)."""
+    found = {name: _path(cls) for name, cls in _registry.items()}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep.value)
     return found
@@ -57,12 +96,28 @@ def available_backends() -> dict[str, str]:
 
 def get_backend_class(name: str) -> type[Backend]:
     """Import and return the backend class registered under ``name``."""
-    known = available_backends()
-    if name not in known:
+    cls = _load(name)
+    for module in cls.requires:  # installed? (checked without importing it)
+        if not _installed(module):
+            hint = INSTALL_HINTS.get(name, f"install the package that provides {module}")
+            raise ConfigurationError(
+                f"backend {name!r} needs a package that is not installed ({module}): {hint}"
+            )
+    return cls
+
+
+def _load(name: str) -> type[Backend]:
+    """The class behind ``name`` (imported now if registered as a path)."""
+    target = _registry.get(name)
+    if target is None:  # not registered here: a plugin's entry point, or unknown
+        target = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}.get(name)
+    if target is None:
         raise ConfigurationError(
-            f"unknown backend {name!r}; known backends: {', '.join(sorted(known))}"
+            f"unknown backend {name!r}; known backends: {', '.join(sorted(available_backends()))}"
         )
-    module_name, _, class_name = known[name].partition(":")
+    if not isinstance(target, str):
+        return target
+    module_name, class_name = _split(target)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -72,28 +127,114 @@ def get_backend_class(name: str) -> type[Backend]:
         ) from exc
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise ConfigurationError(f"backend {name!r}: {known[name]} is not a Backend subclass")
+        raise ConfigurationError(f"backend {name!r}: {target} is not a Backend subclass")
     return cls
 
 
 def resolve_backend_name(requested: str | None, settings: Settings) -> str:
     """The backend a run will use: the spec's choice, the setting, or 'auto'.
 
-    'auto' means gemini when a Gemini key is configured, else the offline
-    renderer (with one notice, so nobody mistakes placeholder art for AI).
+    'auto' means the first backend (in registration order) that needs a key and
+    has one, else the offline renderer (with one notice, so nobody mistakes
+    placeholder art for AI).
     """
     name = requested or settings.backend
     if name != "auto":
         return name
-    if settings.gemini_api_key is not None or settings.gemini_api_key_block:
-        return "gemini"
+    for candidate, cls in _classes():
+        if cls.needs_key and cls.has_key(settings):
+            return candidate
     if not _notice_given:
         _notice_given.append(True)
+        wanted = " / ".join(cls.key_env_var for _, cls in _classes() if cls.key_env_var)
         logger.warning(
-            "No GEMINI_API_KEY/GOOGLE_API_KEY set: using the offline renderer "
-            "(procedural placeholder art, not AI)."
+            "No %s set: using the offline renderer (procedural placeholder art, not AI).",
+            wanted or "backend key",
         )
     return "offline"
 
 
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret value the installed backends would use (for log redaction)."""
+    return [value for _, cls in _classes() for value in cls.secrets(settings) if value]
+
+
+def retry_window(settings: Settings) -> float:
+    """The longest time any installed backend lets one request retry and wait."""
+    return max((cls.retry_window(settings) for _, cls in _classes()), default=0.0)
+
+
+def catalogues(settings: Settings) -> list[tuple[str, ModelCatalogue]]:
+    """(name, catalogue) of every installed backend that has one."""
+    found = []
+    for name, cls in _classes():
+        catalogue = cls.catalogue(settings)
+        if catalogue is not None:
+            found.append((name, catalogue))
+    return found
+
+
+def request_problem(request: GenerationRequest, *, besides: str) -> str | None:
+    """The first refusal of ``request`` by an installed keyed (AI) backend but ``besides``."""
+    if not (request.model or request.fallback_models):
+        return None
+    for name, cls in _classes():
+        if name != besides and cls.needs_key:
+            problem = cls.check_request(request)
+            if problem:
+                return problem
+    return None
+
+
+def _classes() -> list[tuple[str, type[Backend]]]:
+    """The registered backends that load, in order (one that does not is skipped).
+
+    Remembered while the registry and ``sys.path`` (where plugins are found) stay
+    the same: a spec of 10,000 images asks once, not once per image.
+    """
+    key = (tuple(sys.path), tuple((name, _path(cls)) for name, cls in _registry.items()))
+    if _loaded and _loaded[0][0] == key:
+        return _loaded[0][1]
+    out = []
+    for name in available_backends():
+        try:
+            out.append((name, get_backend_class(name)))
+        except Exception as exc:  # not installed, or a broken plugin: not ours to fail on
+            logger.debug("backend %r skipped: %s", name, exc)
+    _loaded[:] = [(key, out)]
+    return out
+
+
+_loaded: list[tuple[object, list[tuple[str, type[Backend]]]]] = []
+
+
+def _split(path: str) -> tuple[str, str]:
+    if ":" in path:
+        module, _, name = path.partition(":")
+    else:
+        module, _, name = path.rpartition(".")
+    return module, name
+
+
+def _path(cls: str | type[Backend]) -> str:
+    if isinstance(cls, str):
+        return ":".join(_split(cls))
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # its parent package is missing
+        return False
+
+
 _notice_given: list[bool] = []
+
+# The built-in backends come in through the same call as anybody else's.
+register_implementation("offline", "mediagen.backends.offline.OfflineBackend")
+register_implementation(
+    "gemini",
+    "mediagen.backends.gemini.backend.GeminiBackend",
+    hint="pip install 'mediagen[gemini]'  (installs google-genai)",
+)

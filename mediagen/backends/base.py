@@ -10,6 +10,16 @@ chose) or raises one of :mod:`mediagen.errors`' backend errors:
 
 Exact sizing, encoding and metadata happen later, in :mod:`mediagen.imaging.codec`,
 so a backend stays small.
+
+A backend also owns what it knows about its provider; the core asks, never
+names one. Its own settings (:attr:`Backend.settings_model`: key, endpoint,
+timeouts, prices) are read through :meth:`Backend.own_settings`; it declares
+its key need (``needs_key``/``key_env_var``, as simonw/llm's models do) and
+answers :meth:`~Backend.has_key` (``auto`` picks a keyed backend),
+:meth:`~Backend.secrets` (what logs redact), :meth:`~Backend.unpriced_models`
+(a budget needs prices), :meth:`~Backend.retry_window` (how long a request may
+wait for a shared slot), :meth:`~Backend.quota_models`, :meth:`~Backend.check_request`
+and :meth:`~Backend.catalogue` (``mediagen models``).
 """
 
 from __future__ import annotations
@@ -18,9 +28,11 @@ import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
     from mediagen.settings import Settings
 
 
@@ -99,6 +111,21 @@ class Description:
     cost_usd: float = 0.0
 
 
+@dataclass(frozen=True)
+class ModelCatalogue:
+    """The models a backend knows, for ``mediagen models``.
+
+    ``records`` are JSON-friendly dicts with at least ``id``, ``kind`` and ``status``
+    (``ga`` | ``preview`` | ``deprecated`` | ``retired``); image backends add
+    ``shutdown``, ``sizes``, ``image_size_param``, ``usd_per_image``,
+    ``batch_usd_per_image``, ``usd_per_million`` and ``default``.
+    """
+
+    title: str  # the table's title, e.g. "X models (facts checked 2026-11-29)"
+    checked: str  # when the facts were last compared with the provider's pages
+    records: list[dict[str, Any]]
+
+
 class Backend(ABC):
     """Base class of image backends. Subclasses implement :meth:`generate`."""
 
@@ -109,6 +136,15 @@ class Backend(ABC):
     #: what writes alt text in :meth:`describe` (part of its cache key: change it, ask again);
     #: a class default that an instance may replace (e.g. from settings)
     describe_model: str = ""
+    #: the backend's own settings (a pydantic-settings model), read by :meth:`own_settings`
+    settings_model: ClassVar[type[BaseSettings] | None] = None
+    #: modules that must be installed (checked without importing them) for it to work
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: it needs an API key, and the variable users set it in (for messages)
+    needs_key: ClassVar[bool] = False
+    key_env_var: ClassVar[str | None] = None
+    #: how to add a missing price (a budget cannot be enforced without one)
+    pricing_help: ClassVar[str] = ""
 
     def __init__(self, settings: Settings, calls: CallGuard | None = None) -> None:
         self.settings = settings
@@ -119,6 +155,41 @@ class Backend(ABC):
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Make one image, or raise a :class:`~mediagen.errors.BackendError`."""
         raise NotImplementedError  # abstract
+
+    @classmethod
+    def own_settings(cls, settings: Settings) -> Any:
+        """This backend's :attr:`settings_model`, from the environment and the options the
+        caller gave (see :meth:`mediagen.settings.Settings.with_backend_options`)."""
+        if cls.settings_model is None:
+            return None
+        return settings.backend_settings(cls.name, cls.settings_model)
+
+    @classmethod
+    def has_key(cls, settings: Settings) -> bool:
+        """A key (or a secret holding one) is configured; ``auto`` picks such a backend."""
+        return False
+
+    @classmethod
+    def secrets(cls, settings: Settings) -> list[str]:
+        """Secret values this backend would use: logs and errors redact them."""
+        return []
+
+    @classmethod
+    def unpriced_models(
+        cls, request: GenerationRequest, settings: Settings, *, describes: bool
+    ) -> set[str]:
+        """Models ``request`` may spend money on whose price is unknown (a budget needs it)."""
+        return set()
+
+    @classmethod
+    def retry_window(cls, settings: Settings) -> float:
+        """Most seconds one request may spend retrying (and waiting for a shared slot)."""
+        return 0.0
+
+    @classmethod
+    def catalogue(cls, settings: Settings) -> ModelCatalogue | None:
+        """The models this backend knows, with status and prices (None: no catalogue)."""
+        return None
 
     @classmethod
     def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:

@@ -62,6 +62,17 @@ class OfflineBackend(Backend):
     default_model = "offline-procedural-v1"
     describe_model = "offline-prompt-v1"  # alt text from the prompt, not from pixels
 
+    @classmethod
+    def check_request(cls, request: GenerationRequest) -> str | None:
+        """A model another installed backend refuses (e.g. one shut down) is refused here too.
+
+        The renderer stands in for the AI backends on a laptop without a key: a spec
+        checked there must fail the way it would fail in production.
+        """
+        from mediagen.backends import request_problem
+
+        return request_problem(request, besides=cls.name)
+
     def generate(self, request: GenerationRequest) -> GenerationResult:
         with render(request) as image:
             buffer = io.BytesIO()

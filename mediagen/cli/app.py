@@ -380,7 +380,9 @@ def generate(
     size: Annotated[str, typer.Option(help="A preset name or WIDTHxHEIGHT.")] = "standard",
     theme: Annotated[Theme, typer.Option()] = Theme.MODERN,
     quality: Annotated[Quality, typer.Option()] = Quality.STANDARD,
-    backend: Annotated[str | None, typer.Option(help="offline, gemini, ...")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="offline or an installed backend's name")
+    ] = None,
     parents: Annotated[bool, typer.Option(help="Create --out's missing folders.")] = False,
 ) -> None:
     """Make one image and save it to a file (no spec, no bucket)."""

@@ -1,10 +1,11 @@
-"""``mediagen models``: the Gemini model catalogue, as a table or as JSON.
+"""``mediagen models``: the model catalogues of the installed backends, as tables or JSON.
 
-Status is judged today (a model past its shutdown date shows as retired),
-prices include any ``MEDIAGEN_GEMINI_PRICING`` correction, and the price per
-image is the image tokens of each size at the model's image-output price
-(prompt and thinking tokens add a little; see ``mediagen plan`` for a spec's
-estimate). Batch/Flex prices are the standard ones times the model's factor.
+Each backend that keeps a catalogue (``Backend.catalogue``) gives its models
+with today's status and prices (including any price correction its settings
+hold); this command only lays them out. ``--json`` prints
+``{"checked": ..., "models": [...]}``: every record carries its ``backend``,
+and ``checked`` is the oldest date the facts were compared with a provider's
+pages.
 """
 
 from __future__ import annotations
@@ -16,55 +17,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mediagen.backends.gemini import catalogue, pricing
+from mediagen.backends import catalogues
 from mediagen.settings import get_settings
 
 console = Console()
 
 _STATUS_STYLE = {"ga": "green", "preview": "yellow", "deprecated": "yellow", "retired": "red"}
-
-
-def rows(include_retired: bool = True) -> list[dict[str, Any]]:
-    """One JSON-friendly record per catalogued model, with today's status and prices."""
-    overrides = get_settings().gemini_pricing
-    out = []
-    for info in catalogue.MODELS:
-        status = info.status_on()
-        if status == "retired" and not include_retired:
-            continue
-        price = pricing.price_for(info.id, overrides) or pricing.catalogue_price(info)
-        per_image = {
-            size: round(price.image_token_count(size) * price.output_image_per_million / 1e6, 6)
-            for size in info.sizes
-        }
-        out.append(
-            {
-                "id": info.id,
-                "kind": info.kind,
-                "status": status,
-                "released": info.released,
-                "shutdown": info.shutdown,
-                "replacement": info.replacement,
-                "sizes": list(info.sizes),
-                "image_size_param": info.image_size_param,
-                "aspect_ratios": list(info.aspect_ratios),
-                "image_tokens": dict(info.image_tokens),
-                "usd_per_million": {
-                    "input": price.input_per_million,
-                    "text_output": price.output_text_per_million,
-                    "image_output": price.output_image_per_million,
-                },
-                "batch_factor": price.batch_factor,
-                "usd_per_image": per_image,
-                "batch_usd_per_image": {
-                    k: round(v * price.batch_factor, 6) for k, v in per_image.items()
-                },
-                "source": info.source,
-                "checked": info.checked,
-                "default": info.id in (catalogue.DEFAULT_IMAGE_MODEL, catalogue.DEFAULT_TEXT_MODEL),
-            }
-        )
-    return out
 
 
 def models(
@@ -73,30 +31,40 @@ def models(
         bool, typer.Option("--all", help="Include models that were shut down.")
     ] = False,
 ) -> None:
-    """List the Gemini models mediagen knows: status, sizes, price per image, batch price."""
-    records = rows(include_retired=all_models or as_json)
+    """List the models the backends know: status, sizes, price per image, batch price."""
+    found = catalogues(get_settings())
     if as_json:
-        typer.echo(json.dumps({"checked": catalogue.CHECKED, "models": records}, indent=2))
+        records = [{**r, "backend": name} for name, c in found for r in c.records]
+        checked = min((c.checked for _, c in found), default=None)
+        typer.echo(json.dumps({"checked": checked, "models": records}, indent=2))
         return
-    table = Table(title=f"Gemini models (facts checked {catalogue.CHECKED})")
+    for _, listing in found:
+        records = [r for r in listing.records if all_models or r.get("status") != "retired"]
+        console.print(_table(listing.title, records))
+    if not found:
+        console.print("No installed backend keeps a model catalogue.")
+    elif not all_models:
+        console.print("Models that were shut down are hidden: --all shows them.")
+
+
+def _table(title: str, records: list[dict[str, Any]]) -> Table:
+    table = Table(title=title)
     table.add_column("model", no_wrap=True)
     for column in ("kind", "status", "shutdown", "sizes", "$/image", "batch $/image"):
         table.add_column(column)
     table.add_column("$/1M in · text · image")
     for r in records:
         style = _STATUS_STYLE.get(r["status"], "")
-        name = r["id"] + (" (default)" if r["default"] else "")
-        per = r["usd_per_image"]
+        per = r.get("usd_per_image", {})
+        prices = r.get("usd_per_million", {})
         table.add_row(
-            name,
-            r["kind"],
+            r["id"] + (" (default)" if r.get("default") else ""),
+            r.get("kind", ""),
             f"[{style}]{r['status']}[/]" if style else r["status"],
-            r["shutdown"] or "",
-            ",".join(r["sizes"]) + ("" if r["image_size_param"] else " (fixed)"),
+            r.get("shutdown") or "",
+            ",".join(r.get("sizes", [])) + ("" if r.get("image_size_param", True) else " (fixed)"),
             " ".join(f"{k} {v:.3f}" for k, v in per.items()),
-            " ".join(f"{k} {v:.3f}" for k, v in r["batch_usd_per_image"].items()),
-            "{input:g} · {text_output:g} · {image_output:g}".format(**r["usd_per_million"]),
+            " ".join(f"{k} {v:.3f}" for k, v in r.get("batch_usd_per_image", {}).items()),
+            "{input:g} · {text_output:g} · {image_output:g}".format(**prices) if prices else "",
         )
-    console.print(table)
-    if not all_models:
-        console.print("Models that were shut down are hidden: --all shows them.")
+    return table

@@ -1,18 +1,21 @@
-"""Configuration of :class:`mediagen.client.media_client.MediaClient`: Gemini, storage and brand.
+"""Configuration of :class:`mediagen.client.media_client.MediaClient`: backend, storage and brand.
 
-The three groups of the service mediagen replaces (its ``get_gemini_config``,
-``get_media_storage_config`` and ``get_brand_config`` helpers), each a
-pydantic-settings class reading its own variables:
+The three groups of the service mediagen replaces (its backend, media storage
+and brand config helpers), each a pydantic-settings class reading its own
+variables:
 
-- :class:`GeminiConfig`: ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``, ``MEDIAGEN_GEMINI_*``;
+- the backend's group (``ClientConfig.gemini``, a
+  :class:`~mediagen.backends.options.BackendConfig` the backend defines:
+  key, gateway, default model), handed to the backend as its options, never
+  through the process environment;
 - :class:`StorageConfig`: ``MEDIAGEN_STORAGE_*`` (the names the flows' settings use);
 - :class:`BrandConfig`: ``MEDIAGEN_BRAND_*``.
 
 Values given in code win; whatever is left out comes from the environment (or
 ``.env``), as pydantic-settings does. :meth:`ClientConfig.from_env` never stops
 at the first bad variable: it collects every problem of every group, and
-:meth:`ClientConfig.problems` adds what only the whole picture tells (a Gemini
-backend without a key, an S3 provider without a bucket). ``validate()`` raises
+:meth:`ClientConfig.problems` adds what only the whole picture tells (the chosen
+backend without its key, an S3 provider without a bucket). ``validate()`` raises
 one :class:`~mediagen.errors.ConfigurationError` naming all of them.
 """
 
@@ -21,9 +24,11 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mediagen.backends.gemini.settings import GeminiConfig
+from mediagen.backends.options import BackendConfig
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
 from mediagen.spec.models import BrandColor
@@ -42,22 +47,6 @@ def _url(value: str | None) -> str | None:
     if value is not None and not value.startswith(("http://", "https://")):
         raise ValueError(f"{value!r} is not a URL: it must start with http:// or https://")
     return value
-
-
-class GeminiConfig(BaseSettings):
-    """Gemini: the key, an optional gateway, the default model."""
-
-    model_config = _env("MEDIAGEN_GEMINI_")
-
-    api_key: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("api_key", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
-        description="The Gemini API key. Never logged, never in a manifest.",
-    )
-    base_url: str | None = Field(None, description="Gateway, proxy or local fake server.")
-    model: str | None = Field(None, description="Default model (else the backend's default).")
-
-    _check_url = field_validator("base_url")(classmethod(lambda cls, v: _url(v)))
 
 
 class StorageConfig(BaseSettings):
@@ -121,10 +110,11 @@ class ClientConfig(BaseSettings):
 
     model_config = _env("MEDIAGEN_")
 
-    backend: str = Field("auto", description="auto | gemini | offline | a plugin.")
+    backend: str = Field("auto", description="auto | offline | an installed backend's name.")
     api_concurrency: int = Field(
         4, ge=1, le=64, description="Calls of the async methods in flight at once, per client."
     )
+    # A backend's group, by its name (public API: ClientConfig(gemini=GeminiConfig(...))).
     gemini: GeminiConfig = Field(default_factory=GeminiConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     brand: BrandConfig = Field(default_factory=BrandConfig)
@@ -136,23 +126,27 @@ class ClientConfig(BaseSettings):
         """Read every group; a bad variable is recorded, never raised here (see validate)."""
         problems: list[str] = []
         groups: dict[str, Any] = {}
-        for name, group in (("gemini", GeminiConfig), ("storage", StorageConfig)):
-            groups[name] = _load(group, problems)
-        groups["brand"] = _load(BrandConfig, problems)
+        for name, field in cls.model_fields.items():  # every group: backends, storage, brand
+            group = field.annotation
+            if isinstance(group, type) and issubclass(group, BaseSettings):
+                groups[name] = _load(group, problems)
         try:
             return cls(**groups, load_problems=problems)
         except ValidationError as exc:
-            problems += _describe(exc, "MEDIAGEN_")
+            problems += _describe(exc, cls)
             return cls.model_construct(**groups, load_problems=problems)
 
+    def backend_configs(self) -> dict[str, BackendConfig]:
+        """This config's backend groups, by backend name."""
+        groups = (getattr(self, name) for name in type(self).model_fields)
+        return {g.backend_name: g for g in groups if isinstance(g, BackendConfig)}
+
     def settings(self) -> Settings:
-        """The process settings with this config's Gemini and backend choices on top."""
-        overrides: dict[str, Any] = {"backend": self.backend}
-        if self.gemini.api_key is not None:
-            overrides["gemini_api_key"] = self.gemini.api_key
-        if self.gemini.base_url is not None:
-            overrides["gemini_base_url"] = self.gemini.base_url
-        return Settings(**overrides)
+        """The process settings with this config's backend choice and options on top."""
+        settings = Settings(backend=self.backend)
+        for name, group in self.backend_configs().items():
+            settings = settings.with_backend_options(name, group.backend_options())
+        return settings
 
     def problems(self) -> list[str]:
         """Every missing or invalid setting, one line each, naming the variable to set."""
@@ -165,10 +159,9 @@ class ClientConfig(BaseSettings):
                 f"MEDIAGEN_BACKEND={self.backend!r}: unknown backend; use auto or one of "
                 + ", ".join(sorted(known))
             )
-        if self.backend == "gemini" and self.gemini.api_key is None:
-            out.append(
-                "GEMINI_API_KEY is not set (or GOOGLE_API_KEY): backend 'gemini' needs an API key"
-            )
+        chosen = self.backend_configs().get(self.backend)
+        if chosen is not None:
+            out += chosen.problems()
         storage = self.storage
         if storage.provider != "local" and not storage.bucket:
             out.append(
@@ -201,13 +194,12 @@ class ClientConfig(BaseSettings):
 def _load(group: type[BaseSettings], problems: list[str]) -> BaseSettings:
     """The group from the environment; a bad variable is reported and replaced by its
     default, so the other variables of the group still load and are checked too."""
-    prefix = str(group.model_config.get("env_prefix", ""))
     overrides: dict[str, Any] = {}
     for _ in range(len(group.model_fields) + 1):
         try:
             return group(**overrides)
         except ValidationError as exc:
-            problems += _describe(exc, prefix)
+            problems += _describe(exc, group)
             for error in exc.errors():
                 name = str(error["loc"][0]) if error["loc"] else ""
                 if name in group.model_fields:
@@ -217,11 +209,15 @@ def _load(group: type[BaseSettings], problems: list[str]) -> BaseSettings:
     return group.model_construct(**overrides)  # pragma: no cover - defaults always validate
 
 
-def _describe(exc: ValidationError, prefix: str) -> list[str]:
+def _describe(exc: ValidationError, group: type[BaseSettings]) -> list[str]:
+    prefix = str(group.model_config.get("env_prefix", ""))
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
-        variable = "GEMINI_API_KEY" if field == "api_key" else f"{prefix}{field.upper()}"
+        info = group.model_fields.get(field)
+        alias = getattr(info, "validation_alias", None)
+        names = [str(c) for c in getattr(alias, "choices", ()) if str(c).isupper()]
+        variable = names[0] if names else f"{prefix}{field.upper()}"
         message = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"{variable}: {message}")
     return lines

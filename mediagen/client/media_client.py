@@ -296,10 +296,10 @@ class MediaClient:
             "model": list(model) if isinstance(model, list | tuple) else model,
             "metadata": dict(metadata or {}),
         }
-        if image["model"] is None and self.config.gemini.model:
-            name = resolve_backend_name(backend, self.settings)
-            if name == "gemini":
-                image["model"] = self.config.gemini.model
+        groups = self.config.backend_configs()  # the chosen one may name a default model
+        if image["model"] is None and any(group.model for group in groups.values()):
+            chosen = groups.get(resolve_backend_name(backend, self.settings))
+            image["model"] = chosen.model if chosen is not None else None
         spec = {
             "name": "api",
             "backend": backend,

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
-from mediagen.backends.gemini.catalogue import chain_problem
 from mediagen.errors import SpecError
 from mediagen.imaging.codec import EXTENSIONS, OutputSpec
 from mediagen.imaging.crops import DEFAULT_FOCAL
@@ -141,9 +140,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
         job = _make_job(
             spec, instance.id, instance.subject, options, backend, default_model, prefix
         )
-        problem = backend_class.check_request(job.request) or chain_problem(
-            (job.request.model or "", *job.request.fallback_models)
-        )  # retired models are refused whatever the backend (see gemini_catalogue)
+        problem = backend_class.check_request(job.request)  # e.g. a model shut down
         if problem:
             unsupported.append(f"images[{instance.index}] ({job.id}): {problem}")
         jobs.append(job)

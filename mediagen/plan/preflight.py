@@ -1,15 +1,15 @@
 """Checks made before a run starts any work: local bucket folder, credentials and budget.
 
 The CLI runs them before it starts Prefect, and the flow again after its plan
-(a deployment bypasses the CLI), so a spec that asks for ``gemini`` without a
-key, or whose estimate exceeds ``budget_usd``, fails with one message and no
-backend call, upload or manifest.
+(a deployment bypasses the CLI), so a spec whose backend has no key, or whose
+estimate exceeds ``budget_usd``, fails with one message and no backend call,
+upload or manifest. What a backend needs (its key, the prices a budget needs)
+is the backend's to say: this module asks, and names no provider.
 """
 
 from __future__ import annotations
 
 from mediagen.backends import get_backend_class
-from mediagen.backends.gemini import pricing
 from mediagen.engine import guard as run_guard
 from mediagen.errors import ConfigurationError
 from mediagen.plan import trust
@@ -31,27 +31,28 @@ def check_run(spec: JobSpec, plan: Plan, settings: Settings) -> None:
         get_backend_class(name).check_configuration(settings)
     if spec.budget_usd is None:
         return
-    unpriced = sorted(
-        {
-            model
-            for job in todo
-            if job.backend == "gemini"
-            for model in (job.request.model or "", *job.request.fallback_models)
-            if model and pricing.price_for(model, settings.gemini_pricing) is None
-        }
-        | _unpriced_describe_model(todo, settings)
-    )
-    if unpriced:
+    problems = [
+        f"no price is known for {', '.join(map(repr, sorted(models)))}: {help_}"
+        for models, help_ in _unpriced(todo, settings)
+    ]
+    if problems:
         raise ConfigurationError(
-            f"budget_usd is set but no price is known for {', '.join(map(repr, unpriced))}: "
-            "add it with MEDIAGEN_GEMINI_PRICING so the budget can be enforced"
+            f"budget_usd is set but {'; '.join(problems)} so the budget can be enforced"
         )
     run_guard.check_estimate(plan.estimated_cost_usd, spec.budget_usd)
 
 
-def _unpriced_describe_model(todo: list[ImageJob], settings: Settings) -> set[str]:
-    """The Gemini alt-text model, when some image asks for auto alt text and it has no price."""
-    model = settings.gemini_describe_model
-    wanted = any(job.backend == "gemini" and alt_text.is_auto(job.alt_text) for job in todo)
-    priced = pricing.price_for(model, settings.gemini_pricing) is not None
-    return {model} if wanted and not priced else set()
+def _unpriced(todo: list[ImageJob], settings: Settings) -> list[tuple[set[str], str]]:
+    """Per backend: the models it would spend money on without a known price, and how
+    to add one (each backend's own ``pricing_help``)."""
+    by_backend: dict[str, set[str]] = {}
+    for job in todo:
+        backend = get_backend_class(job.backend)
+        by_backend.setdefault(job.backend, set()).update(
+            backend.unpriced_models(job.request, settings, describes=alt_text.is_auto(job.alt_text))
+        )
+    return [
+        (models, get_backend_class(name).pricing_help or "add its price")
+        for name, models in sorted(by_backend.items())
+        if models
+    ]

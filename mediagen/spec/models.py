@@ -489,7 +489,7 @@ class JobSpec(_Model):
         "finance", description="'finance' turns finance context on by default."
     )
     backend: str | None = Field(
-        None, description="Image backend (offline, gemini, or a plugin). Default: auto."
+        None, description="Image backend: offline or an installed backend's name. Default: auto."
     )
     concurrency: int | None = Field(None, ge=1, le=256)
     max_images: int = Field(

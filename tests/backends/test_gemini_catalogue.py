@@ -26,7 +26,7 @@ def test_defaults_are_ga_and_have_no_shutdown_before_today() -> None:
     assert image is not None and image.kind == "image" and image.status_on() == "ga"
     assert text is not None and text.kind == "text" and text.status_on() == "ga"
     assert GeminiBackend.default_model == catalogue.DEFAULT_IMAGE_MODEL
-    assert Settings().gemini_describe_model == catalogue.DEFAULT_TEXT_MODEL
+    assert GeminiBackend.own_settings(Settings()).describe_model == catalogue.DEFAULT_TEXT_MODEL
     # The models this project used until now are past their shutdown dates.
     for old in ("gemini-2.5-flash-image", "gemini-2.5-flash", "gemini-3-pro-image-preview"):
         assert catalogue.lookup(old).status_on(date(2026, 11, 29)) == "retired"  # type: ignore[union-attr]
@@ -92,7 +92,7 @@ def test_a_price_correction_changes_only_the_fields_it_names(monkeypatch) -> Non
     monkeypatch.setenv(
         "MEDIAGEN_GEMINI_PRICING", json.dumps({PRO: {"output_image_per_million": 100}})
     )
-    overrides = Settings().gemini_pricing
+    overrides = GeminiBackend.own_settings(Settings()).pricing
     corrected = pricing.price_for(PRO, overrides)
     assert corrected is not None
     assert corrected.output_image_per_million == 100 and corrected.input_per_million == 2.0

@@ -53,7 +53,7 @@ def test_a_chain_of_retired_models_fails_naming_the_last_one(backend, gemini_ser
 def test_an_unknown_404_is_unavailable_not_retired(gemini_env):
     with FakeGeminiServer(api_key=None, retired={PRO}) as server:
         gemini_env.reset()
-        settings = Settings(gemini_base_url=server.base_url)
+        settings = Settings().with_backend_options("gemini", {"base_url": server.base_url})
         client = GeminiBackend(settings, ProcessCalls(None))
         try:
             result = client.generate(make_request(model=PRO, fallback=(FLASH,)))

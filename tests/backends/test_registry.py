@@ -55,6 +55,8 @@ def test_auto_picks_offline_without_a_key_and_gemini_with_one() -> None:
     assert (
         backends.resolve_backend_name(None, Settings(backend="auto", _env_file=None)) == "offline"
     )
-    keyed = Settings(backend="auto", gemini_api_key="k", _env_file=None)
+    keyed = Settings(backend="auto", _env_file=None).with_backend_options(
+        "gemini", {"api_key": "k"}
+    )
     assert backends.resolve_backend_name(None, keyed) == "gemini"
     assert backends.resolve_backend_name("offline", keyed) == "offline"

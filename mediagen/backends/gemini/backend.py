@@ -34,16 +34,11 @@ retired, so ``imagen-*`` models are refused when the spec is expanded.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import ClassVar
-
-from google import genai
-from google.genai import types
+from typing import TYPE_CHECKING, ClassVar
 
 from mediagen import redaction
 from mediagen.backends.base import (
@@ -52,10 +47,18 @@ from mediagen.backends.base import (
     Description,
     GenerationRequest,
     GenerationResult,
+    ModelCatalogue,
 )
-from mediagen.backends.gemini import catalogue, credentials, pricing
-from mediagen.backends.gemini.errors import OTHER_TRANSPORT, TRANSIENT_TRANSPORT, translate
-from mediagen.backends.gemini.response import parse_answer, parse_text, usage_of
+from mediagen.backends.gemini import attempts as attempts_
+from mediagen.backends.gemini import catalogue, credentials, listing, pricing
+from mediagen.backends.gemini.response import parse_answer, parse_text
+from mediagen.backends.gemini.settings import GeminiSettings
+from mediagen.backends.gemini.sizes import (  # re-exported for callers and tests
+    aspect_ratios_of,
+    image_size_for,
+    nearest_aspect_ratio,
+    priced_size,
+)
 from mediagen.backends.retry import RetryPolicy, call_with_retries
 from mediagen.errors import (
     BackendError,
@@ -69,6 +72,12 @@ from mediagen.reasons import short_reason
 from mediagen.settings import Settings
 from mediagen.spec import alt_text
 
+if TYPE_CHECKING:
+    from google.genai import types
+
+# google-genai (seconds to import) is imported when a backend instance is built, not
+# with this class: the core asks the class about keys, prices and models without it.
+
 logger = logging.getLogger("mediagen")
 
 API_VERSION = "v1beta"
@@ -78,63 +87,14 @@ DESCRIBE_INPUT_TOKENS = 1_200
 DESCRIBE_OUTPUT_TOKENS = 600
 
 
-def aspect_ratios_of(model: str) -> tuple[str, ...]:
-    """The aspect ratios ``model`` takes (the common ten for a model the catalogue lacks)."""
-    info = catalogue.lookup(model)
-    return info.aspect_ratios if info is not None and info.aspect_ratios else catalogue.BASE_RATIOS
-
-
-def nearest_aspect_ratio(
-    width: int, height: int, ratios: tuple[str, ...] = catalogue.BASE_RATIOS
-) -> str:
-    """The supported aspect ratio closest to width:height (compared as log ratios)."""
-    target = math.log(width / height)
-
-    def distance(ratio: str) -> float:
-        w, h = (int(x) for x in ratio.split(":"))
-        return abs(math.log(w / h) - target)
-
-    return min(ratios, key=distance)
-
-
-def image_size_for(model: str, request: GenerationRequest) -> str | None:
-    """The imageSize to send: None for models that take none (one fixed size).
-
-    The quality level's size, except that a 1K request for a picture no larger
-    than 512 px asks for "512" from models that make it (about a third cheaper,
-    still sharper than the target).
-    """
-    info = catalogue.lookup(model)
-    if info is not None and not info.image_size_param:
-        return None
-    size = request.backend_image_size
-    if (
-        info is not None
-        and size == "1K"
-        and "512" in info.sizes
-        and max(request.width, request.height) <= 512
-    ):
-        return "512"
-    return size
-
-
-def priced_size(model: str, request: GenerationRequest) -> str:
-    """The size an image is billed at (the model's only size when it takes no imageSize)."""
-    size = image_size_for(model, request)
-    if size is not None:
-        return size
-    info = catalogue.lookup(model)
-    return info.sizes[0] if info is not None and info.sizes else "1K"
-
-
 def model_chain(request: GenerationRequest, default: str) -> list[str]:
     chain = [request.model or default, *request.fallback_models]
     return list(dict.fromkeys(chain))  # each model once, in order
 
 
-def base_url(settings: Settings) -> str | None:
+def base_url(own: GeminiSettings) -> str | None:
     """MEDIAGEN_GEMINI_BASE_URL (None: Google's endpoint); ConfigurationError if malformed."""
-    url = (settings.gemini_base_url or "").strip()
+    url = (own.base_url or "").strip()
     if not url:
         return None
     if not url.startswith(("http://", "https://")):
@@ -149,44 +109,91 @@ class GeminiBackend(Backend):
 
     name: ClassVar[str] = "gemini"
     default_model: ClassVar[str] = catalogue.DEFAULT_IMAGE_MODEL
+    settings_model: ClassVar[type[GeminiSettings]] = GeminiSettings
+    requires: ClassVar[tuple[str, ...]] = ("google.genai",)
+    needs_key: ClassVar[bool] = True
+    key_env_var: ClassVar[str] = "GEMINI_API_KEY"
+    pricing_help: ClassVar[str] = "add it with MEDIAGEN_GEMINI_PRICING"
 
     def __init__(self, settings: Settings, calls: CallGuard | None = None) -> None:
+        from google import genai
+        from google.genai import types
+
         super().__init__(settings, calls)
-        self.describe_model = settings.gemini_describe_model
-        key = credentials.gemini_api_key(settings).get_secret_value()
+        own = self.own_settings(settings)
+        self._own = own
+        self.describe_model = own.describe_model
+        key = credentials.gemini_api_key(own).get_secret_value()
         self._key = key
         redaction.register(key)  # scrubbed from every error and reason from now on
         self._client = genai.Client(
             api_key=key,
             http_options=types.HttpOptions(
-                base_url=base_url(settings),
+                base_url=base_url(own),
                 api_version=API_VERSION,
-                timeout=int(settings.gemini_timeout * 1000),
+                timeout=int(own.timeout * 1000),
             ),
         )
         self._policy = RetryPolicy(
-            max_attempts=settings.gemini_max_attempts,
-            max_wait=settings.gemini_max_wait,
-            base_delay=settings.gemini_retry_base_delay,
+            max_attempts=own.max_attempts,
+            max_wait=own.max_wait,
+            base_delay=own.retry_base_delay,
         )
 
-    # -- checks before any work -----------------------------------------------------
+    @classmethod
+    def own_settings(cls, settings: Settings) -> GeminiSettings:
+        return settings.backend_settings(cls.name, GeminiSettings)
+
+    # -- what the core asks before any work ----------------------------------------------
+
+    @classmethod
+    def has_key(cls, settings: Settings) -> bool:
+        return credentials.has_gemini_credentials(cls.own_settings(settings))
+
+    @classmethod
+    def secrets(cls, settings: Settings) -> list[str]:
+        key = cls.own_settings(settings).api_key
+        return [key.get_secret_value()] if key is not None else []
 
     @classmethod
     def quota_models(
         cls, request: GenerationRequest, settings: Settings, *, describes: bool
     ) -> set[str]:
         models = {m for m in (request.model or "", *request.fallback_models) if m}
-        if describes:
-            models.add(settings.gemini_describe_model)  # alt text shares the text model's quota
+        if describes:  # alt text shares the text model's quota
+            models.add(cls.own_settings(settings).describe_model)
         return models
 
     @classmethod
+    def unpriced_models(
+        cls, request: GenerationRequest, settings: Settings, *, describes: bool
+    ) -> set[str]:
+        own = cls.own_settings(settings)
+        models = {m for m in (request.model or "", *request.fallback_models) if m}
+        if describes:
+            models.add(own.describe_model)
+        return {m for m in models if pricing.price_for(m, own.pricing) is None}
+
+    @classmethod
+    def retry_window(cls, settings: Settings) -> float:
+        return cls.own_settings(settings).max_wait
+
+    @classmethod
+    def check_request(cls, request: GenerationRequest) -> str | None:
+        """Retired and Imagen models are refused before any work (with their replacement)."""
+        return catalogue.chain_problem((request.model or "", *request.fallback_models))
+
+    @classmethod
+    def catalogue(cls, settings: Settings) -> ModelCatalogue:
+        return listing.model_catalogue(cls.own_settings(settings).pricing)
+
+    @classmethod
     def check_configuration(cls, settings: Settings) -> None:
-        if not credentials.has_gemini_credentials(settings):
-            credentials.gemini_api_key(settings)  # raises with the how-to message
-        base_url(settings)
-        state = catalogue.lifecycle(settings.gemini_describe_model)
+        own = cls.own_settings(settings)
+        if not credentials.has_gemini_credentials(own):
+            credentials.gemini_api_key(own)  # raises with the how-to message
+        base_url(own)
+        state = catalogue.lifecycle(own.describe_model)
         if state.level != "ok":  # alt text falls back to the prompt's subject: say why now
             logger.warning("MEDIAGEN_GEMINI_DESCRIBE_MODEL: %s", state.message)
 
@@ -194,7 +201,7 @@ class GeminiBackend(Backend):
     def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
         model = request.model or cls.default_model
         size = priced_size(model, request)
-        return pricing.estimate_usd(model, size, request.prompt, settings.gemini_pricing)
+        return pricing.estimate_usd(model, size, request.prompt, cls.own_settings(settings).pricing)
 
     # -- generation ---------------------------------------------------------------
 
@@ -210,8 +217,8 @@ class GeminiBackend(Backend):
                     what=f"{request.image_id or 'image'} on {model}",
                 )
             except (TransientError, ModelUnavailableError) as exc:
-                error = _retired(model, exc) or exc
-                attempts.append(_attempt(model, error))
+                error = attempts_.retired_error(model, exc) or exc
+                attempts.append(attempts_.attempt(model, error))
                 if index + 1 == len(models):
                     error.attempts = attempts  # type: ignore[attr-defined]
                     if error is exc:
@@ -226,7 +233,7 @@ class GeminiBackend(Backend):
                 )
                 continue
             except BackendError as exc:  # blocked, refused, bad request: no fallback
-                attempts.append(_attempt(model, exc))
+                attempts.append(attempts_.attempt(model, exc))
                 exc.attempts = attempts  # type: ignore[attr-defined]
                 raise
             attempts.append({"model": model, "outcome": "ok", "reason": ""})
@@ -238,6 +245,8 @@ class GeminiBackend(Backend):
     def _call(
         self, model: str, request: GenerationRequest, attempts: list[dict[str, str]] | None = None
     ) -> GenerationResult:
+        from google.genai import types
+
         config = types.GenerateContentConfig(
             response_modalities=["IMAGE"],
             # The raw answer: see gemini_response for why it is read as JSON.
@@ -256,9 +265,9 @@ class GeminiBackend(Backend):
         except (BlockedError, PermanentError) as exc:
             # A 200 answer without an image is billed all the same (prompt, thinking, and
             # for IMAGE_SAFETY often the image tokens): carry what it cost.
-            usage = _usage_of_body(body)
+            usage = attempts_.usage_of_body(body)
             exc.usage = usage  # type: ignore[attr-defined]
-            exc.cost_usd = pricing.cost_usd(model, usage, self.settings.gemini_pricing)  # type: ignore[attr-defined]
+            exc.cost_usd = pricing.cost_usd(model, usage, self._own.pricing)  # type: ignore[attr-defined]
             exc.model = model  # type: ignore[attr-defined]
             raise
         return GenerationResult(
@@ -268,7 +277,7 @@ class GeminiBackend(Backend):
             model=model,
             ai_generated=True,
             usage=answer.usage,
-            cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
+            cost_usd=pricing.cost_usd(model, answer.usage, self._own.pricing),
             metadata={"model_version": answer.model_version},
         )
 
@@ -292,6 +301,8 @@ class GeminiBackend(Backend):
         )
 
     def _describe_once(self, model: str, image: bytes, mime_type: str, purpose: str) -> Description:
+        from google.genai import types
+
         contents = [
             types.Part.from_bytes(data=image, mime_type=mime_type),
             alt_text.describe_prompt(purpose),
@@ -306,7 +317,7 @@ class GeminiBackend(Backend):
             text=answer.text,
             model=model,
             usage=answer.usage,
-            cost_usd=pricing.cost_usd(model, answer.usage, self.settings.gemini_pricing),
+            cost_usd=pricing.cost_usd(model, answer.usage, self._own.pricing),
         )
 
     def estimate_describe_cost(self) -> float:
@@ -314,7 +325,7 @@ class GeminiBackend(Backend):
             self.describe_model,
             DESCRIBE_INPUT_TOKENS,
             DESCRIBE_OUTPUT_TOKENS,
-            self.settings.gemini_pricing,
+            self._own.pricing,
         )
 
     # -- one request ----------------------------------------------------------------
@@ -331,6 +342,8 @@ class GeminiBackend(Backend):
         A request that got no answer (timeout, connection lost) may still have been
         billed: it is noted in ``attempts`` as a ``timeout``, its cost unknown.
         """
+        from mediagen.backends.gemini.errors import OTHER_TRANSPORT, TRANSIENT_TRANSPORT, translate
+
         with self.calls.slot(model):
             try:
                 response = self._client.models.generate_content(
@@ -369,35 +382,3 @@ class GeminiBackend(Backend):
 
     def close(self) -> None:
         self._client.close()
-
-
-def _usage_of_body(body: str | bytes | None) -> dict[str, int]:
-    try:
-        answer = json.loads(body or "{}")
-    except ValueError:
-        return {}
-    return usage_of(answer.get("usageMetadata")) if isinstance(answer, dict) else {}
-
-
-def _retired(model: str, exc: BaseException) -> ModelUnavailableError | None:
-    """A 404 from a model the catalogue lists as shut down, said plainly."""
-    if not isinstance(exc, ModelUnavailableError):
-        return None
-    info = catalogue.lookup(model)
-    if info is None or info.status_on() != "retired":
-        return None
-    instead = f"; use {info.replacement!r}" if info.replacement else ""
-    return ModelUnavailableError(f"Gemini {model}: retired (shut down {info.shutdown}){instead}")
-
-
-def _attempt(model: str, exc: BaseException) -> dict[str, str]:
-    """One entry of the attempts list: the model, what happened, and why."""
-    if isinstance(exc, BlockedError):
-        outcome = "blocked"
-    elif isinstance(exc, ModelUnavailableError):
-        outcome = "retired" if "retired (shut down" in str(exc) else "unavailable"
-    elif isinstance(exc, TransientError):
-        outcome = "transient"
-    else:
-        outcome = "failed"
-    return {"model": model, "outcome": outcome, "reason": str(exc)[:300]}
