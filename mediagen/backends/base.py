@@ -136,7 +136,8 @@ class Backend(ABC):
     #: what writes alt text in :meth:`describe` (part of its cache key: change it, ask again);
     #: a class default that an instance may replace (e.g. from settings)
     describe_model: str = ""
-    #: the backend's own settings (a pydantic-settings model), read by :meth:`own_settings`
+    #: the backend's own settings (a pydantic-settings model), read by :meth:`own_settings`;
+    #: options given in code come by field name (give the model ``populate_by_name=True``)
     settings_model: ClassVar[type[BaseSettings] | None] = None
     #: modules that must be installed (checked without importing them) for it to work
     requires: ClassVar[tuple[str, ...]] = ()

@@ -1,9 +1,12 @@
-"""The backend registry: built-ins, lazy import with install hints, entry-point plugins."""
+"""The backend registry: register_implementation (fsspec's rules), lazy import with
+install hints, entry-point plugins, and what 'auto' picks."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -11,6 +14,72 @@ from mediagen import backends
 from mediagen.backends.offline import OfflineBackend
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
+from tests.support.backends import CountingBackend
+
+
+@pytest.fixture
+def registry() -> Iterator[None]:
+    """The registry as it was before the test, afterwards."""
+    saved, hints = dict(backends.BUILTIN_BACKENDS), dict(backends.INSTALL_HINTS)
+    yield
+    backends.BUILTIN_BACKENDS.clear()
+    backends.BUILTIN_BACKENDS.update(saved)
+    backends.INSTALL_HINTS.clear()
+    backends.INSTALL_HINTS.update(hints)
+
+
+class OtherBackend(OfflineBackend):
+    name = "other"
+
+
+class NeedsAMissingPackage(OfflineBackend):
+    name = "needy"
+    requires: ClassVar[tuple[str, ...]] = ("not_installed_sdk_pkg.client",)
+
+
+def test_the_builtins_are_registered_through_the_public_call() -> None:
+    known = backends.available_backends()
+    assert known["offline"] == "mediagen.backends.offline:OfflineBackend"
+    assert list(known)[:2] == ["offline", "gemini"]  # 'auto' asks in this order
+
+
+def test_a_name_is_never_replaced_by_accident(registry) -> None:
+    backends.register_implementation("mine", CountingBackend)
+    backends.register_implementation("mine", CountingBackend)  # the same again: fine
+    backends.register_implementation("mine", "tests.support.backends.CountingBackend")  # same
+    with pytest.raises(ValueError, match=r"'mine' is already registered.*clobber=True"):
+        backends.register_implementation("mine", OtherBackend)
+    assert backends.get_backend_class("mine") is CountingBackend
+    backends.register_implementation("mine", OtherBackend, clobber=True)
+    assert backends.get_backend_class("mine") is OtherBackend
+    with pytest.raises(ValueError, match="already registered"):
+        backends.register_implementation("offline", OtherBackend)  # a built-in too
+    with pytest.raises(TypeError, match="not a Backend subclass"):
+        backends.register_implementation("path", Path)  # type: ignore[arg-type]
+
+
+def test_a_path_is_imported_only_when_first_used(registry, tmp_path, monkeypatch) -> None:
+    (tmp_path / "lazy_backend_mod.py").write_text(
+        "from mediagen.backends.offline import OfflineBackend\n"
+        "class LazyBackend(OfflineBackend):\n    name = 'lazy'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    backends.register_implementation("lazy", "lazy_backend_mod.LazyBackend")
+    assert "lazy_backend_mod" not in sys.modules
+    assert backends.available_backends()["lazy"] == "lazy_backend_mod:LazyBackend"
+    assert backends.get_backend_class("lazy").__name__ == "LazyBackend"
+    assert "lazy_backend_mod" in sys.modules
+    monkeypatch.delitem(sys.modules, "lazy_backend_mod")
+
+
+def test_a_missing_sdk_gives_the_hint_given_at_registration(registry) -> None:
+    backends.register_implementation("needy", NeedsAMissingPackage, hint="pip install needy")
+    with pytest.raises(
+        ConfigurationError, match=r"not_installed_sdk_pkg.client.*pip install needy"
+    ):
+        backends.get_backend_class("needy")
+    # ...and it is left out of what the core asks every backend, instead of failing it.
+    assert backends.resolve_backend_name(None, Settings(backend="auto", _env_file=None))
 
 
 def test_builtin_offline_resolves_lazily() -> None:
@@ -51,7 +120,7 @@ def test_a_plugin_that_is_not_a_backend_is_refused(monkeypatch: pytest.MonkeyPat
         backends.get_backend_class("wrong")
 
 
-def test_auto_picks_offline_without_a_key_and_gemini_with_one() -> None:
+def test_auto_picks_offline_without_a_key_and_gemini_with_one(workspace) -> None:
     assert (
         backends.resolve_backend_name(None, Settings(backend="auto", _env_file=None)) == "offline"
     )
