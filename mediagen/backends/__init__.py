@@ -146,7 +146,7 @@ def resolve_backend_name(requested: str | None, settings: Settings) -> str:
             return candidate
     if not _notice_given:
         _notice_given.append(True)
-        wanted = " / ".join(cls.key_env_var for _, cls in _classes() if cls.key_env_var)
+        wanted = "/".join(var for _, cls in _classes() for var in cls.key_env_vars)
         logger.warning(
             "No %s set: using the offline renderer (procedural placeholder art, not AI).",
             wanted or "backend key",

@@ -14,7 +14,7 @@ so a backend stays small.
 A backend also owns what it knows about its provider; the core asks, never
 names one. Its own settings (:attr:`Backend.settings_model`: key, endpoint,
 timeouts, prices) are read through :meth:`Backend.own_settings`; it declares
-its key need (``needs_key``/``key_env_var``, as simonw/llm's models do) and
+its key need (``needs_key``/``key_env_vars``, as simonw/llm's models do) and
 answers :meth:`~Backend.has_key` (``auto`` picks a keyed backend),
 :meth:`~Backend.secrets` (what logs redact), :meth:`~Backend.unpriced_models`
 (a budget needs prices), :meth:`~Backend.retry_window` (how long a request may
@@ -141,9 +141,9 @@ class Backend(ABC):
     settings_model: ClassVar[type[BaseSettings] | None] = None
     #: modules that must be installed (checked without importing them) for it to work
     requires: ClassVar[tuple[str, ...]] = ()
-    #: it needs an API key, and the variable users set it in (for messages)
+    #: it needs an API key, and the variables users set it in (for messages)
     needs_key: ClassVar[bool] = False
-    key_env_var: ClassVar[str | None] = None
+    key_env_vars: ClassVar[tuple[str, ...]] = ()
     #: how to add a missing price (a budget cannot be enforced without one)
     pricing_help: ClassVar[str] = ""
 

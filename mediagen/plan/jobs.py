@@ -125,6 +125,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
         raise SpecError(f"spec {spec.name!r}: invalid spec ({len(lines)} problem(s))", lines)
     backend = resolve_backend_name(spec.backend, settings)
     backend_class = get_backend_class(backend)
+    backend_class.own_settings(settings)  # its own settings, checked now: a bad one fails here
     default_model = backend_class.default_model
     prefix = prefix_of(spec)
     jobs: list[ImageJob] = []

@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from mediagen.backends.gemini.backend import GeminiBackend
 from mediagen.backends.gemini.settings import GeminiConfig, GeminiSettings
+from mediagen.cli.app import app
 from mediagen.client.config import ClientConfig
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings, get_settings
@@ -109,3 +111,18 @@ def test_the_client_config_asks_its_backend_group_what_is_missing(workspace) -> 
     keyed = ClientConfig(backend="gemini", gemini=GeminiConfig(api_key=KEY_A))
     assert not any("GEMINI_API_KEY" in p for p in keyed.problems())
     assert keyed.backend_configs() == {"gemini": keyed.gemini}
+
+
+def test_a_bad_setting_of_the_chosen_backend_stops_validate(workspace, monkeypatch) -> None:
+    (workspace / "s.yaml").write_text("name: s\nimages:\n  - id: a\n    prompt: a jar\n")
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)
+    monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "forever")
+    monkeypatch.setenv("MEDIAGEN_BACKEND", "gemini")
+    result = CliRunner().invoke(app, ["validate", "s.yaml"])
+    assert result.exit_code == 2, result.output
+    assert "bad setting: MEDIAGEN_GEMINI_TIMEOUT: " in result.output
+    assert "Traceback" not in result.output and KEY_A not in result.output
+    # A backend the spec does not use is not read at all (its settings are its own).
+    monkeypatch.setenv("MEDIAGEN_BACKEND", "offline")
+    offline = CliRunner().invoke(app, ["validate", "s.yaml"])
+    assert offline.exit_code == 0, offline.output

@@ -48,7 +48,7 @@ class KeyvaultBackend(OfflineBackend):
     default_model = "kv-pixel-1"
     settings_model: ClassVar[type[BaseSettings]] = KeyvaultSettings
     needs_key: ClassVar[bool] = True
-    key_env_var: ClassVar[str] = "KEYVAULT_API_KEY"
+    key_env_vars: ClassVar[tuple[str, ...]] = ("KEYVAULT_API_KEY",)
     pricing_help: ClassVar[str] = "set MEDIAGEN_KEYVAULT_PRICES"
 
     @classmethod
@@ -58,7 +58,7 @@ class KeyvaultBackend(OfflineBackend):
     @classmethod
     def check_configuration(cls, settings: Settings) -> None:
         if not cls.has_key(settings):
-            raise ConfigurationError(f"backend 'keyvault' needs {cls.key_env_var}")
+            raise ConfigurationError(f"backend 'keyvault' needs {cls.key_env_vars[0]}")
 
     @classmethod
     def secrets(cls, settings: Settings) -> list[str]:

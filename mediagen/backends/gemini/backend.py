@@ -112,7 +112,7 @@ class GeminiBackend(Backend):
     settings_model: ClassVar[type[GeminiSettings]] = GeminiSettings
     requires: ClassVar[tuple[str, ...]] = ("google.genai",)
     needs_key: ClassVar[bool] = True
-    key_env_var: ClassVar[str] = "GEMINI_API_KEY"
+    key_env_vars: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     pricing_help: ClassVar[str] = "add it with MEDIAGEN_GEMINI_PRICING"
 
     def __init__(self, settings: Settings, calls: CallGuard | None = None) -> None:
