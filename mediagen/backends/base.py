@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -156,6 +157,14 @@ class Backend(ABC):
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Make one image, or raise a :class:`~mediagen.errors.BackendError`."""
         raise NotImplementedError  # abstract
+
+    @classmethod
+    def from_options(
+        cls, settings: Settings, options: Mapping[str, Any], calls: CallGuard | None = None
+    ) -> Backend:
+        """An instance whose own settings get ``options`` (e.g. a client's key) on top of
+        the environment; the process environment is never written."""
+        return cls(settings.with_backend_options(cls.name, options), calls)
 
     @classmethod
     def own_settings(cls, settings: Settings) -> Any:

@@ -126,3 +126,17 @@ def test_a_bad_setting_of_the_chosen_backend_stops_validate(workspace, monkeypat
     monkeypatch.setenv("MEDIAGEN_BACKEND", "offline")
     offline = CliRunner().invoke(app, ["validate", "s.yaml"])
     assert offline.exit_code == 0, offline.output
+
+
+def test_from_options_builds_an_instance_with_its_own_key(workspace) -> None:
+    with FakeGeminiServer(api_key=KEY_B, image_side=64, max_side=128) as server:
+        backend = GeminiBackend.from_options(
+            get_settings(), {"api_key": KEY_B, "base_url": server.base_url}
+        )
+        try:
+            backend.generate(make_request(width=64, height=64))
+        finally:
+            backend.close()
+    assert [r.api_key for r in server.requests] == [KEY_B]
+    with pytest.raises(ConfigurationError, match="needs an API key"):
+        GeminiBackend(get_settings())  # the options stayed with that instance
