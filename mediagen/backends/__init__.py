@@ -155,13 +155,30 @@ def resolve_backend_name(requested: str | None, settings: Settings) -> str:
 
 
 def configured_secrets(settings: Settings) -> list[str]:
-    """Every secret value the installed backends would use (for log redaction)."""
-    return [value for _, cls in _classes() for value in cls.secrets(settings) if value]
+    """Every secret value the installed backends would use (for log redaction).
+
+    A backend whose own settings are malformed is skipped: it cannot run, and a log
+    formatter must not fail on it.
+    """
+    found = []
+    for name, cls in _classes():
+        try:
+            found += [value for value in cls.secrets(settings) if value]
+        except ConfigurationError as exc:
+            logger.debug("backend %r has no usable settings: %s", name, exc)
+    return found
 
 
 def retry_window(settings: Settings) -> float:
-    """The longest time any installed backend lets one request retry and wait."""
-    return max((cls.retry_window(settings) for _, cls in _classes()), default=0.0)
+    """The longest time any installed backend lets one request retry and wait
+    (a backend whose own settings are malformed cannot run, and is left out)."""
+    windows = [0.0]
+    for name, cls in _classes():
+        try:
+            windows.append(cls.retry_window(settings))
+        except ConfigurationError as exc:
+            logger.debug("backend %r has no usable settings: %s", name, exc)
+    return max(windows)
 
 
 def catalogues(settings: Settings) -> list[tuple[str, ModelCatalogue]]:

@@ -148,3 +148,9 @@ def test_mediagen_models_shows_its_catalogue_too(keyvault, caplog) -> None:
     data = json.loads(CliRunner().invoke(app, ["models", "--json"]).output)
     mine = [m for m in data["models"] if m["backend"] == "keyvault"]
     assert [m["id"] for m in mine] == ["kv-pixel-1"] and data["checked"] == "2026-01-01"
+
+
+def test_a_malformed_backend_setting_does_not_stop_redaction(keyvault, monkeypatch) -> None:
+    monkeypatch.setenv("KEYVAULT_API_KEY", KEY)
+    monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "forever")  # the built-in one cannot load
+    assert backends.configured_secrets(get_settings()) == [KEY]
