@@ -184,7 +184,7 @@ def retry_window(settings: Settings) -> float:
 def catalogues(settings: Settings) -> list[tuple[str, ModelCatalogue]]:
     """(name, catalogue) of every installed backend that has one."""
     found = []
-    for name, cls in _classes():
+    for name, cls in _classes(installed_only=False):  # facts need no SDK
         catalogue = cls.catalogue(settings)
         if catalogue is not None:
             found.append((name, catalogue))
@@ -195,7 +195,7 @@ def request_problem(request: GenerationRequest, *, besides: str) -> str | None:
     """The first refusal of ``request`` by an installed keyed (AI) backend but ``besides``."""
     if not (request.model or request.fallback_models):
         return None
-    for name, cls in _classes():
+    for name, cls in _classes(installed_only=False):  # judging a model needs no SDK
         if name != besides and cls.needs_key:
             problem = cls.check_request(request)
             if problem:
@@ -203,26 +203,33 @@ def request_problem(request: GenerationRequest, *, besides: str) -> str | None:
     return None
 
 
-def _classes() -> list[tuple[str, type[Backend]]]:
-    """The registered backends that load, in order (one that does not is skipped).
+def _classes(installed_only: bool = True) -> list[tuple[str, type[Backend]]]:
+    """The registered backends that load, in order (one that does not is skipped);
+    ``installed_only``: also skip those whose ``requires`` are missing.
 
     Remembered while the registry and ``sys.path`` (where plugins are found) stay
     the same: a spec of 10,000 images asks once, not once per image.
     """
-    key = (tuple(sys.path), tuple((name, _path(cls)) for name, cls in _registry.items()))
-    if _loaded and _loaded[0][0] == key:
-        return _loaded[0][1]
+    key = (
+        installed_only,
+        tuple(sys.path),
+        tuple((name, _path(cls)) for name, cls in _registry.items()),
+    )
+    if key in _loaded:
+        return _loaded[key]
     out = []
     for name in available_backends():
         try:
-            out.append((name, get_backend_class(name)))
+            out.append((name, get_backend_class(name) if installed_only else _load(name)))
         except Exception as exc:  # not installed, or a broken plugin: not ours to fail on
             logger.debug("backend %r skipped: %s", name, exc)
-    _loaded[:] = [(key, out)]
+    if len(_loaded) > 8:  # tests change sys.path and the registry often
+        _loaded.clear()
+    _loaded[key] = out
     return out
 
 
-_loaded: list[tuple[object, list[tuple[str, type[Backend]]]]] = []
+_loaded: dict[object, list[tuple[str, type[Backend]]]] = {}
 
 
 def _split(path: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from mediagen.backends.offline import OfflineBackend
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
 from tests.support.backends import CountingBackend
+from tests.support.gemini import make_request
 
 
 @pytest.fixture
@@ -129,3 +130,26 @@ def test_auto_picks_offline_without_a_key_and_gemini_with_one(workspace) -> None
     )
     assert backends.resolve_backend_name(None, keyed) == "gemini"
     assert backends.resolve_backend_name("offline", keyed) == "offline"
+
+
+def test_facts_need_no_sdk_but_running_does(registry) -> None:
+    class Catalogued(NeedsAMissingPackage):
+        needs_key = True
+
+        @classmethod
+        def check_request(cls, request):  # type: ignore[no-untyped-def]
+            return "kv-old was shut down" if request.model == "kv-old" else None
+
+        @classmethod
+        def has_key(cls, settings):  # type: ignore[no-untyped-def]
+            return True
+
+    backends.register_implementation("catalogued", Catalogued)
+
+    # 'auto' never picks a backend whose SDK is missing, even with a key...
+    settings = Settings(backend="auto", _env_file=None)
+    assert backends.resolve_backend_name(None, settings) != "catalogued"
+    # ...but what it knows about its models still holds for the offline stand-in.
+    assert backends.request_problem(make_request(model="kv-old"), besides="offline") == (
+        "kv-old was shut down"
+    )
