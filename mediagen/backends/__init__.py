@@ -182,7 +182,7 @@ def retry_window(settings: Settings) -> float:
 
 
 def catalogues(settings: Settings) -> list[tuple[str, ModelCatalogue]]:
-    """(name, catalogue) of every installed backend that has one."""
+    """(name, catalogue) of every registered backend that keeps one."""
     found = []
     for name, cls in _classes(installed_only=False):  # facts need no SDK
         catalogue = cls.catalogue(settings)
