@@ -3,6 +3,8 @@ install hints, entry-point plugins, and what 'auto' picks."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,8 @@ from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
 from tests.support.backends import CountingBackend
 from tests.support.gemini import make_request
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -153,3 +157,27 @@ def test_facts_need_no_sdk_but_running_does(registry) -> None:
     assert backends.request_problem(make_request(model="kv-old"), besides="offline") == (
         "kv-old was shut down"
     )
+
+
+def test_asking_the_backends_imports_no_sdk(tmp_path: Path) -> None:
+    """'auto', prices, catalogues and model checks are answered without google-genai
+    (seconds to import): it is imported when a backend instance is built."""
+    code = (
+        "import sys\n"
+        "from mediagen import backends\n"
+        "from mediagen.settings import Settings\n"
+        "s = Settings(backend='auto', _env_file=None)\n"
+        "assert backends.resolve_backend_name(None, s) == 'offline'\n"
+        "assert backends.catalogues(s) and backends.retry_window(s) > 0\n"
+        "gemini = backends.get_backend_class('gemini')\n"
+        "assert gemini.check_request(__import__('tests.support.gemini').support.gemini"
+        ".make_request(model='imagen-3.0'))\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('google.genai'))\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {k: v for k, v in os.environ.items() if "API_KEY" not in k}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
