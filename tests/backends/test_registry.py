@@ -16,7 +16,7 @@ from mediagen import backends
 from mediagen.backends.offline import OfflineBackend
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
-from tests.support.backends import CountingBackend
+from tests.support.backends import CountingBackend, register_fakes
 from tests.support.gemini import make_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,3 +181,11 @@ def test_asking_the_backends_imports_no_sdk(tmp_path: Path) -> None:
         timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_the_test_fakes_register_through_the_public_call(registry) -> None:
+    register_fakes()
+    register_fakes()  # again: the same implementations, no error
+    backends.register_implementation("counting", "tests.support.backends.CountingBackend")
+    assert backends.get_backend_class("counting") is CountingBackend
+    assert backends.get_backend_class("solid").default_model == "solid-1"
