@@ -15,9 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from mediagen.backends.gemini.catalogue import DEFAULT_TEXT_MODEL
 from mediagen.backends.gemini.pricing import ModelPrice
-from mediagen.engine.ratelimit import RateLimit
 from mediagen.errors import ConfigurationError
 from mediagen.spec import limits
+from mediagen.spec.rate_limits import RateLimit
 
 # A list setting: a JSON list, or names separated by commas ("a,b").
 NameList = Annotated[list[str], NoDecode]

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
-from mediagen.errors import StorageError
+from mediagen.errors import ConditionsUnsupported, PreconditionFailed, StorageError
 from mediagen.manifest.model import (
     ImageEntry,
     Manifest,
@@ -39,7 +39,6 @@ from mediagen.manifest.model import (
     manifest_key,
 )
 from mediagen.storage.bucket import Bucket
-from mediagen.storage.errors import ConditionsUnsupported, PreconditionFailed
 
 log = logging.getLogger("mediagen.manifest.model")
 

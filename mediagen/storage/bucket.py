@@ -36,9 +36,14 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from mediagen.errors import ConfigurationError, StorageError, TransientStorageError
+from mediagen.errors import (
+    ConfigurationError,
+    PreconditionFailed,
+    StorageError,
+    TransientStorageError,
+)
 from mediagen.settings import Settings, get_settings
-from mediagen.storage.errors import PreconditionFailed, translated
+from mediagen.storage.error_map import map_storage_exceptions
 
 log = logging.getLogger("mediagen.storage.bucket")
 T = TypeVar("T")
@@ -180,7 +185,7 @@ class Bucket:
         """A presigned GET URL for ``key``, valid ``expires_in`` seconds (local signing)."""
         if self.local:
             raise StorageError("a local folder cannot sign URLs")
-        with translated(key):
+        with map_storage_exceptions(key):
             return str(self.fs.sign(self.path(key), expiration=expires_in))
 
     # -- reads ------------------------------------------------------------
@@ -305,7 +310,7 @@ class Bucket:
             reraise=True,
         )
         for attempt in retrying:
-            with attempt, translated(key):
+            with attempt, map_storage_exceptions(key):
                 return call()
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 

@@ -52,10 +52,15 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from mediagen.errors import ConfigurationError, SpecBusyError, StorageError
+from mediagen.errors import (
+    ConditionsUnsupported,
+    ConfigurationError,
+    PreconditionFailed,
+    SpecBusyError,
+    StorageError,
+)
 from mediagen.settings import Settings, get_settings
 from mediagen.storage.bucket import Bucket
-from mediagen.storage.errors import ConditionsUnsupported, PreconditionFailed
 
 log = logging.getLogger("mediagen.storage.lease")
 
