@@ -18,6 +18,7 @@ from mediagen.backends.gemini.pricing import ModelPrice
 from mediagen.errors import ConfigurationError
 from mediagen.spec import limits
 from mediagen.spec.rate_limits import RateLimit
+from mediagen.spec.storage_target import Provider
 
 # A list setting: a JSON list, or names separated by commas ("a,b").
 NameList = Annotated[list[str], NoDecode]
@@ -123,8 +124,10 @@ class Settings(BaseSettings):
     )
 
     # -- storage (see mediagen/storage/bucket.py and the README's storage section) ----------
-    # Where specs without a storage section publish. A spec's own section always wins.
-    storage_provider: Literal["local", "s3", "digitalocean"] | None = Field(
+    # Where specs that name no location publish (provider, bucket, region, endpoint): merged
+    # into the spec's StorageTarget by mediagen.storage.destination.resolve_target. A spec
+    # that names a location always wins. Secrets stay here, never in the spec model.
+    storage_provider: Provider | None = Field(
         None, description="Provider for specs that do not name one (default: local folder)."
     )
     storage_bucket: str | None = Field(None, description="Bucket for specs without storage.")

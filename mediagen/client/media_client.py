@@ -42,7 +42,7 @@ from mediagen.engine.ratelimit import ProcessCalls
 from mediagen.errors import ConfigurationError, ProcessingError, SpecError
 from mediagen.imaging.codec import EXTENSIONS
 from mediagen.plan.jobs import ImageJob, expand_spec
-from mediagen.spec.models import StorageTarget, parse_spec
+from mediagen.spec.models import parse_spec
 from mediagen.spec.vocabulary import Quality, Theme
 from mediagen.storage import scratch
 from mediagen.storage.bucket import Bucket, BucketConfig, cache_control_for
@@ -93,16 +93,7 @@ class MediaClient:
             self.validate()
         self.settings = self.config.settings()
         storage = self.config.storage
-        self._target = StorageTarget(
-            provider=storage.provider,
-            bucket=storage.bucket,
-            prefix=storage.prefix,
-            region=storage.region,
-            endpoint_url=storage.endpoint_url,
-            public=storage.public,
-            public_base_url=storage.public_base_url,
-            cdn=storage.cdn,
-        )
+        self._target = storage.target()  # the one model of a destination
         self.bucket_config = BucketConfig.from_target(self._target, self.settings)
         self.prefix = storage.prefix
         self.stats = ClientStats()
