@@ -40,8 +40,8 @@ from mediagen.client.results import GeneratedImage, Published
 from mediagen.engine import stages as pipeline
 from mediagen.engine.ratelimit import ProcessCalls
 from mediagen.errors import ConfigurationError, ProcessingError, SpecError
-from mediagen.imaging.codec import EXTENSIONS
 from mediagen.plan.jobs import ImageJob, expand_spec
+from mediagen.spec.formats import CONTENT_TYPES, EXTENSIONS
 from mediagen.spec.models import parse_spec
 from mediagen.spec.vocabulary import Quality, Theme
 from mediagen.storage import scratch
@@ -57,12 +57,6 @@ T = TypeVar("T")
 
 SizeArg = str | tuple[int, int] | Mapping[str, int]
 ImageInput = GeneratedImage | bytes | bytearray | memoryview | str | os.PathLike[str] | Any
-_CONTENT_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "avif": "image/avif",
-}
 _META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -365,7 +359,7 @@ class MediaClient:
             bucket.put(
                 key,
                 image.data,
-                content_type=_CONTENT_TYPES[image.format],
+                content_type=CONTENT_TYPES[image.format],
                 cache_control=cache_control_for(immutable=immutable, public=public),
                 public=public,
                 metadata=metadata,
@@ -380,7 +374,7 @@ class MediaClient:
             key=key,
             size=len(image.data),
             sha256=image.sha256,
-            content_type=_CONTENT_TYPES[image.format],
+            content_type=CONTENT_TYPES[image.format],
             format=image.format,
             width=image.width,
             height=image.height,

@@ -3,7 +3,8 @@
 ``gen_key`` = sha256 of everything the backend is asked (backend, model, final
 prompt, size, quality, palette, seed, variant). ``out_key`` = sha256 of the
 gen_key plus the processing parameters of one output. Same inputs, same keys,
-on any machine: that is what makes the bucket a cache.
+on any machine: that is what makes the bucket a cache. The hashes and every
+object key are computed by :mod:`mediagen.plan.keys`; this module decides the inputs.
 """
 
 from __future__ import annotations

@@ -40,24 +40,14 @@ from mediagen.errors import (
     TransientStorageError,
 )
 from mediagen.settings import Settings, get_settings
+from mediagen.storage.cache_control import CACHE_IMMUTABLE as CACHE_IMMUTABLE
+from mediagen.storage.cache_control import CACHE_SHORT as CACHE_SHORT
+from mediagen.storage.cache_control import cache_control_for
 from mediagen.storage.destination import BucketConfig, pool_size_for
 from mediagen.storage.error_map import map_storage_exceptions
 
 log = logging.getLogger("mediagen.storage.bucket")
 T = TypeVar("T")
-
-CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
-CACHE_SHORT = "public, max-age=60, must-revalidate"
-
-
-def cache_control_for(*, immutable: bool, public: bool) -> str:
-    """Cache-Control for an object: a year and ``immutable`` for content-addressed keys,
-    a minute for keys that are overwritten in place (manifest, ``stable`` names).
-    Private objects say ``private`` so shared caches (CDNs, proxies) never keep them."""
-    scope = "public" if public else "private"
-    if immutable:
-        return f"{scope}, max-age=31536000, immutable"
-    return f"{scope}, max-age=60, must-revalidate"
 
 
 class Bucket:
