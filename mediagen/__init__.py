@@ -44,7 +44,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'mediagen' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
+from mediagen._version import __version__  # noqa: E402  (pyproject.toml is the one source)
 
 __all__ = [
     *_API,

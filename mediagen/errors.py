@@ -19,10 +19,21 @@ at the boundary with ``raise X from exc`` so callers only ever catch these::
     ├── BudgetExceededError    the spec's budget_usd does not cover the work
     ├── SpecBusyError          another run of the spec holds its lease (CLI exit 2)
     ├── StorageError           the bucket failed
-    │   └── TransientStorageError  throttling, 5xx, resets: retried
-    └── ProcessingError        Pillow could not read or encode an image
+    │   ├── TransientStorageError  throttling, 5xx, resets: retried
+    │   ├── PreconditionFailed     a conditional write lost a race (If-Match / If-None-Match)
+    │   └── ConditionsUnsupported  the store rejects conditional writes (501)
+    ├── ProcessingError        Pillow could not read or encode an image
+    └── OrchestrationError     the Prefect server could not be reached or refused
 
 ``FileNotFoundError`` is used as-is for missing spec files and objects.
+
+Only the classes live here. The translation of a library's errors into them
+happens where the library is called, like httpx's ``map_httpcore_exceptions()``:
+storage in :func:`mediagen.storage.error_map.map_storage_exceptions`, a backend's
+in its own package (e.g. ``mediagen.backends.gemini.errors``). A subclass that
+only one layer raises (``mediagen.manifest.prefix_owner.PrefixConflict``) stays
+in that layer and derives from a class here, so ``except MediagenError`` still
+catches it.
 """
 
 from __future__ import annotations
@@ -131,6 +142,14 @@ class StorageError(MediagenError):
 
 class TransientStorageError(StorageError):
     """Throttling (503 SlowDown), 5xx or a reset connection: worth retrying."""
+
+
+class PreconditionFailed(StorageError):
+    """A conditional write lost a race: the object changed (or appeared) since it was read."""
+
+
+class ConditionsUnsupported(StorageError):
+    """The store rejected If-Match / If-None-Match (501 NotImplemented)."""
 
 
 class ProcessingError(MediagenError):

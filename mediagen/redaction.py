@@ -7,7 +7,7 @@ text; :func:`scrub` does the same to an exception and everything chained to it
 lists SDK errors keep their answers in), in place.
 
 The boundaries where third-party errors are translated into mediagen's
-(:mod:`mediagen.backends.gemini.backend` ``_send``, :mod:`mediagen.storage.errors`)
+(:mod:`mediagen.backends.gemini.backend` ``_send``, :mod:`mediagen.storage.error_map`)
 call :func:`scrub` on the original and raise the translation with
 ``from None``: a traceback printed by Prefect or ``-v`` shows our redacted
 message only, and whatever still walks the chain finds nothing to leak.

@@ -29,9 +29,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from mediagen.engine.ratelimit import RateLimit
 from mediagen.errors import ConfigurationError
 from mediagen.spec import limits
+from mediagen.spec.limits import SpecCaps
+from mediagen.spec.rate_limits import RateLimit
+from mediagen.spec.storage_target import Provider
 
 # A list setting: a JSON list, or names separated by commas ("a,b").
 NameList = Annotated[list[str], NoDecode]
@@ -39,7 +41,7 @@ B = TypeVar("B", bound=BaseSettings)
 _DEFAULT_ENV_FILE: Any = object()  # "as the model's config says" (``.env``)
 
 
-class Settings(BaseSettings):
+class Settings(SpecCaps):
     """Settings read from ``MEDIAGEN_*`` variables (and the usual vendor names)."""
 
     model_config = SettingsConfigDict(
@@ -106,8 +108,10 @@ class Settings(BaseSettings):
     )
 
     # -- storage (see mediagen/storage/bucket.py and the README's storage section) ----------
-    # Where specs without a storage section publish. A spec's own section always wins.
-    storage_provider: Literal["local", "s3", "digitalocean"] | None = Field(
+    # Where specs that name no location publish (provider, bucket, region, endpoint): merged
+    # into the spec's StorageTarget by mediagen.storage.destination.resolve_target. A spec
+    # that names a location always wins. Secrets stay here, never in the spec model.
+    storage_provider: Provider | None = Field(
         None, description="Provider for specs that do not name one (default: local folder)."
     )
     storage_bucket: str | None = Field(None, description="Bucket for specs without storage.")
@@ -181,30 +185,7 @@ class Settings(BaseSettings):
         None, ge=0, description="Most seconds to wait for a spec's lease (default: no limit)."
     )
 
-    # -- caps on what one spec may ask for (see mediagen/spec/limits.py) --------------------
-    spec_max_bytes: int = Field(
-        limits.SPEC_MAX_BYTES, ge=1, description="Largest spec file (or inline spec), in bytes."
-    )
-    spec_max_depth: int = Field(
-        limits.SPEC_MAX_DEPTH, ge=4, le=200, description="Deepest nesting of a spec's YAML."
-    )
-    max_images: int = Field(
-        limits.MAX_IMAGES, ge=1, le=limits.MAX_IMAGES,
-        description="Most images one spec may expand to, whatever its max_images says "
-        "(a worker may lower the built-in 10,000, not raise it).",
-    )  # fmt: skip
-    max_prompt_chars: int = Field(
-        limits.MAX_PROMPT_CHARS, ge=1, le=100_000,
-        description="Longest prompt, counted after {variables} are filled.",
-    )  # fmt: skip
-    max_id_chars: int = Field(
-        limits.MAX_ID_CHARS, ge=1, le=limits.MAX_ID_CHARS,
-        description="Longest image id, counted after {variables} are filled.",
-    )  # fmt: skip
-    max_matrix_value_chars: int = Field(
-        limits.MAX_MATRIX_VALUE_CHARS, ge=1, le=100_000,
-        description="Longest value of a template matrix.",
-    )  # fmt: skip
+    # -- caps on what one spec may ask for: the fields of SpecCaps (mediagen/spec/limits.py) --
     plan_warn_disk_gb: float = Field(
         limits.PLAN_WARN_DISK_GB, gt=0, description="`plan` warns above this estimated output size."
     )

@@ -24,6 +24,7 @@ def test_translated_errors_carry_no_secret_anywhere_in_their_chain(
     """Whatever walks the chain (cause, context, args, attributes) finds no secret."""
     from mediagen.backends.gemini.backend import GeminiBackend
     from mediagen.settings import get_settings
+    from mediagen.spec.storage_target import StorageTarget
     from mediagen.storage.bucket import Bucket, BucketConfig
     from tests.support.gemini import make_request
 
@@ -41,13 +42,8 @@ def test_translated_errors_carry_no_secret_anywhere_in_their_chain(
         rate=1.0, kinds=[s3_error(503, "SlowDown", f"{AWS_KEY}/{AWS_SECRET}")],
         max_in_a_row=None,
     )  # fmt: skip
-    spec_storage = s3_storage(s3.endpoint_url)
-
-    class Target:
-        provider, bucket, region = "s3", spec_storage["bucket"], spec_storage["region"]
-        endpoint_url, public, public_base_url, cdn = s3.endpoint_url, False, None, False
-
-    bucket = Bucket(BucketConfig.from_target(Target(), get_settings()))
+    target = StorageTarget(**s3_storage(s3.endpoint_url))
+    bucket = Bucket(BucketConfig.from_target(target, get_settings()))
     with pytest.raises(StorageError) as stored:
         bucket.put("x/y.bin", b"data")
     assert not redaction.leaks(stored.value)

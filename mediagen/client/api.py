@@ -24,10 +24,8 @@ from mediagen.client.config import BrandConfig, ClientConfig, GeminiConfig, Stor
 from mediagen.client.media_client import ClientStats, MediaClient
 from mediagen.client.results import GeneratedImage, Published
 from mediagen.errors import SpecError
-from mediagen.imaging.codec import EXTENSIONS
+from mediagen.spec.formats import format_for_extension
 from mediagen.spec.vocabulary import Quality, Theme
-
-_FORMAT_BY_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()} | {"jpeg": "jpeg"}
 
 _default: MediaClient | None = None
 _default_lock = threading.Lock()
@@ -74,7 +72,7 @@ def generate_to_file(
     ``parents=False`` (the CLI's default: it creates them only with ``--parents``).
     """
     out = check_target(out, parents=parents)
-    fmt = _FORMAT_BY_EXT.get(out.suffix.lower().lstrip("."))
+    fmt = format_for_extension(out.suffix)
     if fmt is None:
         raise SpecError(f"{out}: unknown image extension; use .png, .jpg, .webp or .avif")
     with tempfile.TemporaryDirectory(prefix="mediagen-generate-") as scratch:

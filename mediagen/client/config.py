@@ -22,7 +22,7 @@ one :class:`~mediagen.errors.ConfigurationError` naming all of them.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,10 +31,9 @@ from mediagen.backends.gemini.settings import GeminiConfig
 from mediagen.backends.options import BackendConfig
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
-from mediagen.spec.models import BrandColor
+from mediagen.spec.images import BrandColor
+from mediagen.spec.storage_target import StorageFields, StorageTarget
 from mediagen.spec.vocabulary import Theme
-
-Provider = Literal["local", "s3", "digitalocean"]
 
 
 def _env(prefix: str) -> SettingsConfigDict:
@@ -49,33 +48,23 @@ def _url(value: str | None) -> str | None:
     return value
 
 
-class StorageConfig(BaseSettings):
-    """Where uploads and the generation cache live. Private unless ``public``."""
+class StorageConfig(BaseSettings, StorageFields):
+    """Where uploads and the generation cache live. Private unless ``public``.
+
+    The fields and their rules are the spec's (:class:`StorageFields`, the same
+    prefix and URL checks); :meth:`target` turns this into the one model of a
+    destination, :class:`StorageTarget`, that the storage layer runs.
+    """
 
     model_config = _env("MEDIAGEN_STORAGE_")
 
-    provider: Provider = "local"
-    bucket: str | None = Field(
-        None, description="Bucket name; for 'local', a folder (default $MEDIAGEN_BUCKET_DIR)."
-    )
-    region: str | None = None
-    endpoint_url: str | None = None
     prefix: str = Field("media", description="Key prefix of everything the client writes.")
-    public: bool = Field(False, description="Upload public-read. Private by default.")
-    public_base_url: str | None = Field(None, description="CDN or site URL keys are appended to.")
-    cdn: bool = Field(False, description="DigitalOcean: use the Spaces CDN URL form.")
 
-    _check_urls = field_validator("endpoint_url", "public_base_url")(
-        classmethod(lambda cls, v: _url(v))
-    )
-
-    @field_validator("prefix")
-    @classmethod
-    def _safe_prefix(cls, value: str) -> str:
-        value = value.strip("/")
-        if ".." in value.split("/") or "//" in value:
-            raise ValueError(f"{value!r} is not a safe key prefix (no '..' or empty parts)")
-        return value
+    def target(self) -> StorageTarget:
+        """This configuration as a destination (validated as a spec's ``storage:`` would be)."""
+        return StorageTarget.model_validate(
+            self.model_dump(include=set(StorageFields.model_fields))
+        )
 
 
 class BrandConfig(BaseSettings):

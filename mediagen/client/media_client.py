@@ -40,9 +40,9 @@ from mediagen.client.results import GeneratedImage, Published
 from mediagen.engine import stages as pipeline
 from mediagen.engine.ratelimit import ProcessCalls
 from mediagen.errors import ConfigurationError, ProcessingError, SpecError
-from mediagen.imaging.codec import EXTENSIONS
 from mediagen.plan.jobs import ImageJob, expand_spec
-from mediagen.spec.models import StorageTarget, parse_spec
+from mediagen.spec.formats import CONTENT_TYPES, EXTENSIONS
+from mediagen.spec.models import parse_spec
 from mediagen.spec.vocabulary import Quality, Theme
 from mediagen.storage import scratch
 from mediagen.storage.bucket import Bucket, BucketConfig, cache_control_for
@@ -57,12 +57,6 @@ T = TypeVar("T")
 
 SizeArg = str | tuple[int, int] | Mapping[str, int]
 ImageInput = GeneratedImage | bytes | bytearray | memoryview | str | os.PathLike[str] | Any
-_CONTENT_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "avif": "image/avif",
-}
 _META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -93,16 +87,7 @@ class MediaClient:
             self.validate()
         self.settings = self.config.settings()
         storage = self.config.storage
-        self._target = StorageTarget(
-            provider=storage.provider,
-            bucket=storage.bucket,
-            prefix=storage.prefix,
-            region=storage.region,
-            endpoint_url=storage.endpoint_url,
-            public=storage.public,
-            public_base_url=storage.public_base_url,
-            cdn=storage.cdn,
-        )
+        self._target = storage.target()  # the one model of a destination
         self.bucket_config = BucketConfig.from_target(self._target, self.settings)
         self.prefix = storage.prefix
         self.stats = ClientStats()
@@ -374,7 +359,7 @@ class MediaClient:
             bucket.put(
                 key,
                 image.data,
-                content_type=_CONTENT_TYPES[image.format],
+                content_type=CONTENT_TYPES[image.format],
                 cache_control=cache_control_for(immutable=immutable, public=public),
                 public=public,
                 metadata=metadata,
@@ -389,7 +374,7 @@ class MediaClient:
             key=key,
             size=len(image.data),
             sha256=image.sha256,
-            content_type=_CONTENT_TYPES[image.format],
+            content_type=CONTENT_TYPES[image.format],
             format=image.format,
             width=image.width,
             height=image.height,

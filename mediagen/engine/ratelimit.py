@@ -22,24 +22,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from mediagen.engine import guard as run_guard
+from mediagen.spec.rate_limits import RateLimit  # the spec vocabulary
 
 DEFAULT_KEY = "*"
-
-
-class RateLimit(BaseModel):
-    """Limits for one model."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    requests_per_minute: float | None = Field(
-        None, gt=0, le=100_000, description="Requests started per minute (paced evenly)."
-    )
-    max_concurrency: int | None = Field(
-        None, ge=1, le=1024, description="Requests in flight at once for this model."
-    )
 
 
 def resolve_limit(

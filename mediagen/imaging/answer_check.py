@@ -30,6 +30,7 @@ from mediagen.errors import BadAnswerError
 from mediagen.imaging import pixel_budget
 from mediagen.reasons import short_reason
 from mediagen.settings import Settings, get_settings
+from mediagen.spec import formats
 
 # Pillow format name → the content type stored with the original.
 MIME_TYPES = {
@@ -39,7 +40,8 @@ MIME_TYPES = {
     "WEBP": "image/webp",
     "AVIF": "image/avif",
 }
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif"}
+# content type → file extension of the stored original (from the one formats table)
+EXTENSIONS = {formats.CONTENT_TYPES[name]: formats.EXTENSIONS[name] for name in formats.FORMATS}
 
 
 @dataclass(frozen=True)

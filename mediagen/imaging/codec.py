@@ -21,11 +21,9 @@ from PIL import ExifTags, Image, ImageCms, ImageOps, PngImagePlugin
 
 from mediagen.errors import ProcessingError, SpecError
 from mediagen.imaging.crops import Box, cover_box
+from mediagen.spec.formats import CONTENT_TYPES, FORMATS  # the one table
+from mediagen.spec.formats import EXTENSIONS as EXTENSIONS  # re-exported for engine, client
 from mediagen.spec.vocabulary import MAX_SIDE
-
-FORMATS = ("png", "jpeg", "webp", "avif")
-CONTENT_TYPES: dict[str, str] = {fmt: f"image/{fmt}" for fmt in FORMATS}
-EXTENSIONS: dict[str, str] = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif"}
 
 DIGITAL_SOURCE_TYPE_URI = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 PNG_XMP_KEYWORD = "XML:com.adobe.xmp"

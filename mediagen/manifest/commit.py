@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
-from mediagen.errors import StorageError
+from mediagen.errors import ConditionsUnsupported, PreconditionFailed, StorageError
 from mediagen.manifest.model import (
     ImageEntry,
     Manifest,
@@ -38,8 +38,8 @@ from mediagen.manifest.model import (
     manifest_headers,
     manifest_key,
 )
+from mediagen.plan.keys import sidecar_of
 from mediagen.storage.bucket import Bucket
-from mediagen.storage.errors import ConditionsUnsupported, PreconditionFailed
 
 log = logging.getLogger("mediagen.manifest.model")
 
@@ -48,16 +48,11 @@ _URL_FIELDS = {"url": True, "url_expires_at": True, "outputs": {"__all__": {"url
 _warned_unconditional: set[str] = set()
 
 
-def sidecar_key(original_key: str) -> str:
-    """The ``.json`` sidecar written beside an original (see ``pipeline.generate``)."""
-    return original_key.rsplit(".", 1)[0] + ".json"
-
-
 def recorded_keys(entry: ImageEntry) -> set[str]:
     """Every object key the manifest records for ``entry``: outputs, original, sidecar."""
     keys = {o.key for o in entry.outputs}
     if entry.original_key:
-        keys |= {entry.original_key, sidecar_key(entry.original_key)}
+        keys |= {entry.original_key, sidecar_of(entry.original_key)}
     return keys
 
 

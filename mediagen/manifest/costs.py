@@ -36,6 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from mediagen.backends.base import GenerationResult
 from mediagen.errors import BlockedError, StorageError
+from mediagen.plan import keys
+from mediagen.plan.keys import LEDGER_DIR as LEDGER_DIR
+from mediagen.plan.keys import ledger_prefix
+from mediagen.plan.keys import safe_segment as safe
 from mediagen.storage.bucket import Bucket
 
 if TYPE_CHECKING:
@@ -43,21 +47,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("mediagen")
 
-LEDGER_DIR = "_costs"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _RECORD = re.compile(
     r"^(?P<run>[A-Za-z0-9_-]+)\.(?P<token>[A-Za-z0-9_-]+)\.(?P<what>[A-Za-z0-9_-]+)"
     r"(?:\.(?P<nano>\d+))?\.(?P<state>paid|unknown|inflight)\.json$"
 )
-
-
-def ledger_prefix(prefix: str) -> str:
-    return f"{prefix}/{LEDGER_DIR}/" if prefix else f"{LEDGER_DIR}/"
-
-
-def safe(text: str) -> str:
-    """A key segment from any text (image ids, run ids)."""
-    return _UNSAFE.sub("_", text)[:100] or "_"
 
 
 @dataclass(frozen=True)
@@ -85,11 +78,13 @@ class Call:
 
     @property
     def folder(self) -> str:
-        return f"{ledger_prefix(self.prefix)}{safe(self.image_id)}/"
+        return keys.ledger_folder(self.prefix, self.image_id)
 
     @property
     def marker(self) -> str:
-        return f"{self.folder}{safe(self.run_id)}.{self.token}.{safe(self.what)}.inflight.json"
+        return keys.ledger_marker_key(
+            self.prefix, self.image_id, self.run_id, self.token, self.what
+        )
 
     def open(self) -> Call:
         self._put(self.marker, {"image_id": self.image_id, "run_id": self.run_id})
@@ -112,10 +107,8 @@ class Call:
 
     def _record(self, what: str, state: str, cost: float | None, body: dict[str, Any]) -> None:
         self.written += 1
-        nano = "" if cost is None else f".{round(cost * 1e9)}"
-        key = (
-            f"{self.folder}{safe(self.run_id)}.{self.token}-{self.written}."
-            f"{safe(what)}{nano}.{state}.json"
+        key = keys.ledger_record_key(
+            self.prefix, self.image_id, self.run_id, self.token, self.written, what, cost, state
         )
         self._put(key, {**body, "image_id": self.image_id, "run_id": self.run_id})
 

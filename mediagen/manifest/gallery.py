@@ -20,9 +20,10 @@ import html
 from urllib.parse import quote, urlsplit
 
 from mediagen.manifest.model import ImageEntry, Manifest, OutputEntry
+from mediagen.plan.keys import GALLERY_NAME as GALLERY_NAME
+from mediagen.plan.keys import folder, gallery_key
 from mediagen.storage.bucket import Bucket, cache_control_for
 
-GALLERY_NAME = "index.html"
 SAFE_SCHEMES = ("http", "https", "file")
 
 _CSS = """
@@ -65,12 +66,6 @@ details { color: var(--muted); font-size: 12px; }
 .flag { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11px;
         background: #fef3c7; color: #92400e; margin-left: 4px; }
 """
-
-
-def gallery_key(prefix: str, spec: str | None = None) -> str:
-    """``spec``: a spec sharing the prefix has its own page, ``index.{spec}.html``."""
-    name = f"index.{spec}.html" if spec else GALLERY_NAME
-    return f"{prefix}/{name}" if prefix else name
 
 
 def write_gallery(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
@@ -199,9 +194,9 @@ def thumbnail_output(entry: ImageEntry) -> OutputEntry | None:
 
 
 def _relative_src(output: OutputEntry, prefix: str) -> str:
-    folder = f"{prefix}/" if prefix else ""
-    if output.key.startswith(folder):
-        return quote(output.key[len(folder) :])
+    head = folder(prefix)
+    if output.key.startswith(head):
+        return quote(output.key[len(head) :])
     return _safe_url(output.url) or ""
 
 

@@ -18,9 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# Where the manifest is: ``spec`` is the spec's name when it shares the prefix
+# (``storage.shared_prefix``), so each sharing spec has its own.
+from mediagen.plan.keys import MANIFEST_NAME as MANIFEST_NAME
+from mediagen.plan.keys import manifest_key as manifest_key
 from mediagen.storage.bucket import Bucket, cache_control_for
 
-MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
 # skipped: not generated because the run's budget_usd was reached (retried next run).
@@ -178,14 +181,6 @@ class Manifest(BaseModel):
 
     def failed(self) -> list[ImageEntry]:
         return [e for e in self.images.values() if e.status != "ok"]
-
-
-def manifest_key(prefix: str, spec: str | None = None) -> str:
-    """Where the manifest is. ``spec``: the spec's name when it shares the prefix
-    (``storage.shared_prefix``), so each sharing spec has its own; ``None``: the
-    prefix's one manifest, owned by one spec."""
-    name = f"manifest.{spec}.json" if spec else MANIFEST_NAME
-    return f"{prefix}/{name}" if prefix else name
 
 
 def read_manifest(bucket: Bucket, prefix: str, spec: str | None = None) -> Manifest | None:

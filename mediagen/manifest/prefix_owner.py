@@ -32,14 +32,14 @@ from mediagen.errors import ConfigurationError, StorageError
 from mediagen.manifest.commit import keys_in_use
 from mediagen.manifest.gallery import gallery_key
 from mediagen.manifest.model import Manifest, manifest_key, read_manifest
-from mediagen.plan.jobs import ImageJob, prefix_of
+from mediagen.plan import keys
+from mediagen.plan.jobs import ImageJob
+from mediagen.plan.keys import prefix_of
 from mediagen.storage.bucket import Bucket
 
 if TYPE_CHECKING:
     from mediagen.spec.models import JobSpec
 
-SHARED_PREFIX = "manifest."
-SHARED_SUFFIX = ".json"
 HOW_TO_SHARE = "set storage.shared_prefix: true in every spec that publishes there"
 
 
@@ -100,13 +100,9 @@ class PrefixState:
 
 def _sharers(bucket: Bucket, prefix: str) -> list[str]:
     """Names of the specs with their own manifest under ``prefix`` (shared mode)."""
-    head = manifest_key(prefix, "x")[: -len(f"x{SHARED_SUFFIX}")]  # '{prefix}/manifest.'
-    names = []
-    for key in _keys_starting(bucket, head):
-        name = key[len(head) : -len(SHARED_SUFFIX)]
-        if key.endswith(SHARED_SUFFIX) and name and "/" not in name:
-            names.append(name)
-    return sorted(names)
+    head = keys.folder(prefix) + keys.SHARED_MANIFEST_HEAD  # '{prefix}/manifest.'
+    names = (keys.shared_manifest_spec(prefix, key) for key in _keys_starting(bucket, head))
+    return sorted(name for name in names if name)
 
 
 def _keys_starting(bucket: Bucket, head: str) -> list[str]:

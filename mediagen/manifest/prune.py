@@ -1,10 +1,12 @@
 """Deleting what mediagen published: one image (``delete``) or what no image uses (``prune``).
 
 Only keys that mediagen's own manifest recorded are ever deleted (outputs,
-originals and their sidecars of entries, and ``orphaned_keys``), and only
-under the spec's prefix: a foreign object beside them is never touched, even
-if its name looks like ours. Both operations list first and delete only when
-asked (``dry_run=False``).
+originals and their sidecars of entries, and ``orphaned_keys``), plus what lives
+and dies with a recorded original: the alt-text answers cached beside it
+(``{original}.alt-{hash}.json``, :func:`mediagen.plan.keys.owned_by_original`).
+Only under the spec's prefix: a foreign object beside them is never touched,
+even if its name looks like ours. Every key is named by :mod:`mediagen.plan.keys`.
+Both operations list first and delete only when asked (``dry_run=False``).
 
 Crash safety: keys leave the manifest only after their objects are gone. For
 ``delete``, the entry is first turned into ``orphaned_keys`` (still recorded),
@@ -33,8 +35,8 @@ from mediagen.manifest.commit import commit_manifest, count_images, keys_in_use,
 from mediagen.manifest.gallery import write_gallery
 from mediagen.manifest.model import Manifest, manifest_key, read_manifest
 from mediagen.manifest.prefix_owner import Claim, open_prefix
+from mediagen.plan import keys as bucket_keys
 from mediagen.storage.bucket import Bucket
-from mediagen.storage.lease import lease_key
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,25 @@ class Deletion:
 
 
 def _ours(keys: set[str], prefix: str) -> list[str]:
-    """Defence in depth: never a key outside the prefix, never the manifest or the lease."""
-    head = f"{prefix}/" if prefix else ""
-    never = {manifest_key(prefix), lease_key(prefix)}
+    """Defence in depth: never a key outside the prefix, never a manifest, gallery or lease."""
+    head = bucket_keys.folder(prefix)
+    never = bucket_keys.never_deleted(prefix)
     return sorted(k for k in keys if k.startswith(head) and k not in never)
+
+
+def _with_companions(bucket: Bucket, prefix: str, keys: list[str]) -> list[str]:
+    """``keys`` plus the alt-text answers cached beside each original among them.
+
+    Those answers are not in the manifest (they are found by listing the prefix's
+    originals once): without this, deleting an image left them behind for good.
+    """
+    originals_head = bucket_keys.originals_folder(prefix)
+    originals = [k for k in keys if k.startswith(originals_head) and not k.endswith(".json")]
+    if not originals:
+        return keys
+    listing = bucket.find(originals_head)
+    answers = set().union(*(bucket_keys.alt_text_keys_of(k, listing) for k in originals))
+    return sorted(set(keys) | set(_ours(answers, prefix)))
 
 
 def prune_candidates(manifest: Manifest, prefix: str) -> list[str]:
@@ -86,6 +103,7 @@ def prune(
     manifest = read_manifest(bucket, prefix, spec)
     keys = prune_candidates(manifest, prefix) if manifest else []
     keys = [k for k in keys if k not in protected]  # still used by another spec
+    keys = _with_companions(bucket, prefix, keys)
     if dry_run or not keys:
         return Deletion(keys, [], done=not dry_run)
     _delete_then_forget(bucket, prefix, keys, spec)
@@ -106,6 +124,7 @@ def delete_image(
     if manifest is None or image_id not in manifest.images:
         raise KeyError(image_id)
     keys = [k for k in image_keys(manifest, image_id, prefix) if k not in protected]
+    keys = _with_companions(bucket, prefix, keys)
     if dry_run:
         return Deletion(keys, [image_id], done=False)
 

@@ -37,11 +37,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from mediagen.manifest.model import ImageEntry, Manifest, VisibilityChange
+from mediagen.plan.keys import ORIGINALS_DIR
 from mediagen.storage.bucket import Bucket
 
 log = logging.getLogger("mediagen.storage.bucket")
 
-ORIGINALS = "_originals/"
+ORIGINALS = f"{ORIGINALS_DIR}/"
 
 
 def previous_public(previous: Manifest | None) -> bool | None:

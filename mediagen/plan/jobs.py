@@ -3,36 +3,41 @@
 ``gen_key`` = sha256 of everything the backend is asked (backend, model, final
 prompt, size, quality, palette, seed, variant). ``out_key`` = sha256 of the
 gen_key plus the processing parameters of one output. Same inputs, same keys,
-on any machine: that is what makes the bucket a cache.
+on any machine: that is what makes the bucket a cache. The hashes and every
+object key are computed by :mod:`mediagen.plan.keys`; this module decides the inputs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
 from mediagen.errors import SpecError
-from mediagen.imaging.codec import EXTENSIONS, OutputSpec
+from mediagen.imaging.codec import OutputSpec
 from mediagen.imaging.crops import DEFAULT_FOCAL
 from mediagen.imaging.crops import normalize as normalize_focal
 from mediagen.imaging.facts import FACTS_VERSION, BrandCheck
 from mediagen.imaging.renditions import rendition_specs
+from mediagen.plan import keys
+from mediagen.plan.keys import (  # re-exported: the hashes were defined here before plan.keys
+    PROCESSING_VERSION as PROCESSING_VERSION,
+)
+from mediagen.plan.keys import canonical_hash as canonical_hash
+from mediagen.plan.keys import gen_key_for as gen_key_for
+from mediagen.plan.keys import out_key_for as out_key_for
+from mediagen.plan.keys import prefix_of as prefix_of
 from mediagen.plan.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
 from mediagen.spec import alt_text as alt
 from mediagen.spec.diagnostics import clean_loc, error_message, field_path
+from mediagen.spec.formats import EXTENSIONS
 from mediagen.spec.limits import Limits
 from mediagen.spec.models import CustomSize, FocalXY, ImageOptions, JobSpec
 from mediagen.spec.templates import expand_images, fill_template
 from mediagen.spec.vocabulary import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
-
-# Bump when processing changes output bytes for the same inputs: every out_key changes.
-PROCESSING_VERSION = 1
 
 DEFAULT_OPTIONS = ImageOptions(
     size=SizePreset.STANDARD,
@@ -81,34 +86,6 @@ class ImageJob:
     @property
     def prompt(self) -> str:
         return self.request.prompt
-
-
-def canonical_hash(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def gen_key_for(backend: str, request: GenerationRequest, variant: int = 0) -> str:
-    params = asdict(request)
-    params.pop("image_id")  # renaming an image must not cost a new generation
-    params.pop("fallback_models")  # how to get it, not what is asked (like retries)
-    return canonical_hash({"backend": backend, "variant": variant, **params})
-
-
-def out_key_for(gen_key: str, output: OutputSpec, extra: dict[str, Any] | None = None) -> str:
-    """``extra``: processing inputs beyond the OutputSpec (focal point, alt text), only
-    when set, so outputs made before they existed keep their keys."""
-    return canonical_hash(
-        {"gen": gen_key, "v": PROCESSING_VERSION, **asdict(output), **(extra or {})}
-    )
-
-
-def prefix_of(spec: JobSpec) -> str:
-    return spec.storage.prefix if spec.storage.prefix is not None else spec.name
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}/{name}" if prefix else name
 
 
 def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
@@ -235,28 +212,28 @@ def _make_job(
         if out_key in seen:  # a rendition the same as a main output
             continue
         seen.add(out_key)
-        tag = "" if index < len(formats) else f"-{out_spec.width}w"
-        ext = EXTENSIONS[out_spec.format]
-        if spec.storage.naming == "stable":  # overwritten in place: short cache
-            name = f"{image_id}{tag}.{ext}"
-        else:  # hashed: content-addressed, immutable, CDN-safe
-            name = f"{image_id}{tag}-{out_key[:8]}.{ext}"
-        outputs.append(Output(out_spec.format, out_spec, out_key, _join(prefix, name)))
+        object_key = keys.output_key(
+            prefix,
+            image_id,
+            out_key,
+            EXTENSIONS[out_spec.format],
+            naming=spec.storage.naming,
+            width=None if index < len(formats) else out_spec.width,  # a rendition
+        )
+        outputs.append(Output(out_spec.format, out_spec, out_key, object_key))
     check = None
     if options.brand_fit is not None:
         check = BrandCheck(options.brand_fit.max_delta_e, options.brand_fit.min_score)
     sizes = variants.sizes if variants is not None else "100vw"
-    facts_key = canonical_hash(
-        {
-            "gen": gen_key,
-            "v": FACTS_VERSION,
-            "size": [width, height],
-            "focal": focal,
-            "brand": [hex_ for hex_, _ in brand],
-            "check": [check.max_delta_e, check.min_score] if check else None,
-            "sizes": sizes,
-            "alt": alt_marker,
-        }
+    facts_key = keys.facts_key_for(
+        gen_key,
+        v=FACTS_VERSION,
+        size=[width, height],
+        focal=focal,
+        brand=[hex_ for hex_, _ in brand],
+        check=[check.max_delta_e, check.min_score] if check else None,
+        sizes=sizes,
+        alt=alt_marker,
     )
     return ImageJob(
         id=image_id,
@@ -266,7 +243,7 @@ def _make_job(
         size_name=size_name,
         gen_key=gen_key,
         outputs=tuple(outputs),
-        original_key=_join(prefix, f"_originals/{gen_key}"),
+        original_key=keys.original_base(prefix, gen_key),
         tags=tuple(options.tags or ()),
         metadata=dict(options.metadata or {}),
         focal_point=focal,

@@ -256,12 +256,10 @@ def error_message(error: dict[str, Any]) -> str:
 
 
 def format_validation_error(
-    exc: ValidationError, source: str, root: yaml.Node | None, model: type[BaseModel] | None = None
+    exc: ValidationError, source: str, root: yaml.Node | None, model: type[BaseModel]
 ) -> list[str]:
-    """One line per distinct problem, duplicates removed."""
-    from mediagen.spec.models import JobSpec  # the top model; imported late to avoid a cycle
-
-    model = model or JobSpec
+    """One line per distinct problem, duplicates removed. ``model``: the model validated
+    (:class:`mediagen.spec.job.JobSpec` for a spec), for "did you mean" suggestions."""
     errors = exc.errors(include_url=False)
     # "unknown field 'imges'; did you mean 'images'?" already explains why
     # 'images' is missing: don't report that as a second problem.

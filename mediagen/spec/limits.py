@@ -4,7 +4,7 @@ A 110 KB spec once expanded to ~133 GB of prompts: ``{variables}`` were
 filled after the prompt length was checked, and matrix values had no length
 limit. Every cap here is checked on what the spec *becomes* (after templates
 are filled), is computed without building that result, and has a default and
-a ``MEDIAGEN_*`` setting (see :class:`mediagen.settings.Settings`):
+a ``MEDIAGEN_*`` setting (:class:`SpecCaps`, part of :class:`mediagen.settings.Settings`):
 
 ==========================  ==================================  ===========
 cap                         setting                             default
@@ -25,6 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mediagen.errors import ConfigurationError
 
 SPEC_MAX_BYTES = 1024 * 1024
 SPEC_MAX_DEPTH = 32  # a real spec nests 6 deep (images → matrix → values); PyYAML recurses
@@ -54,11 +59,47 @@ class Limits:
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
 
-def current() -> Limits:
-    """The caps of this process's settings (raises ConfigurationError for a bad setting)."""
-    from mediagen.settings import get_settings
+class SpecCaps(BaseSettings):
+    """The caps as ``MEDIAGEN_*`` variables set them. The spec layer reads its own caps
+    (it sits below :mod:`mediagen.settings`); :class:`mediagen.settings.Settings`
+    derives from this class, so each variable is defined once."""
 
-    return Limits.from_settings(get_settings())
+    model_config = SettingsConfigDict(env_prefix="MEDIAGEN_", env_file=".env", extra="ignore")
+
+    spec_max_bytes: int = Field(
+        SPEC_MAX_BYTES, ge=1, description="Largest spec file (or inline spec), in bytes."
+    )
+    spec_max_depth: int = Field(
+        SPEC_MAX_DEPTH, ge=4, le=200, description="Deepest nesting of a spec's YAML."
+    )
+    max_images: int = Field(
+        MAX_IMAGES, ge=1, le=MAX_IMAGES,
+        description="Most images one spec may expand to, whatever its max_images says "
+        "(a worker may lower the built-in 10,000, not raise it).",
+    )  # fmt: skip
+    max_prompt_chars: int = Field(
+        MAX_PROMPT_CHARS, ge=1, le=100_000,
+        description="Longest prompt, counted after {variables} are filled.",
+    )  # fmt: skip
+    max_id_chars: int = Field(
+        MAX_ID_CHARS, ge=1, le=MAX_ID_CHARS,
+        description="Longest image id, counted after {variables} are filled.",
+    )  # fmt: skip
+    max_matrix_value_chars: int = Field(
+        MAX_MATRIX_VALUE_CHARS, ge=1, le=100_000,
+        description="Longest value of a template matrix.",
+    )  # fmt: skip
+
+
+def current() -> Limits:
+    """The caps in force in this process (raises ConfigurationError for a bad setting)."""
+    try:
+        return Limits.from_settings(SpecCaps())
+    except ValidationError as exc:
+        from mediagen.spec.diagnostics import error_message
+
+        parts = [f"MEDIAGEN_{str(e['loc'][0]).upper()}: {error_message(e)}" for e in exc.errors()]
+        raise ConfigurationError("bad setting: " + "; ".join(parts)) from None
 
 
 def is_http_url(value: str) -> bool:

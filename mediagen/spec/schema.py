@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediagen.spec.formats import ALIASES, FORMATS
 from mediagen.spec.vocabulary import SIZE_PRESETS
 
 SIZE_NAMES = tuple(str(preset) for preset in SIZE_PRESETS)  # every preset but 'custom'
-FORMATS = ("png", "jpeg", "webp", "avif")
 
 
 def size_schema(schema: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ def brand_color_schema(schema: dict[str, Any]) -> None:
 
 def formats_schema(schema: dict[str, Any]) -> None:
     """JSON Schema of ``formats``: a list or a single format; 'jpg' means 'jpeg'."""
-    names = [*FORMATS, "jpg"]
+    names = [*FORMATS, *ALIASES]
     for branch in schema.get("anyOf", []):
         if branch.get("type") == "array":
             branch["items"] = {"type": "string", "enum": names}

@@ -14,19 +14,12 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from mediagen.spec.base import ID_RULES, Loc, is_valid_id
 from mediagen.spec.diagnostics import error_message
+from mediagen.spec.images import ImageOptions, ImageSpec
+from mediagen.spec.job import HARD_MAX_IMAGES, TEMPLATE_FIELDS, JobSpec
 from mediagen.spec.limits import MAX_ALT_TEXT_CHARS, Limits
 from mediagen.spec.limits import current as current_limits
-from mediagen.spec.models import (
-    HARD_MAX_IMAGES,
-    ID_RULES,
-    TEMPLATE_FIELDS,
-    ImageOptions,
-    ImageSpec,
-    JobSpec,
-    Loc,
-    is_valid_id,
-)
 
 _TEMPLATE_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 

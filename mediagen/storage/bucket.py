@@ -23,12 +23,10 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import fsspec
-from pydantic import ValidationError
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -36,99 +34,20 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from mediagen.errors import ConfigurationError, StorageError, TransientStorageError
+from mediagen.errors import (
+    PreconditionFailed,
+    StorageError,
+    TransientStorageError,
+)
 from mediagen.settings import Settings, get_settings
-from mediagen.storage.errors import PreconditionFailed, translated
+from mediagen.storage.cache_control import CACHE_IMMUTABLE as CACHE_IMMUTABLE
+from mediagen.storage.cache_control import CACHE_SHORT as CACHE_SHORT
+from mediagen.storage.cache_control import cache_control_for
+from mediagen.storage.destination import BucketConfig, pool_size_for
+from mediagen.storage.error_map import map_storage_exceptions
 
 log = logging.getLogger("mediagen.storage.bucket")
 T = TypeVar("T")
-
-CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
-CACHE_SHORT = "public, max-age=60, must-revalidate"
-DEFAULT_POOL = 10  # botocore's default pool size
-
-
-def cache_control_for(*, immutable: bool, public: bool) -> str:
-    """Cache-Control for an object: a year and ``immutable`` for content-addressed keys,
-    a minute for keys that are overwritten in place (manifest, ``stable`` names).
-    Private objects say ``private`` so shared caches (CDNs, proxies) never keep them."""
-    scope = "public" if public else "private"
-    if immutable:
-        return f"{scope}, max-age=31536000, immutable"
-    return f"{scope}, max-age=60, must-revalidate"
-
-
-def pool_size_for(concurrency: int) -> int:
-    """Connections one process needs for ``concurrency`` images in flight.
-
-    Every worker thread may hold one: three stages per image in flight, plus
-    the flow's own (plan, manifest). Never below botocore's default.
-    """
-    return max(DEFAULT_POOL, 3 * concurrency + 2)
-
-
-@dataclass(frozen=True)
-class BucketConfig:
-    """Where a bucket is: plain data, safe to pass to other processes (no secrets)."""
-
-    provider: str  # local | s3 | digitalocean
-    bucket: str  # folder for local
-    region: str | None = None
-    endpoint_url: str | None = None
-    public: bool = False
-    public_base_url: str | None = None
-    cdn: bool = False
-    naming: str = "hashed"  # hashed | stable
-    presign_expiry: int | None = None  # seconds; private S3 storage only
-    pool_size: int = DEFAULT_POOL
-
-    @classmethod
-    def from_target(
-        cls, target: Any, settings: Settings, concurrency: int | None = None
-    ) -> BucketConfig:
-        """From a spec's ``storage`` section; local folders are made absolute."""
-        bucket = target.bucket
-        if target.provider == "local":
-            bucket = str(Path(bucket or settings.bucket_dir).expanduser().resolve())
-        return cls(
-            provider=target.provider,
-            bucket=bucket,
-            region=target.region,
-            endpoint_url=target.endpoint_url,
-            public=target.public,
-            public_base_url=target.public_base_url,
-            cdn=target.cdn,
-            naming=getattr(target, "naming", "hashed"),
-            presign_expiry=getattr(target, "presign_expiry", None),
-            pool_size=pool_size_for(concurrency) if concurrency else DEFAULT_POOL,
-        )
-
-    @classmethod
-    def for_spec(
-        cls, spec: Any, settings: Settings, concurrency: int | None = None
-    ) -> BucketConfig:
-        """The spec's storage; a spec that leaves storage at its default publishes where
-        ``MEDIAGEN_STORAGE_*`` says (so one spec serves dev, staging and production)."""
-        from mediagen.spec.models import StorageTarget
-
-        target = spec.storage
-        if target == StorageTarget() and settings.storage_provider:
-            try:
-                target = StorageTarget(
-                    provider=settings.storage_provider,
-                    bucket=settings.storage_bucket,
-                    region=settings.storage_region,
-                    endpoint_url=settings.storage_endpoint_url,
-                )
-            except ValidationError as exc:
-                problems = "; ".join(str(e["msg"]) for e in exc.errors())
-                raise ConfigurationError(f"MEDIAGEN_STORAGE_* settings: {problems}") from exc
-        return cls.from_target(target, settings, concurrency)
-
-    @property
-    def label(self) -> str:
-        """Where, for messages: ``s3://bucket`` or a folder."""
-        return self.bucket if self.provider == "local" else f"{self.provider}://{self.bucket}"
 
 
 class Bucket:
@@ -180,7 +99,7 @@ class Bucket:
         """A presigned GET URL for ``key``, valid ``expires_in`` seconds (local signing)."""
         if self.local:
             raise StorageError("a local folder cannot sign URLs")
-        with translated(key):
+        with map_storage_exceptions(key):
             return str(self.fs.sign(self.path(key), expiration=expires_in))
 
     # -- reads ------------------------------------------------------------
@@ -305,7 +224,7 @@ class Bucket:
             reraise=True,
         )
         for attempt in retrying:
-            with attempt, translated(key):
+            with attempt, map_storage_exceptions(key):
                 return call()
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from mediagen.errors import StorageError
+from mediagen.errors import ConditionsUnsupported, PreconditionFailed, StorageError
 from mediagen.manifest.model import Manifest, manifest_key
 from mediagen.manifest.prefix_owner import Claim, open_prefix
 from mediagen.storage.bucket import Bucket
-from mediagen.storage.errors import ConditionsUnsupported, PreconditionFailed
 
 PROBE_NAME = ".mediagen-probe-"
 

@@ -52,10 +52,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from mediagen import errors
 from mediagen.errors import ConfigurationError, SpecBusyError, StorageError
 from mediagen.settings import Settings, get_settings
 from mediagen.storage.bucket import Bucket
-from mediagen.storage.errors import ConditionsUnsupported, PreconditionFailed
 
 log = logging.getLogger("mediagen.storage.lease")
 
@@ -325,12 +325,12 @@ class SpecLease:
                 if_match=if_match,
                 if_none_match=if_none_match,
             )
-        except PreconditionFailed:
+        except errors.PreconditionFailed:
             holder, etag = self._read()
             if holder is None or holder.token != self.holder.token:
                 return False
             # A retried request whose first attempt went through: it is ours.
-        except ConditionsUnsupported:
+        except errors.ConditionsUnsupported:
             self.unsupported = True
             return True
         if etag is None:  # a store that answers no ETag: read it back

@@ -16,6 +16,7 @@ from typing import Any
 
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
+from mediagen.storage.cache_control import cache_control_for
 from mediagen.storage.credentials import storage_credentials
 
 
@@ -114,8 +115,6 @@ def restamp(fs: Any, path: str, *, public: bool, immutable: bool | None = None) 
     carried over. ``immutable``: None keeps what the object's Cache-Control said.
     """
     from fsspec.asyn import sync
-
-    from mediagen.storage.bucket import cache_control_for
 
     bucket, key, _ = fs.split_path(path)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mediagen.plan import jobs as jobs_module
+from mediagen.plan import keys
 from mediagen.plan.jobs import ImageJob, expand_spec, gen_key_for, out_key_for, prefix_of
 from mediagen.settings import Settings
 from mediagen.spec.models import parse_spec
@@ -125,7 +125,7 @@ def test_out_key_depends_on_processing_version(monkeypatch: pytest.MonkeyPatch) 
     job = one()
     spec = job.outputs[0].spec
     assert out_key_for(job.gen_key, spec) == job.outputs[0].out_key
-    monkeypatch.setattr(jobs_module, "PROCESSING_VERSION", jobs_module.PROCESSING_VERSION + 1)
+    monkeypatch.setattr(keys, "PROCESSING_VERSION", keys.PROCESSING_VERSION + 1)
     assert out_key_for(job.gen_key, spec) != job.outputs[0].out_key
 
 

@@ -12,12 +12,16 @@ from typing import Any
 import pytest
 
 from mediagen.engine import stages as pipeline
-from mediagen.errors import ConfigurationError, StorageError, TransientStorageError
+from mediagen.errors import (
+    ConfigurationError,
+    PreconditionFailed,
+    StorageError,
+    TransientStorageError,
+)
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
 from mediagen.storage.bucket import Bucket, BucketConfig, pool_size_for
 from mediagen.storage.check import check_storage
-from mediagen.storage.errors import PreconditionFailed
 from mediagen.storage.s3 import pool_size_of
 from mediagen.testing.s3 import (
     INTERNAL_ERROR,

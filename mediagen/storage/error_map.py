@@ -1,4 +1,9 @@
-"""Translate fsspec/s3fs/botocore/aiohttp/OS errors into mediagen's hierarchy.
+"""Map fsspec/s3fs/botocore/aiohttp/OS errors onto mediagen's hierarchy, at the storage boundary.
+
+The classes are in :mod:`mediagen.errors`; this module only decides which one a
+library error becomes, as httpx's ``map_httpcore_exceptions()`` does for httpcore.
+:class:`mediagen.storage.bucket.Bucket` runs every call inside
+:func:`map_storage_exceptions`.
 
 The S3 error code and HTTP status are read from the botocore ``ClientError``
 that s3fs keeps as ``__cause__``, not guessed from message text. Every message
@@ -15,7 +20,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from mediagen import redaction
-from mediagen.errors import ConfigurationError, StorageError, TransientStorageError
+from mediagen.errors import (
+    ConditionsUnsupported,
+    ConfigurationError,
+    PreconditionFailed,
+    StorageError,
+    TransientStorageError,
+)
 from mediagen.reasons import short_reason
 from mediagen.storage.credentials import redact
 
@@ -35,14 +46,6 @@ RETRYABLE_CODES = {
 }
 CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
-
-
-class PreconditionFailed(StorageError):
-    """A conditional write lost a race: the object changed (or appeared) since it was read."""
-
-
-class ConditionsUnsupported(StorageError):
-    """The store rejected If-Match / If-None-Match (501 NotImplemented)."""
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -95,7 +98,7 @@ def _is_missing_credentials(exc: BaseException) -> bool:
                for link in _chain(exc))  # fmt: skip
 
 
-def translate(exc: BaseException, key: str) -> BaseException | None:
+def map_storage_exception(exc: BaseException, key: str) -> BaseException | None:
     """The mediagen error for ``exc`` (``None``: let it through unchanged)."""
     if isinstance(exc, StorageError | ConfigurationError):
         return None
@@ -135,12 +138,12 @@ def translate(exc: BaseException, key: str) -> BaseException | None:
 
 
 @contextmanager
-def translated(key: str) -> Iterator[None]:
+def map_storage_exceptions(key: str) -> Iterator[None]:
     """Raise mediagen errors (``raise X from exc``) for storage failures inside the block."""
     try:
         yield
     except Exception as exc:
-        mapped = translate(exc, key)
+        mapped = map_storage_exception(exc, key)
         if mapped is None and redaction.leaks(exc):  # an untranslated error naming a secret
             mapped = StorageError(f"storage error at {key!r}: {short_reason(exc)}")
         if mapped is None:
