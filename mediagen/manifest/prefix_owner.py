@@ -38,7 +38,6 @@ from mediagen.storage.bucket import Bucket
 if TYPE_CHECKING:
     from mediagen.spec.models import JobSpec
 
-SHARED_PREFIX = "manifest."
 SHARED_SUFFIX = ".json"
 HOW_TO_SHARE = "set storage.shared_prefix: true in every spec that publishes there"
 
