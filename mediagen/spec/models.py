@@ -174,7 +174,6 @@ MetadataValue = Annotated[str | int | float | bool, BeforeValidator(_metadata_va
 
 FocalName = Literal["center", "top", "bottom", "left", "right", "entropy"]
 _FOCAL_XY_RE = r"^\s*([01](\.\d+)?|\.\d+)\s*,\s*([01](\.\d+)?|\.\d+)\s*$"
-ALT_TEXT_AUTO = "auto"
 
 
 class FocalXY(_Model):

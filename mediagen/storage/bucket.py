@@ -43,8 +43,6 @@ from mediagen.storage.errors import PreconditionFailed, translated
 log = logging.getLogger("mediagen.storage.bucket")
 T = TypeVar("T")
 
-CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
-CACHE_SHORT = "public, max-age=60, must-revalidate"
 DEFAULT_POOL = 10  # botocore's default pool size
 
 
@@ -380,8 +378,6 @@ def _make_filesystem(config: BucketConfig, settings: Settings) -> fsspec.Abstrac
 
 
 __all__ = [
-    "CACHE_IMMUTABLE",
-    "CACHE_SHORT",
     "Bucket",
     "BucketConfig",
     "PreconditionFailed",
