@@ -19,9 +19,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from mediagen.cli.outfile import check_target
 from mediagen.client.config import BrandConfig, ClientConfig, GeminiConfig, StorageConfig
 from mediagen.client.media_client import ClientStats, MediaClient
+from mediagen.client.outfile import check_target
 from mediagen.client.results import GeneratedImage, Published
 from mediagen.errors import SpecError
 from mediagen.spec.formats import format_for_extension

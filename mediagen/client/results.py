@@ -62,11 +62,11 @@ class GeneratedImage:
     def save(self, path: str | os.PathLike[str], *, parents: bool = True) -> Path:
         """Write the bytes as they are (format unchanged) to ``path``, atomically.
 
-        Through a unique temporary file in the same folder (see :mod:`mediagen.cli.outfile`);
+        Through a unique temporary file in the same folder (see :mod:`mediagen.client.outfile`);
         missing folders are created unless ``parents=False``. SpecError when ``path`` is a
         folder, its name is too long, or it cannot be written.
         """
-        from mediagen.cli.outfile import write_atomically
+        from mediagen.client.outfile import write_atomically
 
         return write_atomically(path, self.data, parents=parents)
 

@@ -117,15 +117,6 @@ def digital_source_type(ai_generated: bool) -> str:
     return "trainedAlgorithmicMedia" if ai_generated else "algorithmicMedia"
 
 
-def process_image(original: bytes, output: OutputSpec, provenance: Provenance) -> ProcessedImage:
-    """Decode ``original`` and encode it as exactly ``output``, with provenance XMP."""
-    image = decode_original(original, output.width, output.height)
-    try:
-        return render_output(image, output, provenance)
-    finally:
-        image.close()
-
-
 def decode_original(data: bytes, width: int, height: int) -> Image.Image:
     """Decode, orient and convert to sRGB, once for every output of an image.
 
@@ -162,17 +153,6 @@ def render_output(
                 made.close()
     fmt, digest = output.format, hashlib.sha256(data).hexdigest()
     return ProcessedImage(data, output.width, output.height, fmt, CONTENT_TYPES[fmt], digest)
-
-
-def sniff_size(data: bytes) -> tuple[int, int]:
-    """(width, height) as displayed, i.e. after EXIF orientation, without decoding pixels."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            turned = _quarter_turned(image)
-    except Exception as exc:  # any failure on untrusted bytes means "not an image"
-        raise ProcessingError(f"cannot read the size of this image: {exc}") from exc
-    return (height, width) if turned else (width, height)
 
 
 def build_xmp(provenance: Provenance, alt_text: str = "") -> str:

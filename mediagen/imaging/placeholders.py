@@ -5,8 +5,8 @@ published, about 64 px long), once per image.
 
 BlurHash follows the reference algorithm (github.com/woltapp/blurhash): a
 DCT of the linear-light pixels, ``x × y`` cosine components, quantised into a
-base-83 string. Any BlurHash decoder (JS, Swift, Kotlin...) reads it. The
-decoder here serves the gallery and the tests.
+base-83 string. Any BlurHash decoder (JS, Swift, Kotlin...) reads it; mediagen
+only encodes (the tests decode with the reference Python port).
 
 The LQIP is a WebP of at most ~32 px on the long side, as a ``data:`` URI of
 at most :data:`LQIP_MAX_BYTES` characters (the whole URI, not just the image),
@@ -26,7 +26,6 @@ from PIL import Image
 from mediagen.imaging.colors import as_rgb
 
 BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
-_BASE83_INDEX = {c: i for i, c in enumerate(BASE83)}
 BLURHASH_SAMPLE = 32  # px on the long side: more changes nothing at 4x3 components
 LQIP_MAX_BYTES = 1024
 LQIP_LONG_SIDE = 32
@@ -38,13 +37,6 @@ LQIP_QUALITY = 50
 
 def _encode83(value: int, length: int) -> str:
     return "".join(BASE83[value // 83 ** (length - 1 - i) % 83] for i in range(length))
-
-
-def _decode83(text: str) -> int:
-    value = 0
-    for char in text:
-        value = value * 83 + _BASE83_INDEX[char]
-    return value
 
 
 def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
@@ -105,28 +97,6 @@ def encode_blurhash(image: Image.Image, x_components: int = 0, y_components: int
         for qr, qg, qb in quant:
             parts.append(_encode83(int(qr) * 361 + int(qg) * 19 + int(qb), 2))
     return "".join(parts)
-
-
-def decode_blurhash(blurhash: str, width: int, height: int, punch: float = 1.0) -> Image.Image:
-    """Paint a BlurHash at ``width`` x ``height`` (keep it small: ~32 px)."""
-    if len(blurhash) < 6 or any(c not in _BASE83_INDEX for c in blurhash):
-        raise ValueError(f"not a BlurHash: {blurhash!r}")
-    size_flag = _decode83(blurhash[0])
-    x_components, y_components = size_flag % 9 + 1, size_flag // 9 + 1
-    if len(blurhash) != 4 + 2 * x_components * y_components:
-        raise ValueError(f"BlurHash {blurhash!r} has the wrong length for its components")
-    maximum = (_decode83(blurhash[1]) + 1) / 166
-    dc = _decode83(blurhash[2:6])
-    colours = [_srgb_to_linear(np.array([dc >> 16, (dc >> 8) & 255, dc & 255], dtype=np.float64))]
-    for k in range(1, x_components * y_components):
-        value = _decode83(blurhash[4 + 2 * k : 6 + 2 * k])
-        quant = np.array([value // 361, value // 19 % 19, value % 19], dtype=np.float64)
-        unit = (quant - 9) / 9
-        colours.append(np.sign(unit) * unit**2 * maximum * punch)
-    factors = np.array(colours).reshape(y_components, x_components, 3)
-    bx, by = _basis(width, x_components), _basis(height, y_components)
-    linear = np.einsum("jy,ix,jic->yxc", by, bx, factors)
-    return Image.fromarray(_linear_to_srgb(linear).astype(np.uint8), "RGB")
 
 
 # -- LQIP ----------------------------------------------------------------------

@@ -41,10 +41,6 @@ class Plan:
     def todo(self) -> list[ImageJob]:
         return [i.job for i in self.items if i.action != "unchanged"]
 
-    @property
-    def unchanged(self) -> list[ImageJob]:
-        return [i.job for i in self.items if i.action == "unchanged"]
-
     def counts(self) -> dict[str, int]:
         counts = Counter(i.action for i in self.items)
         out = {k: counts.get(k, 0) for k in ("new", "changed", "retry", "unchanged")}

@@ -40,8 +40,6 @@ from mediagen.errors import (
     TransientStorageError,
 )
 from mediagen.settings import Settings, get_settings
-from mediagen.storage.cache_control import CACHE_IMMUTABLE as CACHE_IMMUTABLE
-from mediagen.storage.cache_control import CACHE_SHORT as CACHE_SHORT
 from mediagen.storage.cache_control import cache_control_for
 from mediagen.storage.destination import BucketConfig, pool_size_for
 from mediagen.storage.error_map import map_storage_exceptions
@@ -299,8 +297,6 @@ def _make_filesystem(config: BucketConfig, settings: Settings) -> fsspec.Abstrac
 
 
 __all__ = [
-    "CACHE_IMMUTABLE",
-    "CACHE_SHORT",
     "Bucket",
     "BucketConfig",
     "PreconditionFailed",

@@ -8,9 +8,6 @@ cache (a CDN, a proxy) never keeps them.
 
 from __future__ import annotations
 
-CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
-CACHE_SHORT = "public, max-age=60, must-revalidate"
-
 
 def cache_control_for(*, immutable: bool, public: bool) -> str:
     """Cache-Control for an object: a year and ``immutable`` for content-addressed keys,
@@ -22,4 +19,4 @@ def cache_control_for(*, immutable: bool, public: bool) -> str:
     return f"{scope}, max-age=60, must-revalidate"
 
 
-__all__ = ["CACHE_IMMUTABLE", "CACHE_SHORT", "cache_control_for"]
+__all__ = ["cache_control_for"]

@@ -14,7 +14,6 @@ from mediagen.imaging.colors import delta_e_2000, srgb_to_lab
 from mediagen.imaging.placeholders import (
     LQIP_MAX_BYTES,
     components_for,
-    decode_blurhash,
     encode_blurhash,
     lqip_data_uri,
 )
@@ -56,23 +55,14 @@ def test_blurhash_decodes_close_to_the_original(size: tuple[int, int]) -> None:
     hashed = encode_blurhash(image)
     target = (size[0] // 2, size[1] // 2)
     original = image.resize(target, Image.Resampling.BOX)
-    ours = decode_blurhash(hashed, *target)
-    theirs = Image.fromarray(np.asarray(reference.decode(hashed, *target), dtype=np.uint8)[..., :3])
-    # Both decoders paint the same thing...
-    assert np.abs(np.asarray(ours, int) - np.asarray(theirs, int)).max() <= 1
-    # ...and it looks like the original: its mean ΔE00 to it is less than half that
-    # of the best flat picture (the original's average colour), and small in itself.
+    # Painted by the reference decoder (what a browser's BlurHash library does), it looks
+    # like the original: its mean ΔE00 to it is less than half that of the best flat
+    # picture (the original's average colour), and small in itself.
+    ours = Image.fromarray(np.asarray(reference.decode(hashed, *target), dtype=np.uint8)[..., :3])
     average = tuple(int(v) for v in np.asarray(original, float).mean((0, 1)))
     baseline = mean_delta_e(Image.new("RGB", target, average), original)
     distance = mean_delta_e(ours, original)
     assert distance < 13 and distance < baseline / 2
-
-
-def test_bad_blurhash_is_refused() -> None:
-    with pytest.raises(ValueError):
-        decode_blurhash("not a hash!", 4, 4)
-    with pytest.raises(ValueError):
-        decode_blurhash("LFB}XT~T", 4, 4)  # too short for 4 x 3 components
 
 
 def lqip_image(uri: str) -> Image.Image:

@@ -289,7 +289,7 @@ def test_a_credential_echoed_by_the_server_is_redacted(s3: S3TestServer) -> None
 def test_presigned_manifests_are_refreshed_after_half_their_life() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from mediagen.cli.app import _urls_expiring
+    from mediagen.cli.publish_commands import urls_expiring as _urls_expiring
     from mediagen.manifest.model import Manifest
 
     now = datetime.now(UTC)
