@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mediagen.testing.s3 import SLOWDOWN, FaultSchedule, S3TestServer
-from tests.conftest import REPO
+from tests.support.paths import REPO
 from tests.support.prefect_server import (
     E2E_BUCKET,
     WORKER_AWS_SECRET,

@@ -23,7 +23,9 @@ from mediagen.errors import BlockedError, PermanentError, TransientError
 
 class CountingBackend(OfflineBackend):
     name = "counting"
-    calls: ClassVar[Counter[str]] = Counter()  # prompt → number of generate() calls
+    # prompt → number of generate() calls. A class attribute, read through the class:
+    # on an instance, ``self.calls`` is the run's CallGuard (Backend.__init__).
+    calls: ClassVar[Counter[str]] = Counter()
     describe_calls: ClassVar[Counter[str]] = Counter()  # prompt → number of describe() calls
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -38,9 +40,10 @@ class CountingBackend(OfflineBackend):
         return sum(cls.calls.values())
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        counts = type(self).calls
         with self._lock:
-            self.calls[request.prompt] += 1
-            attempt = self.calls[request.prompt]
+            counts[request.prompt] += 1
+            attempt = counts[request.prompt]
         if "[[blocked]]" in request.prompt:
             raise BlockedError("IMAGE_SAFETY", "scripted block")
         if "[[fail]]" in request.prompt:
