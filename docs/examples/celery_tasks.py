@@ -18,8 +18,7 @@ from typing import Any
 
 from celery import Celery
 
-from mediagen.client.api import get_client
-from mediagen.errors import BlockedError, TransientError, TransientStorageError
+from mediagen import BlockedError, TransientError, TransientStorageError, get_client
 
 app = Celery("mediagen_examples", broker=os.environ.get("CELERY_BROKER_URL", "memory://"))
 app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])

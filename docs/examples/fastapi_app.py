@@ -14,14 +14,15 @@ from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from docs.examples.deployment_trigger import trigger_batch
-from mediagen.client.api import MediaClient, get_client
-from mediagen.errors import (
+from mediagen import (
     BlockedError,
     ConfigurationError,
+    MediaClient,
     MediagenError,
     SpecError,
     StorageError,
     TransientError,
+    get_client,
 )
 
 app = FastAPI(title="mediagen example")
