@@ -211,7 +211,7 @@ def checkout_of_repo(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def deployed(prefect_api: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The pool made and `prefect deploy --all` run from a checkout, as the README says."""
+    """The pool made and `prefect deploy --all` run from a checkout, as docs/operations.md says."""
     checkout = checkout_of_repo(tmp_path_factory.mktemp("checkout"))
     code = {"PYTHONPATH": str(checkout)}  # the checkout's code, not an installed copy
     pool = prefect_api.prefect("work-pool", "create", POOL, "--type", "process", cwd=checkout)
