@@ -16,12 +16,16 @@ from mediagen import backends
 from mediagen.engine import stages as pipeline
 from mediagen.testing.s3 import S3TestServer
 from tests.support.backends import CountingBackend
+from tests.support.paths import REPO as REPO  # re-exported: many tests import it from here
 from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV
 
-REPO = Path(__file__).resolve().parents[1]
-
-# Fake Gemini server fixtures; one real Prefect server, deployments and worker (session).
-pytest_plugins = ["tests.support.gemini", "tests.support.prefect_server"]
+# Fixture modules shared across test folders: the fake Gemini server; one real Prefect
+# server, deployments and worker (session); a slow run stopped by a signal or a Cancel.
+pytest_plugins = [
+    "tests.support.gemini",
+    "tests.support.prefect_server",
+    "tests.support.interrupted_run",
+]
 
 
 @pytest.fixture(scope="session")

@@ -3,52 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import REPO
-
-PLUGIN_DIST = "mediagen_test_plugin-0.0.0.dist-info"
-
-
-def mediagen(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE"))}
-    full_env |= {
-        "PYTHONPATH": f"{cwd / 'plugins'}{os.pathsep}{REPO}",
-        "PREFECT_HOME": str(cwd / ".prefect"),
-        "MEDIAGEN_RETRY_BASE_DELAY": "0.01",
-        "COLUMNS": "200",
-    }
-    full_env.pop("MEDIAGEN_BACKEND", None)
-    full_env |= env or {}
-    return subprocess.run(
-        [sys.executable, "-m", "mediagen.cli.app", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A user's folder: the example specs, plus a test backend installed as a plugin."""
-    shutil.copytree(REPO / "specs", tmp_path / "specs")
-    dist = tmp_path / "plugins" / PLUGIN_DIST
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: mediagen-test-plugin\nVersion: 0.0.0\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        "[mediagen.backends]\ncounting = tests.support.backends:CountingBackend\n"
-    )
-    return tmp_path
+from tests.support.cli import mediagen
+from tests.support.paths import REPO
 
 
 def test_run_an_example_then_rerun_is_up_to_date(project: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from mediagen.errors import ConfigurationError
 from mediagen.settings import get_settings
-from tests.cli.test_cli import mediagen
+from tests.support.cli import mediagen
 
 SPEC = "name: small\nimages:\n  - id: a\n    prompt: a house\n    size: thumbnail\n"
 

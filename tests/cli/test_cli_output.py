@@ -17,8 +17,8 @@ import yaml
 from mediagen.testing import FakeGeminiServer
 from mediagen.testing.gemini_server import Fault
 from mediagen.testing.s3 import INTERNAL_ERROR, FaultSchedule, S3TestServer
-from tests.conftest import REPO
 from tests.support.gemini import TEST_KEY
+from tests.support.paths import REPO
 from tests.support.s3 import S3_BUCKET
 
 TIMEOUT = 300

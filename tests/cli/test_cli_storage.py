@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from mediagen.testing.s3 import S3TestServer
-from tests.cli.test_cli import mediagen, project  # noqa: F401  (the project fixture)
+from tests.support.cli import mediagen
 from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, body, head, list_keys
 
 FOREIGN = "goal-image/not-from-mediagen.png"
@@ -24,7 +24,7 @@ FOREIGN = "goal-image/not-from-mediagen.png"
 @pytest.mark.usefixtures("prefect_server")
 def test_check_publish_delete_prune_and_no_credentials_anywhere(
     s3: S3TestServer,
-    project: Path,  # noqa: F811
+    project: Path,
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 

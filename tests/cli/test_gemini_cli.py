@@ -4,9 +4,6 @@ fake Gemini server (MEDIAGEN_GEMINI_BASE_URL) and a dummy key, recorded on a Pre
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +11,9 @@ import yaml
 from PIL import Image
 
 from mediagen.testing import FakeGeminiServer
-from tests.conftest import REPO
+from tests.support.cli import mediagen_on_server, user_env
 from tests.support.gemini import TEST_KEY
+from tests.support.prefect_records import flow_run_texts
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -29,38 +27,15 @@ SPEC = {
 }
 
 
-def mediagen(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    from prefect.settings import PREFECT_API_URL
-
-    ours = ("GEMINI", "GOOGLE", "MEDIAGEN", "PREFECT_LOGGING")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-    full_env |= {
-        "PYTHONPATH": str(REPO),
-        "PREFECT_HOME": str(cwd / ".prefect"),
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),  # the test session's Prefect server
-        "COLUMNS": "200",
-        "MEDIAGEN_GEMINI_RETRY_BASE_DELAY": "0.02",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mediagen.cli.app", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-
-
 @pytest.fixture
 def project(tmp_path: Path, gemini_server: FakeGeminiServer) -> Path:
     (tmp_path / "launch.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
     return tmp_path
 
 
-def user_env(server: FakeGeminiServer, key: str = TEST_KEY) -> dict[str, str]:
-    return {"GEMINI_API_KEY": key, "MEDIAGEN_GEMINI_BASE_URL": server.base_url}
-
-
 def test_plan_shows_cost_and_refuses_over_budget(project, gemini_server):
     env = user_env(gemini_server)
-    result = mediagen(project, "plan", "launch.yaml", env=env)
+    result = mediagen_on_server(project, "plan", "launch.yaml", env=env)
     assert result.returncode == 0, result.stderr
     assert "gemini-3.1-flash-image" in result.stdout
     # The fast thumbnail is a 512 image (747 tokens at $60/M), the hero a 2K one (1680),
@@ -69,14 +44,14 @@ def test_plan_shows_cost_and_refuses_over_budget(project, gemini_server):
     assert "estimated cost: $0.14" in result.stdout
 
     (project / "tight.yaml").write_text(yaml.safe_dump({**SPEC, "budget_usd": 0.05}))
-    tight = mediagen(project, "plan", "tight.yaml", env=env)
+    tight = mediagen_on_server(project, "plan", "tight.yaml", env=env)
     assert tight.returncode == 2
     assert "exceeds budget_usd $0.0500" in tight.stderr and "Traceback" not in tight.stderr
     assert gemini_server.requests == []  # planning never calls the API
 
 
 def test_run_end_to_end_and_the_key_is_nowhere(project, gemini_server):
-    result = mediagen(project, "-v", "run", "launch.yaml", env=user_env(gemini_server))
+    result = mediagen_on_server(project, "-v", "run", "launch.yaml", env=user_env(gemini_server))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "offline renderer" not in result.stderr  # the key selected gemini
     assert len(gemini_server.requests) == 2
@@ -93,45 +68,15 @@ def test_run_end_to_end_and_the_key_is_nowhere(project, gemini_server):
     texts = [result.stdout, result.stderr]
     texts += [p.read_bytes().decode("latin-1") for p in project.rglob("*")
               if p.is_file() and ".prefect" not in p.parts]  # fmt: skip
-    texts += _server_records(manifest["run_id"])
+    texts += flow_run_texts(manifest["run_id"])
     assert texts[2:] and all(TEST_KEY not in text for text in texts)
-
-
-def _server_records(run_id: str) -> list[str]:
-    """The flow run's parameters, logs, task states and artifacts on the Prefect server."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        FlowRunFilter,
-        FlowRunFilterId,
-        LogFilter,
-        LogFilterFlowRunId,
-    )
-
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(run_id)
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
-        )
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-        )
-    assert artifacts and logs and tasks
-    return [
-        json.dumps(run.parameters),
-        *(f"{a.key} {a.data} {a.description}" for a in artifacts),
-        *(log.message for log in logs),
-        *(str(t.state) for t in tasks),
-    ]
 
 
 def test_bad_key_exits_2_with_one_message(project, gemini_server):
     many = {**SPEC, "images": [{"id": f"i{n}", "prompt": f"coin {n}", "size": "thumbnail"}
                                for n in range(12)]}  # fmt: skip
     (project / "many.yaml").write_text(yaml.safe_dump(many))
-    result = mediagen(project, "run", "many.yaml", "--concurrency", "3",
+    result = mediagen_on_server(project, "run", "many.yaml", "--concurrency", "3",
                       env=user_env(gemini_server, key="AIza-not-the-right-key"))  # fmt: skip
     assert result.returncode == 2, result.stderr[-3000:]
     assert len(gemini_server.requests) <= 3  # the calls in flight; nothing after the refusal
@@ -144,7 +89,7 @@ def test_bad_key_exits_2_with_one_message(project, gemini_server):
 
 
 def test_explicit_gemini_without_a_key_fails_before_any_work(project, gemini_server):
-    result = mediagen(project, "run", "launch.yaml",
+    result = mediagen_on_server(project, "run", "launch.yaml",
                       env={"MEDIAGEN_GEMINI_BASE_URL": gemini_server.base_url})  # fmt: skip
     assert result.returncode == 2
     assert "needs an API key" in result.stderr and "GEMINI_API_KEY" in result.stderr

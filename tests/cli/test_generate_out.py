@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.cli.test_cli import mediagen
+from tests.support.cli import mediagen
 
 ARGS = ("generate", "a lighthouse", "--size", "64x64", "--quality", "fast")
 

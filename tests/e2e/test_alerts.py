@@ -22,7 +22,7 @@ import pytest
 
 from flows.automations import AUTOMATION_NAME, BLOCK_NAME
 from mediagen.testing.s3 import S3TestServer
-from tests.conftest import REPO
+from tests.support.paths import REPO
 from tests.support.prefect_server import CLI_TIMEOUT, Server, Worker, s3_spec, tail
 
 ALERT_TIMEOUT = 90  # events → trigger → action → POST, on a loaded machine

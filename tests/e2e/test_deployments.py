@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from mediagen.testing.s3 import S3TestServer
-from tests.conftest import REPO
+from tests.support.paths import REPO
 from tests.support.prefect_server import (
     E2E_BUCKET,
     POOL,

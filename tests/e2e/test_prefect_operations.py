@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mediagen.testing.s3 import SLOWDOWN, FaultSchedule, S3TestServer
-from tests.conftest import REPO
+from tests.support.paths import REPO
 from tests.support.prefect_server import (
     E2E_BUCKET,
     WORKER_AWS_SECRET,
@@ -159,11 +159,14 @@ def test_adhoc_dask_completes_with_the_same_manifest_as_adhoc(
 
 def _lines(server: Server, run_id: UUID | str) -> list[tuple[str, str]]:
     """The run's logs, once its last line is in: a run's process ships its logs in
-    batches, and may be marked Completed a moment before the final batch arrives."""
+    batches, and may be marked Completed a moment before the final batch arrives.
+    The last line is the *flow* run's "Finished in state" (each task run logs one too)."""
     deadline = time.monotonic() + LOG_TIMEOUT
     while True:
         lines = [(log.name, log.message) for log in server.logs(run_id)]
-        done = any(m.startswith("Finished in state") for _, m in lines)
+        done = any(
+            name == "prefect.flow_runs" and m.startswith("Finished in state") for name, m in lines
+        )
         if done or time.monotonic() > deadline:  # "did not hang" bound, not a speed claim
             return lines
         time.sleep(0.5)

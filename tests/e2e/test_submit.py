@@ -9,8 +9,8 @@ import pytest
 
 from flows.submit import deployment_name
 from mediagen.spec.models import load_spec, parse_spec
-from tests.cli.test_cli import mediagen
-from tests.conftest import REPO
+from tests.support.cli import mediagen
+from tests.support.paths import REPO
 
 EXAMPLES = sorted((REPO / "specs" / "examples").glob("*.yaml"))
 

@@ -13,8 +13,8 @@ from distributed import Client, LocalCluster
 from flows.run import run_flow
 from flows.runners import task_runner_for
 from mediagen.manifest.model import Manifest
-from tests.cli.test_cli import mediagen
 from tests.conftest import REPO
+from tests.support.cli import mediagen
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

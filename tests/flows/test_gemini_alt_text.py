@@ -17,8 +17,8 @@ from mediagen.imaging.codec import read_alt_text
 from mediagen.manifest.model import ImageEntry, Manifest
 from mediagen.spec import alt_text
 from mediagen.testing import Fault
-from tests.flows.test_web_outputs import HUMAN_ALT, exiftool
 from tests.support.gemini import TEST_KEY
+from tests.support.web_outputs import HUMAN_ALT, exiftool
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -4,7 +4,6 @@ the local fake Gemini server on 127.0.0.1, a local bucket."""
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +14,9 @@ from PIL import Image
 
 from flows.run import run_flow
 from mediagen.errors import BudgetExceededError, ConfigurationError
-from mediagen.manifest.model import Manifest
 from mediagen.testing import Fault
 from tests.support.gemini import TEST_KEY
+from tests.support.prefect_records import server_side
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -66,38 +65,6 @@ def logs() -> Iterator[list[str]]:
 
 def bucket_file(workspace: Path, key: str) -> Path:
     return workspace / "bucket" / key
-
-
-def server_side(manifest: Manifest) -> dict[str, Any]:
-    """The flow run, its logs and artifacts, as stored on the Prefect server."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        FlowRunFilter,
-        FlowRunFilterId,
-        LogFilter,
-        LogFilterFlowRunId,
-    )
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=30)  # logs go to the API in the background
-    run_id = manifest.run_id
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(run_id)
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
-        )
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-        )
-    return {
-        "parameters": json.dumps(run.parameters),
-        "artifacts": [str(a.data) + str(a.description) for a in artifacts],
-        "logs": [log.message for log in logs],
-        "tasks": [str(t.state.message if t.state else "") for t in tasks],
-    }
 
 
 def test_outcomes_usage_cost_and_no_key_anywhere(gemini_env, workspace, logs, capfd):

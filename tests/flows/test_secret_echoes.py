@@ -18,9 +18,11 @@ import yaml
 from flows.run import run_flow
 from mediagen.testing import FakeGeminiServer, Fault
 from mediagen.testing.s3 import FaultSchedule, s3_error
-from tests.cli.test_gemini_cli import _server_records, mediagen, user_env
-from tests.flows.test_gemini_flow import server_side
+from tests.support.cli import mediagen_on_server as mediagen
+from tests.support.cli import user_env
 from tests.support.gemini import TEST_KEY
+from tests.support.prefect_records import flow_run_texts as _server_records
+from tests.support.prefect_records import server_side
 from tests.support.s3 import AWS_KEY, AWS_SECRET, s3_storage
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

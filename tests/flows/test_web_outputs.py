@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,12 @@ from mediagen.imaging.codec import read_alt_text, read_provenance
 from mediagen.settings import Settings
 from mediagen.storage.bucket import Bucket
 from mediagen.storage.lease import LEASE_NAME
-from tests.cli.test_cli import PLUGIN_DIST, mediagen
-from tests.imaging.test_variants import parse_srcset
+from tests.support.cli import PLUGIN_DIST, mediagen
+from tests.support.web_outputs import HUMAN_ALT, exiftool, parse_srcset
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 PILLOW_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
-HUMAN_ALT = 'A teal piggy bank beside a "house fund" jar; coins stacked in three rising piles, ' + (
-    "late-afternoon light, calm and hopeful, the savings goal almost reached"
-)  # longer than 125 characters on purpose: a person's text is never clipped
 
 
 def make_spec(images: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -148,15 +144,6 @@ def test_adding_a_rendition_makes_no_backend_call_and_uploads_only_it(workspace,
     assert sorted(published(puts[written:])) == sorted(new)  # only the new files
     assert manifest.counts["plan_changed"] == 1
     assert any(w == 120 for _, w in parse_srcset(entry.srcset["webp"]))
-
-
-def exiftool(paths: list[Path]) -> dict[str, dict[str, Any]]:
-    result = subprocess.run(
-        ["exiftool", "-json", "-XMP-iptcExt:DigitalSourceType",
-         "-XMP-iptcCore:AltTextAccessibility", "-XMP-xmp:CreatorTool", *map(str, paths)],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return {Path(item["SourceFile"]).name: item for item in json.loads(result.stdout)}
 
 
 def test_exiftool_reads_provenance_and_alt_text_from_every_format(workspace, counting):

@@ -13,7 +13,7 @@ from mediagen.engine import stages as pipeline
 from mediagen.imaging import pixel_budget
 from mediagen.imaging.pixel_budget import PixelBudget
 from mediagen.imaging.renditions import PreparedImage
-from tests.storage.test_scratch import the_job
+from tests.support.jobs import the_job
 
 
 class Live:

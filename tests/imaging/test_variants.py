@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from html.parser import HTMLParser
 
 from mediagen.imaging.codec import OutputSpec
 from mediagen.imaging.renditions import PublishedFile, picture_html, rendition_specs, srcsets
-
-
-def parse_srcset(text: str) -> list[tuple[str, int]]:
-    """(url, width) candidates, following the HTML srcset parsing rules for 'w' descriptors.
-
-    A URL runs to the next whitespace (a trailing comma ends the candidate);
-    descriptors run to the next comma.
-    """
-    out: list[tuple[str, int]] = []
-    pos = 0
-    while True:
-        while pos < len(text) and (text[pos].isspace() or text[pos] == ","):
-            pos += 1
-        if pos >= len(text):
-            return out
-        match = re.compile(r"\S+").match(text, pos)
-        assert match is not None
-        url, pos = match.group(0), match.end()
-        descriptors = ""
-        if url.endswith(","):
-            url = url.rstrip(",")
-        else:
-            end = text.find(",", pos)
-            end = len(text) if end == -1 else end
-            descriptors, pos = text[pos:end].strip(), end + 1
-        found = re.fullmatch(r"(\d+)w", descriptors)
-        assert found, f"candidate {url!r} has no width descriptor: {descriptors!r}"
-        out.append((url, int(found.group(1))))
+from tests.support.web_outputs import parse_srcset
 
 
 class Tags(HTMLParser):

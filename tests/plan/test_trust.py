@@ -14,7 +14,7 @@ from mediagen.errors import SpecError
 from mediagen.plan import trust
 from mediagen.settings import Settings
 from mediagen.spec.models import parse_spec
-from tests.cli.test_cli import mediagen
+from tests.support.cli import mediagen
 
 IMAGES = [{"id": "a", "prompt": "a house", "size": "thumbnail"}]
 

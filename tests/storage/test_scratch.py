@@ -8,24 +8,18 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
 from mediagen.engine import stages as pipeline
-from mediagen.plan.jobs import ImageJob, expand_spec, prefix_of
+from mediagen.plan.jobs import ImageJob
 from mediagen.settings import get_settings
-from mediagen.spec.models import parse_spec
-from mediagen.storage.bucket import BucketConfig
 from tests.support.backends import CountingBackend
+from tests.support.jobs import PLANT_SPEC, the_job
 from tests.support.local_run import run_locally
 
-SPEC: dict[str, Any] = {
-    "name": "plant",
-    "backend": "counting",
-    "images": [{"id": "one", "prompt": "a jar of coins", "size": "thumbnail"}],
-}
+SPEC = PLANT_SPEC
 GREEN = (0, 255, 0)
 
 
@@ -33,20 +27,6 @@ def green_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (400, 400), GREEN).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def the_job() -> tuple[ImageJob, pipeline.RunContext]:
-    spec = parse_spec(SPEC)
-    settings = get_settings()
-    ctx = pipeline.RunContext(
-        spec_name=spec.name,
-        spec_hash=spec.content_hash(),
-        spec_version=spec.version,
-        prefix=prefix_of(spec),
-        bucket=BucketConfig.from_target(spec.storage, settings),
-        run_id="test",
-    )
-    return expand_spec(spec, settings)[0], ctx
 
 
 def plant(folder: Path, job: ImageJob, data: bytes) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import mediagen
+from tests.support.cli import mediagen
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -134,7 +134,7 @@ def test_a_spec_moves_its_manifest_when_it_starts_sharing(s3: S3TestServer) -> N
 def test_the_cli_refuses_with_exit_2_naming_both_specs(s3: S3TestServer, tmp_path) -> None:
     import yaml
 
-    from tests.cli.test_cli import mediagen
+    from tests.support.cli import mediagen
 
     owner = run_spec(spec(s3, "owner", ["o1", "o2"]))
     path = tmp_path / "intruder.yaml"

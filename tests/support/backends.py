@@ -23,7 +23,9 @@ from mediagen.errors import BlockedError, PermanentError, TransientError
 
 class CountingBackend(OfflineBackend):
     name = "counting"
-    calls: ClassVar[Counter[str]] = Counter()  # prompt → number of generate() calls
+    # prompt → number of generate() calls. A class attribute, read through the class:
+    # on an instance, ``self.calls`` is the run's CallGuard (Backend.__init__).
+    calls: ClassVar[Counter[str]] = Counter()
     describe_calls: ClassVar[Counter[str]] = Counter()  # prompt → number of describe() calls
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -38,10 +40,10 @@ class CountingBackend(OfflineBackend):
         return sum(cls.calls.values())
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        counts = type(self).calls
         with self._lock:
-            # The class's counter: ``self.calls`` is the run's CallGuard (Backend.__init__).
-            CountingBackend.calls[request.prompt] += 1
-            attempt = CountingBackend.calls[request.prompt]
+            counts[request.prompt] += 1
+            attempt = counts[request.prompt]
         if "[[blocked]]" in request.prompt:
             raise BlockedError("IMAGE_SAFETY", "scripted block")
         if "[[fail]]" in request.prompt:
@@ -89,14 +91,3 @@ class SolidBackend(CountingBackend):
             ai_generated=False,
             cost_usd=0.01,
         )
-
-
-FAKES: dict[str, type[CountingBackend]] = {"counting": CountingBackend, "solid": SolidBackend}
-
-
-def register_fakes() -> None:
-    """Register the test backends through the public call, as a plugin would (idempotent)."""
-    from mediagen.backends import register_implementation
-
-    for name, cls in FAKES.items():
-        register_implementation(name, cls)

@@ -1,11 +1,18 @@
-"""One real Prefect server, deployments and a worker, shared by the real-server tests.
+"""The one real Prefect server of a test session, with its deployments and worker.
 
-Everything an operator runs is a real process: `prefect server start` on a
-random loopback port with its own PREFECT_HOME, `prefect work-pool create`,
-`prefect --no-prompt deploy --all` from a checkout, `prefect worker start`.
-The bucket is S3 (moto's server on loopback, behind mediagen's fault
-injector). They start once per test session, on first use (starting a server
-costs ~15 s of a loaded 2-core machine), and stop at its end, children and all.
+For tests whose subject is what a server sees: deployments, schedules, workers,
+logs, artifacts, automations, a Cancel from the UI, flow-run states. Everything
+an operator runs is a real process: `prefect server start` on a random loopback
+port with its own PREFECT_HOME, `prefect work-pool create`, `prefect --no-prompt
+deploy --all` from a checkout, `prefect worker start`. The worker's bucket is S3
+(moto's server on loopback, behind mediagen's fault injector). Each starts once
+per test session, on first use (starting a server costs ~15 s of a loaded 2-core
+machine), and stops at its end, children and all.
+
+Registered as a pytest plugin by tests/conftest.py: tests ask for the fixtures
+(``prefect_api``, ``deployed``, ``worker``, ``e2e_s3``) and import only the helpers.
+(Tests that only need *a* Prefect API, not a server process of their own, use the
+lighter ``prefect_server`` fixture of tests/conftest.py.)
 """
 
 from __future__ import annotations
@@ -27,9 +34,9 @@ import httpx
 import pytest
 
 from mediagen.testing.s3 import S3TestServer
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
-SERVER_START_TIMEOUT = 90
+SERVER_START_TIMEOUT = 180  # healthy in ~15 s here; far more on a loaded 2-core machine
 CLI_TIMEOUT = 120
 RUN_TIMEOUT = 150  # a flow run of a few offline images, on a loaded machine: "did not hang"
 POOL = "mediagen-process"
@@ -41,14 +48,14 @@ WORKER_AWS_KEY, WORKER_AWS_SECRET = "e2e-worker-key", "e2e-worker-secret-8c1f0b"
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
-    """End a process we started, and its children (it leads its own session)."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+    """End a process we started in its own session, and its children."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            return
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -68,7 +75,7 @@ def tail(path: Path, n: int = 4000) -> str:
 class Server:
     api_url: str
     ui_url: str
-    env: dict[str, str]
+    env: dict[str, str]  # what a process talking to this server needs
     home: Path
 
     def client(self) -> Any:
@@ -109,6 +116,15 @@ class Server:
         with self.client() as client:
             return client.read_logs(
                 log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(str(run_id))]))
+            )
+
+    def task_runs(self, run_id: UUID | str) -> list[Any]:
+        """The run's task runs, with their states (what the UI's run page lists)."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        with self.client() as client:
+            return client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(run_id))]))
             )
 
 
@@ -195,7 +211,7 @@ def checkout_of_repo(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def deployed(prefect_api: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The pool made and `prefect deploy --all` run from a checkout, as the README says."""
+    """The pool made and `prefect deploy --all` run from a checkout, as docs/operations.md says."""
     checkout = checkout_of_repo(tmp_path_factory.mktemp("checkout"))
     code = {"PYTHONPATH": str(checkout)}  # the checkout's code, not an installed copy
     pool = prefect_api.prefect("work-pool", "create", POOL, "--type", "process", cwd=checkout)
