@@ -37,7 +37,7 @@ def validate(
         job_spec = load(spec)
         jobs = expand_spec(job_spec, get_settings())
         if check_storage:  # before any "ok": a bucket that fails says so, and only that
-            from mediagen.storage.check import check_storage as run_checks
+            from mediagen.plan.storage_check import check_storage as run_checks
 
             checks = run_checks(
                 Bucket(ensure_bucket(job_spec)), prefix_of(job_spec),

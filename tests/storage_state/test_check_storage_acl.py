@@ -6,7 +6,7 @@ import pytest
 
 from mediagen.errors import StorageError
 from mediagen.storage.bucket import Bucket, BucketConfig
-from mediagen.storage.check import check_storage
+from mediagen.plan.storage_check import check_storage
 from mediagen.testing.s3 import FaultSchedule, S3TestServer, s3_error
 from tests.support.s3 import S3_BUCKET, head, list_keys, public_read
 
