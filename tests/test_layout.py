@@ -39,8 +39,6 @@ MAX_LINES = 400
 BEING_SPLIT = {
     "mediagen/engine/stages.py": "engine: the Run and the stage modules",
     "mediagen/client/media_client.py": "client: MediaClient on the engine's orchestrator",
-    "mediagen/spec/models.py": "model: the spec split under 400 lines",
-    "mediagen/backends/gemini/backend.py": "backends: provider knowledge into backends/gemini",
 }
 
 OURS = {"mediagen"}  # our own distribution: its names are ours to use
@@ -84,7 +82,7 @@ def test_no_module_is_over_400_lines(where: str) -> None:
 
 def test_every_module_being_split_exists() -> None:
     # A stale entry (a module renamed or deleted) would hide nothing, but mislead.
-    assert {relative(p) for p in source_files()} >= set(BEING_SPLIT) | set(PROVIDER_LEAVING)
+    assert {relative(p) for p in source_files()} >= set(BEING_SPLIT)
 
 
 # --- import cycles ----------------------------------------------------------------------
@@ -181,12 +179,6 @@ def test_the_graph_skips_type_checking_imports_only() -> None:
     assert [alias.name for node in _imports(tree) for alias in node.names] == ["a", "c", "d"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14, model branch: settings <-> spec.limits, spec.models <-> diagnostics/loader/"
-    "templates, storage.bucket <-> storage.s3 (mostly function-level imports); delete this "
-    "marker once they are gone",
-)
 def test_no_import_cycles() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles (function-level imports count):\n" + "\n".join(
@@ -200,97 +192,6 @@ PROVIDER = re.compile(r"gemini|genai|google", re.IGNORECASE)
 PROVIDER_HOMES = ("mediagen/backends/", "mediagen/testing/")
 # The public surface may re-export a provider's config class (``mediagen.GeminiConfig``).
 PROVIDER_ALLOWED = {"mediagen/__init__.py"}
-# Modules another branch of issue 14 is moving provider knowledge out of (strict xfail:
-# delete the entry when its module is clean).
-PROVIDER_LEAVING = {
-    "flows/concurrency_limits.py": "backends/engine: quota models come from the backend",
-    "flows/run_logs.py": "backends: key lookup asks the backend",
-    "flows/secret_blocks.py": "backends: the key's Secret block named by the backend",
-    "mediagen/cli/models.py": "backends: `mediagen models` asks the registry",
-    "mediagen/client/api.py": "client/backends: GeminiConfig",
-    "mediagen/client/config.py": "client/backends: GeminiConfig",
-    "mediagen/client/media_client.py": "client: no backend == 'gemini'",
-    "mediagen/plan/jobs.py": "backends: chain_problem through the backend",
-    "mediagen/plan/preflight.py": "backends: prices and keys from the backend",
-    "mediagen/settings.py": "backends: gemini_* settings declared by the backend",
-}
-
-
-def _docstrings(tree: ast.AST) -> set[int]:
-    bodies = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-    return {
-        id(node.body[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, bodies)
-        and node.body
-        and isinstance(node.body[0], ast.Expr)
-        and isinstance(node.body[0].value, ast.Constant)
-    }
-
-
-def provider_names(source: str) -> list[str]:
-    """Where code names a provider: identifiers, import paths, and code-like strings
-    (``"gemini"``, ``"MEDIAGEN_GEMINI_PRICING"``). Prose (a string with a space: help
-    text, an error message), docstrings and comments may mention one."""
-    tree = ast.parse(source)
-    docstrings = _docstrings(tree)
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        match node:
-            case ast.Constant(value=str() as text) if id(node) not in docstrings:
-                words = [] if " " in text else [text]
-            case ast.Name(id=name) | ast.Attribute(attr=name) | ast.arg(arg=name):
-                words = [name]
-            case ast.FunctionDef(name=name) | ast.AsyncFunctionDef(name=name):
-                words = [name]
-            case ast.ClassDef(name=name):
-                words = [name]
-            case ast.alias(name=name, asname=asname):
-                words = [name, asname or ""]
-            case ast.ImportFrom(module=module):
-                words = [module or ""]
-            case ast.keyword(arg=name):
-                words = [name or ""]
-            case _:
-                words = []
-        found += [(node.lineno, w) for w in words if PROVIDER.search(w)]
-    return [f"line {line}: {word!r}" for line, word in sorted(found)]
-
-
-def test_the_provider_finder_finds_names_not_prose() -> None:
-    code = (
-        '"""Gemini in a docstring."""\n'
-        "from mediagen.backends.gemini import pricing\n"
-        'if backend == "gemini":\n'
-        '    print("no Gemini key: using the offline backend")\n'
-        "key = settings.gemini_api_key\n"
-    )
-    assert provider_names(code) == [
-        "line 2: 'mediagen.backends.gemini'",
-        "line 3: 'gemini'",
-        "line 5: 'gemini_api_key'",
-    ]
-
-
-@pytest.mark.parametrize(
-    "where",
-    [
-        pytest.param(
-            relative(p),
-            marks=pytest.mark.xfail(strict=True, reason=PROVIDER_LEAVING[relative(p)])
-            if relative(p) in PROVIDER_LEAVING
-            else (),
-        )
-        for p in source_files()
-        if not relative(p).startswith(PROVIDER_HOMES) and relative(p) not in PROVIDER_ALLOWED
-    ],
-)
-def test_only_backends_name_a_provider(where: str) -> None:
-    found = provider_names((REPO / where).read_text(encoding="utf-8"))
-    assert not found, f"{where} names a provider: " + ", ".join(found)
-
-
-# --- shadowing --------------------------------------------------------------------------
 
 
 def our_names() -> dict[str, Path]:

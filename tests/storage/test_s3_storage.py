@@ -18,10 +18,10 @@ from mediagen.errors import (
     StorageError,
     TransientStorageError,
 )
+from mediagen.plan.storage_check import check_storage
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
 from mediagen.storage.bucket import Bucket, BucketConfig, pool_size_for
-from mediagen.plan.storage_check import check_storage
 from mediagen.storage.s3 import pool_size_of
 from mediagen.testing.s3 import (
     INTERNAL_ERROR,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mediagen.errors import StorageError
-from mediagen.storage.bucket import Bucket, BucketConfig
 from mediagen.plan.storage_check import check_storage
+from mediagen.storage.bucket import Bucket, BucketConfig
 from mediagen.testing.s3 import FaultSchedule, S3TestServer, s3_error
 from tests.support.s3 import S3_BUCKET, head, list_keys, public_read
 

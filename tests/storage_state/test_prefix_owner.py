@@ -12,8 +12,8 @@ from mediagen.errors import StorageError
 from mediagen.manifest.model import Manifest
 from mediagen.manifest.prefix_owner import Claim, PrefixConflict
 from mediagen.manifest.prune import delete_image, prune
-from mediagen.storage.bucket import Bucket, BucketConfig
 from mediagen.plan.storage_check import check_storage
+from mediagen.storage.bucket import Bucket, BucketConfig
 from mediagen.testing.s3 import S3TestServer
 from tests.storage_state.runner import plan_spec, run_spec
 from tests.support.s3 import S3_BUCKET, body, list_keys, s3_storage

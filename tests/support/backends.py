@@ -91,3 +91,14 @@ class SolidBackend(CountingBackend):
             ai_generated=False,
             cost_usd=0.01,
         )
+
+
+FAKES: dict[str, type[CountingBackend]] = {"counting": CountingBackend, "solid": SolidBackend}
+
+
+def register_fakes() -> None:
+    """Register the test backends through the public call, as a plugin would (idempotent)."""
+    from mediagen.backends import register_implementation
+
+    for name, cls in FAKES.items():
+        register_implementation(name, cls)
