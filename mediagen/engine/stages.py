@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from mediagen.backends import Backend, GenerationResult, get_backend_class
 from mediagen.backends.base import Description
 from mediagen.engine import events, ratelimit
 from mediagen.engine import guard as run_guard
+from mediagen.engine.context import Generated, Processed, RunContext
 from mediagen.errors import (
     AuthError,
     BackendError,
@@ -39,7 +40,7 @@ from mediagen.imaging import pixel_budget
 from mediagen.imaging.answer_check import check_answer
 from mediagen.imaging.answer_check import inspect as inspect_image
 from mediagen.imaging.codec import EXTENSIONS, Provenance, digital_source_type
-from mediagen.imaging.facts import ImageFacts, compute_facts, web_fields
+from mediagen.imaging.facts import compute_facts, web_fields
 from mediagen.imaging.renditions import PreparedImage, PublishedFile
 from mediagen.manifest import costs, prefix_owner, visibility
 from mediagen.manifest.commit import commit_manifest, count_images, keys_in_use, merge
@@ -57,56 +58,6 @@ from mediagen.storage.url_expiry import url_expiry
 logger = logging.getLogger("mediagen")
 
 GENERATOR = "mediagen 0.1.0"
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every stage needs to know about the run. No secrets, no clients."""
-
-    spec_name: str
-    spec_hash: str
-    spec_version: str
-    prefix: str
-    bucket: BucketConfig
-    run_id: str
-    shared_prefix: bool = False  # storage.shared_prefix: other specs publish there too
-
-
-@dataclass(frozen=True)
-class Generated:
-    """Reference to a stored original and how it was made."""
-
-    original_key: str
-    mime_type: str
-    backend: str
-    model: str
-    ai_generated: bool
-    usage: dict[str, int]
-    cost_usd: float
-    reused: bool  # True: found in the bucket, no backend call
-    seconds: float
-    # The run that paid for the original (its cost stays with it, see mediagen.manifest.costs),
-    # and the models tried to make it.
-    cost_run_id: str = ""
-    attempts: list[dict[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Processed:
-    """Reference to one processed file waiting in the scratch folder."""
-
-    format: str
-    out_key: str
-    object_key: str
-    path: str
-    width: int
-    height: int
-    bytes: int
-    sha256: str
-    content_type: str
-    seconds: float
-    # Per-image facts (placeholders, colours, brand fit, alt text): on the first output only.
-    facts: ImageFacts | None = None
 
 
 # -- per-process clients ------------------------------------------------------
