@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mediagen.engine.ratelimit import RateLimit
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
 from mediagen.spec.models import BrandColor
@@ -124,6 +125,16 @@ class ClientConfig(BaseSettings):
     backend: str = Field("auto", description="auto | gemini | offline | a plugin.")
     api_concurrency: int = Field(
         4, ge=1, le=64, description="Calls of the async methods in flight at once, per client."
+    )
+    # The client's own run (mediagen.engine.run.Run): what it may spend and how fast it
+    # may call, whatever other clients or spec runs in the process do.
+    budget_usd: float | None = Field(
+        None, ge=0, description="USD this client may spend on backend calls (None: no cap)."
+    )
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="This client's per-model limits, over MEDIAGEN_RATE_LIMITS: "
+        "{model or '*': {requests_per_minute, max_concurrency}}.",
     )
     gemini: GeminiConfig = Field(default_factory=GeminiConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)

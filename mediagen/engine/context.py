@@ -9,17 +9,18 @@ bytes never travel between stages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mediagen.engine.ratelimit import RateLimit
 from mediagen.imaging.facts import ImageFacts
+from mediagen.plan.jobs import prefix_of
 from mediagen.storage.bucket import BucketConfig
 
 if TYPE_CHECKING:
     from mediagen.engine.run import Run
     from mediagen.settings import Settings
+    from mediagen.spec.models import JobSpec
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,25 @@ class RunContext:
     rate_limits: tuple[tuple[str, RateLimit], ...] = ()  # the spec's, as (model, limit) pairs
     concurrency: int = 8
 
-    @staticmethod
-    def limits(rate_limits: Mapping[str, RateLimit] | None) -> tuple[tuple[str, RateLimit], ...]:
-        """A spec's ``rate_limits`` in the hashable form this context keeps."""
-        return tuple(sorted((rate_limits or {}).items()))
+    @classmethod
+    def for_spec(
+        cls, job_spec: JobSpec, settings: Settings, *, run_id: str, concurrency: int | None = None
+    ) -> RunContext:
+        """The context of a run of ``job_spec`` (the flow, a stopped run's hook, tests)."""
+        limit = concurrency or job_spec.concurrency or settings.concurrency
+        return cls(
+            spec_name=job_spec.name,
+            spec_hash=job_spec.content_hash(),
+            spec_version=job_spec.version,
+            prefix=prefix_of(job_spec),
+            # The connection pool is sized to the images in flight (see storage.pool_size_for).
+            bucket=BucketConfig.for_spec(job_spec, settings, concurrency=limit),
+            run_id=run_id,
+            shared_prefix=job_spec.storage.shared_prefix,
+            budget_usd=job_spec.budget_usd,
+            rate_limits=tuple(sorted((job_spec.rate_limits or {}).items())),
+            concurrency=limit,
+        )
 
     def new_run(self, settings: Settings | None = None) -> Run:
         """A :class:`~mediagen.engine.run.Run` for this context (its budget, limits, slots)."""

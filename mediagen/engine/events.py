@@ -42,10 +42,3 @@ class EventBus:
                 listener(image_id, event)
             except Exception:  # a broken progress bar must not fail an image
                 continue
-
-
-# -- interim: the process-wide bus the stages still use (removed in the next commits) --
-
-_process_bus = EventBus()
-subscribe = _process_bus.subscribe
-emit = _process_bus.emit

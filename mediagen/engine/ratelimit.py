@@ -27,8 +27,6 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediagen.engine import guard as run_guard
-
 DEFAULT_KEY = "*"
 
 
@@ -76,20 +74,12 @@ class Stoppable(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
-class _ProcessStop:  # interim: the process-wide guard (removed with the registry below)
-    def check(self) -> None:
-        run_guard.check()
-
-    def sleep(self, seconds: float) -> None:
-        run_guard.sleep(seconds)
-
-
 class ModelLimiter:
     """Paces and bounds the requests to one model. Thread-safe."""
 
-    def __init__(self, limit: RateLimit, stop: Stoppable | None = None) -> None:
+    def __init__(self, limit: RateLimit, stop: Stoppable) -> None:
         self.limit = limit
-        self.stop: Stoppable = stop or _ProcessStop()
+        self.stop = stop
         self._interval = 60.0 / limit.requests_per_minute if limit.requests_per_minute else 0.0
         self._next_start = 0.0
         self._lock = threading.Lock()
@@ -159,72 +149,3 @@ class RateLimits:
         with self.limiter(model).slot(), shared(model) if shared else nullcontext():
             self.stop.check()
             yield
-
-
-# -- interim: the process-wide registry the stages still use (removed in the next commits) --
-
-_lock = threading.Lock()
-_spec_limits: dict[str, RateLimit] = {}
-_limiters: dict[str, ModelLimiter] = {}
-_shared: list[SharedLimiter] = []
-
-
-def configure(spec_limits: Mapping[str, RateLimit] | None) -> None:
-    """Set the run's spec limits and forget the limiters of the previous run."""
-    with _lock:
-        _spec_limits.clear()
-        _spec_limits.update(spec_limits or {})
-        _limiters.clear()
-
-
-def limiter_for(model: str, settings_limits: Mapping[str, RateLimit] | None) -> ModelLimiter:
-    """The process-wide limiter of ``model`` (created on first use)."""
-    with _lock:
-        if model not in _limiters:
-            _limiters[model] = ModelLimiter(resolve_limit(model, _spec_limits, settings_limits))
-        return _limiters[model]
-
-
-def limits_for(model: str, settings_limits: Mapping[str, RateLimit] | None) -> RateLimit:
-    """The limits ``model`` runs under in this run."""
-    with _lock:
-        return resolve_limit(model, _spec_limits, settings_limits)
-
-
-def set_shared_limiter(factory: SharedLimiter | None) -> None:
-    """Install (or remove, with None) a cross-process limiter around each request.
-
-    ``factory(model)`` returns a context manager held for the request, e.g.
-    one backed by a Prefect global concurrency limit.
-    """
-    with _lock:
-        _shared.clear()
-        if factory is not None:
-            _shared.append(factory)
-
-
-@contextmanager
-def request_slot(model: str, settings_limits: Mapping[str, RateLimit] | None) -> Iterator[None]:
-    """Everything one request to ``model`` must hold: local pacing, then the shared limit."""
-    with _lock:
-        shared = _shared[0] if _shared else None
-    with limiter_for(model, settings_limits).slot(), shared(model) if shared else nullcontext():
-        run_guard.check()
-        yield
-
-
-class ProcessCalls:
-    """The :class:`~mediagen.backends.base.CallGuard` of this process's runs.
-
-    Backends ask it for a request slot and for retry sleeps, so they never import
-    the engine.
-    """
-
-    def __init__(self, settings_limits: Mapping[str, RateLimit] | None) -> None:
-        self.settings_limits = settings_limits
-
-    def slot(self, model: str) -> AbstractContextManager[object]:
-        return request_slot(model, self.settings_limits)
-
-    def sleep(self, seconds: float) -> None:
-        run_guard.sleep(seconds)

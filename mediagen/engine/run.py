@@ -10,11 +10,13 @@ aborted (a refused key) leaves the next one alone.
 Interface (stable; later changes are additive only)::
 
     Run(settings=None, *, run_id="", budget_usd=None, rate_limits=None,
-        concurrency=8, shared_limiter=None)        # context manager; close()
+        concurrency=8, shared_limiter=None,
+        abort_on_refusal=True)                     # context manager; close()
     run.settings, run.run_id, run.budget_usd, run.concurrency
 
     # stop: abort (refused key: every image fails fast) and interrupt (Ctrl-C, cancel)
     run.abort(reason)        run.aborted -> str | None
+    run.refused(error)       # a refused key/setting: abort (unless abort_on_refusal=False)
     run.interrupt(reason)    run.interrupted -> str | None
     run.check()              # raise RunAbortedError / RunInterruptedError if stopped
     run.sleep(seconds)       # a wait that wakes (and raises) when the run stops
@@ -79,6 +81,7 @@ class Run:
         rate_limits: Mapping[str, RateLimit] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         shared_limiter: SharedLimiter | None = None,
+        abort_on_refusal: bool = True,
     ) -> None:
         if settings is None:
             from mediagen.settings import get_settings
@@ -87,6 +90,9 @@ class Run:
         self.settings = settings
         self.run_id = run_id
         self.concurrency = max(1, int(concurrency))
+        # A spec run stops at the first refused key or setting: every further call would
+        # be refused too. A client session does not: each call raises its own error.
+        self.abort_on_refusal = abort_on_refusal
         self._stop = StopFlag()
         self._budget = Budget(budget_usd)
         # Spec limits (rate_limits) over the settings' MEDIAGEN_RATE_LIMITS.
@@ -120,6 +126,12 @@ class Run:
     def interrupted(self) -> str | None:
         """Why the run was interrupted, or None."""
         return self._stop.interrupted
+
+    def refused(self, error: BaseException) -> None:
+        """The backend refused the run's key or a setting (AuthError, ConfigurationError):
+        abort the run, unless it is a session (``abort_on_refusal=False``)."""
+        if self.abort_on_refusal:
+            self.abort(str(error))
 
     def check(self) -> None:
         """Raise RunAbortedError (RunInterruptedError) if the run was aborted (interrupted)."""

@@ -49,7 +49,7 @@ _warned_unconditional: set[str] = set()
 
 
 def sidecar_key(original_key: str) -> str:
-    """The ``.json`` sidecar written beside an original (see ``pipeline.generate``)."""
+    """The ``.json`` sidecar written beside an original (see ``mediagen.engine.generate``)."""
     return original_key.rsplit(".", 1)[0] + ".json"
 
 

@@ -39,8 +39,9 @@ class CountingBackend(OfflineBackend):
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         with self._lock:
-            self.calls[request.prompt] += 1
-            attempt = self.calls[request.prompt]
+            # The class's counter: ``self.calls`` is the backend's CallGuard (the Run).
+            CountingBackend.calls[request.prompt] += 1
+            attempt = CountingBackend.calls[request.prompt]
         if "[[blocked]]" in request.prompt:
             raise BlockedError("IMAGE_SAFETY", "scripted block")
         if "[[fail]]" in request.prompt:
