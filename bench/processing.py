@@ -1,7 +1,7 @@
 """Benchmark 4: the processing step alone vs a bare Pillow resize + encode loop.
 
 The same originals (as a Gemini model returns them: 1536 px PNG) are turned
-into a 1024×1024 PNG and WebP by ``mediagen.engine.stages.process`` (decode once,
+into a 1024×1024 PNG and WebP by ``mediagen.engine.process.process`` (decode once,
 focal crop, XMP provenance, placeholders, colours, files in the scratch
 folder) and by the loop a person would write with Pillow, with the same
 encoder settings. The two alternate image by image, so load on this shared
