@@ -19,13 +19,15 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from mediagen.engine import guard as run_guard
-from mediagen.engine import stages as pipeline
+from mediagen.engine import orchestrate
+from mediagen.engine.context import Generated, Processed, RunContext
+from mediagen.engine.run import Run
 from mediagen.manifest.model import ImageEntry
 from mediagen.plan.jobs import ImageJob
 
 _ran = 0
 _lock = threading.Lock()
+_runs: dict[str, Run] = {}  # this script's one run, by run id (tasks take picklable values)
 
 
 def _count() -> None:
@@ -34,32 +36,35 @@ def _count() -> None:
         _ran += 1
 
 
+def _run(ctx: RunContext) -> Run:
+    with _lock:
+        return _runs.setdefault(ctx.run_id, ctx.new_run())
+
+
 _cached: dict[str, Any] = {"cache_policy": INPUTS + TASK_SOURCE, "persist_result": True}
 
 
 @task(name="generate", **_cached)
-def generate_task(job: ImageJob, ctx: pipeline.RunContext) -> pipeline.Generated:
+def generate_task(job: ImageJob, ctx: RunContext) -> Generated:
     _count()
-    return pipeline.generate(job, ctx)
+    return orchestrate.STAGE_FUNCTIONS["generate"](job, ctx, _run(ctx))
 
 
 @task(name="process", **_cached)
-def process_task(
-    job: ImageJob, generated: pipeline.Generated, ctx: pipeline.RunContext
-) -> list[pipeline.Processed]:
+def process_task(job: ImageJob, generated: Generated, ctx: RunContext) -> list[Processed]:
     _count()
-    return pipeline.process(job, generated, ctx)
+    return orchestrate.STAGE_FUNCTIONS["process"](job, generated, ctx, _run(ctx))
 
 
 @task(name="upload", **_cached)
 def upload_task(
-    job: ImageJob,
-    generated: pipeline.Generated,
-    processed: list[pipeline.Processed],
-    ctx: pipeline.RunContext,
+    job: ImageJob, generated: Generated, processed: list[Processed], ctx: RunContext
 ) -> ImageEntry:
     _count()
-    return pipeline.upload(job, generated, processed, ctx)
+    return orchestrate.STAGE_FUNCTIONS["upload"](job, generated, processed, ctx, _run(ctx))
+
+
+TASKS = {"generate": generate_task, "process": process_task, "upload": upload_task}
 
 
 @flow(name="generate-media-task-cache", task_runner=ThreadPoolTaskRunner(max_workers=50))
@@ -68,14 +73,10 @@ def cached_flow(spec_path: str) -> int:
 
     from bench.populate import context
 
-    run_guard.start_run()
-    ctx, jobs = context(Path(spec_path))
-    ctx = pipeline.RunContext(**{**ctx.__dict__, "run_id": "task-cache"})  # stable inputs
+    ctx, jobs = context(Path(spec_path), run_id="task-cache")  # stable inputs
     futures = []
     for job in jobs:
-        gen = generate_task.submit(job, ctx)
-        proc = process_task.submit(job, gen, ctx)
-        futures += [gen, proc, upload_task.submit(job, gen, proc, ctx)]
+        futures += orchestrate.chain(job, ctx, lambda stage, *args: TASKS[stage].submit(*args))
     wait(futures)
     return sum(f.state.is_completed() for f in futures)
 

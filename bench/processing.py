@@ -1,7 +1,7 @@
 """Benchmark 4: the processing step alone vs a bare Pillow resize + encode loop.
 
 The same originals (as a Gemini model returns them: 1536 px PNG) are turned
-into a 1024×1024 PNG and WebP by ``mediagen.engine.stages.process`` (decode once,
+into a 1024×1024 PNG and WebP by ``mediagen.engine.process.process`` (decode once,
 focal crop, XMP provenance, placeholders, colours, files in the scratch
 folder) and by the loop a person would write with Pillow, with the same
 encoder settings. The two alternate image by image, so load on this shared
@@ -19,8 +19,8 @@ from PIL import Image
 
 from bench.harness import Row, Workspace, write_spec
 from bench.populate import context
-from mediagen.engine import guard as run_guard
-from mediagen.engine import stages as pipeline
+from mediagen.engine.generate import generate
+from mediagen.engine.process import process
 from mediagen.imaging import codec as imaging
 from mediagen.testing import FakeGeminiServer
 
@@ -57,11 +57,10 @@ def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
             formats=("png", "webp"), quality="fast",
         )  # fmt: skip
         with ws.environ():
-            pipeline.reset_clients()
-            run_guard.start_run()
             ctx, jobs = context(spec)
-            generated = [pipeline.generate(job, ctx) for job in jobs]  # originals: not timed
-            bucket = pipeline.bucket_for(ctx.bucket)
+            run_ = ctx.new_run()
+            generated = [generate(job, ctx, run_) for job in jobs]  # originals: not timed
+            bucket = run_.bucket(ctx.bucket)
             quality = next(o.spec.quality for o in jobs[0].outputs if o.format == "webp")
             out = root / "bare"
             out.mkdir(exist_ok=True)
@@ -69,14 +68,14 @@ def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
             for _ in range(p.rounds):
                 for job, gen in zip(jobs, generated, strict=True):
                     started = time.perf_counter()
-                    files = pipeline.process(job, gen, ctx)
+                    files = process(job, gen, ctx, run_)
                     mediagen_s += time.perf_counter() - started
                     started = time.perf_counter()
                     _bare(bucket.get(gen.original_key), p.side, quality, out)
                     bare_s += time.perf_counter() - started
                     for f in files:
                         Path(f.path).unlink()
-            pipeline.reset_clients()
+            run_.close()
     overhead = mediagen_s / bare_s - 1
     n = p.images * p.rounds
     name = f"4 processing ({p.original}px PNG → {p.side}² PNG+WebP)"

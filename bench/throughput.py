@@ -64,13 +64,11 @@ def _manifest(path: Path) -> dict[str, tuple[str, str]]:
 
 def _sequential(root: Path, p: Params) -> float:
     """Seconds per image of the old service's loop: one image at a time, same library."""
-    from mediagen.engine import guard as run_guard
-    from mediagen.engine import ratelimit
-    from mediagen.engine import stages as pipeline
-    from mediagen.plan.jobs import expand_spec, prefix_of
+    from mediagen.engine.context import RunContext
+    from mediagen.engine.orchestrate import make_image
+    from mediagen.plan.jobs import expand_spec
     from mediagen.settings import get_settings
     from mediagen.spec.models import load_spec
-    from mediagen.storage.bucket import BucketConfig
 
     with FakeGeminiServer(image_side=64, max_side=64) as gemini:
         gemini.script(Fault.slow(p.latency), times=None)
@@ -78,22 +76,15 @@ def _sequential(root: Path, p: Params) -> float:
         ws.gemini(gemini.base_url)
         spec_path = write_spec(root / "seq.yaml", "sequential", p.sequential_sample)
         with ws.environ():
-            pipeline.reset_clients()
-            ratelimit.configure(None)
-            run_guard.start_run()
             settings = get_settings()
             spec = load_spec(spec_path)
-            ctx = pipeline.RunContext(
-                spec.name, spec.content_hash(), spec.version, prefix_of(spec),
-                BucketConfig.from_target(spec.storage, settings), "sequential",
-            )  # fmt: skip
+            ctx = RunContext.for_spec(spec, settings, run_id="sequential")
             jobs = expand_spec(spec, settings)
-            started = time.perf_counter()
-            for job in jobs:
-                gen = pipeline.generate(job, ctx)
-                pipeline.upload(job, gen, pipeline.process(job, gen, ctx), ctx)
-            elapsed = time.perf_counter() - started
-            pipeline.reset_clients()
+            with ctx.new_run(settings) as run:
+                started = time.perf_counter()
+                for job in jobs:
+                    make_image(job, ctx, run)
+                elapsed = time.perf_counter() - started
         assert len(gemini.requests) == len(jobs)
     return elapsed / len(jobs)
 

@@ -28,8 +28,8 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from mediagen.engine import stages as pipeline
-from mediagen.errors import AuthError, ConfigurationError, RunAbortedError, StorageError
+from mediagen.engine.context import RunContext
+from mediagen.errors import StorageError
 from mediagen.manifest.gallery import gallery_key, human_bytes, thumbnail_output
 from mediagen.manifest.model import ImageEntry, Manifest, manifest_key
 from mediagen.settings import get_settings
@@ -87,7 +87,7 @@ class ProgressReporter:
         return f"{self.done} of {self.total} images finished, {self.failed} failed or blocked"
 
 
-def publish_run_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
+def publish_run_artifacts(ctx: RunContext, manifest: Manifest, bucket: Bucket) -> None:
     """The image table, the summary with thumbnails, and links to manifest and gallery."""
     key = artifact_key(ctx.spec_name)
     create_table_artifact(
@@ -95,7 +95,6 @@ def publish_run_artifacts(ctx: pipeline.RunContext, manifest: Manifest) -> None:
         table=image_rows(manifest),
         description=f"Images of spec {ctx.spec_name}: " + ", ".join(TABLE_COLUMNS),
     )
-    bucket = pipeline.bucket_for(ctx.bucket)
     own = ctx.spec_name if ctx.shared_prefix else None  # storage.shared_prefix
     manifest_url = bucket.url(manifest_key(ctx.prefix, own))
     gallery_url = bucket.url(gallery_key(ctx.prefix, own))
@@ -159,7 +158,7 @@ def _signer(bucket: Bucket, expiry: int) -> ThumbnailSigner | None:
 
 
 def summary_markdown(
-    ctx: pipeline.RunContext,
+    ctx: RunContext,
     manifest: Manifest,
     manifest_url: str,
     gallery_url: str,
@@ -181,7 +180,7 @@ def summary_markdown(
     if manifest.run_aborted:
         lines.append(f"- **run aborted**: {_md(manifest.run_aborted)}")
     # After an abort, the images never attempted are summarised by the line above.
-    failed = [e for e in manifest.failed() if not (manifest.run_aborted and stopped_by_abort(e))]
+    failed = [e for e in manifest.failed() if not (manifest.run_aborted and e.aborted)]
     if failed:
         lines += ["", "## Not published", ""]
         lines += [f"- `{e.id}` {e.status}: {_md(e.error or 'no reason recorded')}" for e in failed]
@@ -189,9 +188,7 @@ def summary_markdown(
     return "\n".join(lines)
 
 
-def _thumbnails(
-    ctx: pipeline.RunContext, manifest: Manifest, signer: ThumbnailSigner | None
-) -> list[str]:
+def _thumbnails(ctx: RunContext, manifest: Manifest, signer: ThumbnailSigner | None) -> list[str]:
     published = [e for e in manifest.images.values() if e.status == "ok" and e.url]
     public = ctx.bucket.public or bool(ctx.bucket.public_base_url)
     if not published:
@@ -270,9 +267,3 @@ def _md(text: str) -> str:
 def _link(url: str) -> str:
     # A URL in a markdown link target or an attribute: no spaces, quotes or brackets.
     return url.replace(" ", "%20").replace('"', "%22").replace("(", "%28").replace(")", "%29")
-
-
-def stopped_by_abort(entry: ImageEntry) -> bool:
-    """True for an image the run never attempted because it was aborted."""
-    error = entry.error or ""
-    return any(e.__name__ in error for e in (RunAbortedError, AuthError, ConfigurationError))

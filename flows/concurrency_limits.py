@@ -13,7 +13,9 @@ concurrency limit **named after the model**, created if missing:
 
 A limit that already exists is used as it is (operators may tune it in the UI);
 its kind is read from its slot decay. In-process limits
-(:mod:`mediagen.engine.ratelimit`) still apply inside each run.
+(:mod:`mediagen.engine.ratelimit`) still apply inside each run. The limiter is
+installed into the flow run's own :class:`~mediagen.engine.run.Run`
+(``run.shared_limiter``), so it ends with the run.
 """
 
 from __future__ import annotations
@@ -29,9 +31,8 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import get_current_settings
 
 from mediagen import backends
-from mediagen.engine import ratelimit
+from mediagen.engine.run import Run
 from mediagen.errors import TransientError
-from mediagen.settings import Settings
 
 logger = logging.getLogger("mediagen")
 
@@ -41,12 +42,12 @@ def using_server() -> bool:
     return bool(get_current_settings().api.url)
 
 
-def ensure_limits(models: Iterable[str], settings: Settings) -> dict[str, bool]:
+def ensure_limits(models: Iterable[str], run: Run) -> dict[str, bool]:
     """Create missing limits; returns {limit name: is a rate limit} for the models that have one."""
     kinds: dict[str, bool] = {}
     with get_client(sync_client=True) as client:
         for model in sorted(set(models)):
-            limit = ratelimit.limits_for(model, settings.rate_limits)
+            limit = run.limits_for(model)
             if limit.requests_per_minute is None and limit.max_concurrency is None:
                 continue
             try:
@@ -71,14 +72,15 @@ def ensure_limits(models: Iterable[str], settings: Settings) -> dict[str, bool]:
     return kinds
 
 
-def install(models: Iterable[str], settings: Settings) -> bool:
-    """Route each request to these models through its global limit; False if not on a server."""
+def install(models: Iterable[str], run: Run) -> bool:
+    """Route each request of ``run`` to these models through its global limit; False if
+    not on a server."""
     if not using_server():
         return False
-    kinds = ensure_limits(models, settings)
+    kinds = ensure_limits(models, run)
     if not kinds:
         return False
-    timeout = max(backends.retry_window(settings), 1.0)  # the backends' own retry bound
+    timeout = max(backends.retry_window(run.settings), 1.0)  # the backends' own retry bound
 
     @contextmanager
     def shared(model: str) -> Iterator[None]:
@@ -96,9 +98,5 @@ def install(models: Iterable[str], settings: Settings) -> bool:
                 ) from exc
             yield
 
-    ratelimit.set_shared_limiter(shared)
+    run.shared_limiter = shared
     return True
-
-
-def uninstall() -> None:
-    ratelimit.set_shared_limiter(None)

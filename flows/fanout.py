@@ -24,8 +24,8 @@ from typing import Any
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 
-from mediagen.engine import guard as run_guard
 from mediagen.engine import interrupts
+from mediagen.engine.run import Run
 from mediagen.plan.jobs import ImageJob
 
 POLL_S = 0.25  # how often the wait loop looks at the interrupt flag
@@ -62,6 +62,7 @@ class FanOut:
 def run_chains(
     jobs: list[ImageJob],
     submit: Callable[[ImageJob], Chain],
+    run: Run,
     *,
     window: int,
     grace: float,
@@ -69,7 +70,8 @@ def run_chains(
     cancel_requested: Callable[[], bool] | None = None,
     logger: logging.Logger | logging.LoggerAdapter | None = None,  # type: ignore[type-arg]
 ) -> FanOut:
-    """Submit ``jobs`` as chains (``window`` in flight) and wait for them, or stop."""
+    """Submit ``jobs`` as chains (``window`` in flight) and wait for them, or stop
+    (when ``run`` is interrupted: a signal, a cancel on the server)."""
     out = FanOut()
     todo = deque(jobs)
     running: set[str] = set()
@@ -84,7 +86,7 @@ def run_chains(
     try:
         with interrupts.owned_signals():
             while todo or running:
-                if run_guard.interrupted():
+                if run.interrupted:
                     break
                 while todo and len(running) < window:
                     job = todo.popleft()
@@ -97,14 +99,14 @@ def run_chains(
                 if cancel_requested and time.monotonic() >= next_cancel_check:
                     next_cancel_check = time.monotonic() + CANCEL_POLL_S
                     if cancel_requested():
-                        run_guard.interrupt("cancelled on the Prefect server")
+                        run.interrupt("cancelled on the Prefect server")
     except (TerminationSignal, KeyboardInterrupt) as exc:
         # A worker cancelling the run (SIGTERM), or Ctrl-C outside the CLI: stop like
         # the CLI does, write the partial manifest, then let Prefect see the signal.
         name = "SIGTERM" if isinstance(exc, TerminationSignal) else "SIGINT"
-        run_guard.interrupt(f"interrupted by {name}")
+        run.interrupt(f"interrupted by {name}")
         out.reraise = exc
-    out.interrupted = run_guard.interrupted()
+    out.interrupted = run.interrupted
     out.not_submitted = list(todo)
     if out.interrupted and running:
         if logger is not None:

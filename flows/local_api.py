@@ -31,7 +31,6 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from mediagen.engine import guard as run_guard
 from mediagen.engine import interrupts
 from mediagen.errors import RunInterruptedError
 
@@ -107,7 +106,7 @@ def local_api() -> Iterator[str | None]:
         deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
         with httpx.Client(timeout=2) as client:
             while True:
-                if run_guard.interrupted():
+                if interrupts.interrupted():
                     raise RunInterruptedError("interrupted while the local Prefect API started")
                 if proc.poll() is not None:
                     raise RuntimeError(

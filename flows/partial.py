@@ -20,20 +20,22 @@ import logging
 from typing import Any
 
 from mediagen.engine import interrupts
-from mediagen.engine import stages as pipeline
+from mediagen.engine.context import RunContext
+from mediagen.engine.entries import failed_entry
+from mediagen.engine.finalize import finalize
 from mediagen.manifest.model import ImageEntry, Manifest, manifest_key, read_manifest
 from mediagen.manifest.report import interrupted_lines
 from mediagen.plan.diff import make_plan
-from mediagen.plan.jobs import ImageJob, expand_spec, prefix_of
+from mediagen.plan.jobs import ImageJob, expand_spec
 from mediagen.settings import get_settings
 from mediagen.spec.models import JobSpec, spec_from_any
-from mediagen.storage.bucket import BucketConfig
+from mediagen.storage.bucket import Bucket
 
 logger = logging.getLogger("mediagen")
 
 
 def pending_entry(
-    job: ImageJob, ctx: pipeline.RunContext, reason: str, previous: Manifest | None
+    job: ImageJob, ctx: RunContext, reason: str, previous: Manifest | None
 ) -> ImageEntry:
     """The entry of an image the run did not finish.
 
@@ -43,32 +45,21 @@ def pending_entry(
     old = previous.images.get(job.id) if previous is not None else None
     if old is not None and old.status == "ok":
         return old
-    return pipeline.failed_entry(job, ctx, f"pending: {reason}", status="pending")
-
-
-def run_context(job_spec: JobSpec, run_id: str) -> pipeline.RunContext:
-    """The same context the flow builds, for a hook running without it."""
-    return pipeline.RunContext(
-        spec_name=job_spec.name,
-        spec_hash=job_spec.content_hash(),
-        spec_version=job_spec.version,
-        prefix=prefix_of(job_spec),
-        bucket=BucketConfig.for_spec(job_spec, get_settings()),
-        run_id=run_id,
-        shared_prefix=job_spec.storage.shared_prefix,
-    )
+    return failed_entry(job, ctx, f"pending: {reason}", status="pending")
 
 
 def write_pending_manifest(job_spec: JobSpec, run_id: str, reason: str) -> Manifest | None:
     """Record a run that could not record itself; None if it already did."""
-    ctx = run_context(job_spec, run_id)
-    current = read_manifest(pipeline.bucket_for(ctx.bucket), ctx.prefix)
-    if current is not None and current.run_id == run_id:
-        return None  # the run wrote its own (partial) manifest before it stopped
     settings = get_settings()
-    plan = make_plan(expand_spec(job_spec, settings), current, settings)
-    results = {job.id: pending_entry(job, ctx, reason, current) for job in plan.todo}
-    return pipeline.finalize(ctx, plan, results, current, job_spec.budget_usd)
+    # The same context the flow builds, and a Run of its own: the flow's is gone.
+    ctx = RunContext.for_spec(job_spec, settings, run_id=run_id)
+    with ctx.new_run(settings) as run:
+        current = read_manifest(run.bucket(ctx.bucket), ctx.prefix)
+        if current is not None and current.run_id == run_id:
+            return None  # the run wrote its own (partial) manifest before it stopped
+        plan = make_plan(expand_spec(job_spec, settings), current, settings)
+        results = {job.id: pending_entry(job, ctx, reason, current) for job in plan.todo}
+        return finalize(ctx, plan, results, current, run)
 
 
 def record_stopped_run(flow: Any, flow_run: Any, state: Any) -> None:
@@ -94,10 +85,9 @@ def record_stopped_run(flow: Any, flow_run: Any, state: Any) -> None:
         )  # fmt: skip
 
 
-def note_interrupted(manifest: Manifest, ctx: pipeline.RunContext) -> None:
+def note_interrupted(manifest: Manifest, ctx: RunContext, bucket: Bucket) -> None:
     """Hand the CLI's watchdog its last lines, in case threads still at the backend
     keep this process from returning to the command before its deadline."""
-    bucket = pipeline.bucket_for(ctx.bucket)
     interrupts.record_final_lines(
         interrupted_lines(manifest, bucket.plain_url(manifest_key(ctx.prefix)))
     )

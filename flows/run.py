@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flows.generate_media import generate_media
+from flows.run_registry import local_options
 from flows.runners import api_reachable_by_workers, task_runner_for
+from mediagen.engine.events import Listener
+from mediagen.engine.run import Run
 from mediagen.manifest.model import Manifest
-from mediagen.settings import get_settings
+from mediagen.settings import Settings, get_settings
 from mediagen.spec.models import JobSpec, spec_from_any
 
 
@@ -17,17 +21,26 @@ def run_flow(
     *,
     runner: str | None = None,
     dask_address: str | None = None,
+    settings: Settings | None = None,
+    listeners: Sequence[Listener] = (),
+    on_run: Callable[[Run], object] | None = None,
 ) -> Manifest:
     """Run ``generate-media`` locally; returns the manifest it wrote (even with failures).
 
     ``runner`` is ``thread`` (default, or the ``MEDIAGEN_RUNNER`` setting) or
     ``dask`` (an existing cluster at ``dask_address``, else a local one).
+    ``settings``: the run's settings instead of the process's (a client's key and
+    backend; never sent to the Prefect server; Dask workers use their own).
+    ``listeners``: called with ``(image_id, event)`` as images progress (a progress bar).
+    ``on_run``: called with the flow run's :class:`~mediagen.engine.run.Run` once it exists
+    (e.g. to ask afterwards whether it was interrupted).
     """
     job_spec = spec_from_any(spec)
-    limit = concurrency or job_spec.concurrency or get_settings().concurrency
+    chosen = settings or get_settings()
+    limit = concurrency or job_spec.concurrency or chosen.concurrency
     # Threads: three stages per image in flight; the backend itself is bounded to ``limit``.
     task_runner = task_runner_for(runner, limit, dask_address=dask_address)
-    with api_reachable_by_workers(runner):
+    with api_reachable_by_workers(runner), local_options(settings, listeners, on_run):
         state = generate_media.with_options(task_runner=task_runner)(
             spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
         )

@@ -1,10 +1,10 @@
 """Task runners: threads in this process, or a Dask cluster (prefect-dask).
 
 The flow is the same either way; only where its tasks run changes. Tasks carry
-small picklable values (jobs, keys, a ``RunContext``) and build their storage
-and backend clients inside whichever process runs them (``mediagen.engine.stages``
-caches clients per process id), so nothing unpicklable ever crosses to a Dask
-worker.
+small picklable values (jobs, keys, a ``RunContext``) and find their run's
+:class:`~mediagen.engine.run.Run` in whichever process runs them (a Dask worker
+builds its own from the context, see ``flows/run_registry.py``), so nothing
+unpicklable ever crosses to a Dask worker.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 from mediagen import backends
-from mediagen.engine import stages as pipeline
 from mediagen.testing.s3 import S3TestServer
 from tests.support.backends import CountingBackend
 from tests.support.paths import REPO as REPO  # re-exported: many tests import it from here
@@ -38,7 +37,7 @@ def prefect_server() -> Iterator[None]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A clean folder with its own bucket and scratch dir, offline, no keys in sight."""
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "MEDIAGEN_GEMINI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -51,9 +50,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         backends.BUILTIN_BACKENDS, "counting", "tests.support.backends:CountingBackend"
     )
     CountingBackend.reset()
-    pipeline.reset_clients()
-    yield tmp_path
-    pipeline.reset_clients()
+    # Nothing to reset: every run (flow, client, test) builds its own Run.
+    return tmp_path
 
 
 @pytest.fixture

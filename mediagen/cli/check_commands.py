@@ -12,8 +12,8 @@ from rich.table import Table
 
 from mediagen.cli.console import brand_cell, console, formats_cell, user_errors
 from mediagen.cli.planning import SpecArg, ensure_bucket, load, plan_spec
-from mediagen.engine import guard as run_guard
 from mediagen.manifest import prefix_owner
+from mediagen.plan import preflight
 from mediagen.plan.jobs import expand_spec, prefix_of
 from mediagen.settings import get_settings
 from mediagen.spec.models import json_schema
@@ -91,7 +91,7 @@ def plan(spec: SpecArg) -> None:
     for warning in run_size(the_plan.todo).warnings(get_settings()):
         console.print(f"[yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
     with user_errors():  # the same refusal `run` would give
-        run_guard.check_estimate(the_plan.estimated_cost_usd, job_spec.budget_usd)
+        preflight.check_estimate(the_plan.estimated_cost_usd, job_spec.budget_usd)
 
 
 def schema(

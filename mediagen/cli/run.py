@@ -31,8 +31,8 @@ from mediagen.cli.console import (
     say,
     user_errors,
 )
-from mediagen.engine import events, interrupts
-from mediagen.engine import guard as run_guard
+from mediagen.engine import interrupts
+from mediagen.engine.run import Run
 from mediagen.errors import RunInterruptedError
 from mediagen.imaging import allocator
 from mediagen.manifest import visibility
@@ -53,8 +53,8 @@ def signal_guard() -> interrupts.SignalGuard:
 
 def stop_if_interrupted() -> None:
     """Before the run starts: an interrupt so far means nothing was made."""
-    if run_guard.interrupted():
-        say(f"{run_guard.interrupted()} before the run started: nothing was made")
+    if interrupts.interrupted():
+        say(f"{interrupts.interrupted()} before the run started: nothing was made")
         raise typer.Exit(interrupts.EXIT_CODE)
 
 
@@ -74,24 +74,24 @@ def run_flow_and_report(
     from flows.local_api import local_api
     from flows.run import run_flow  # imports Prefect: only when a run needs it
 
+    runs: list[Run] = []  # the flow's Run: was it interrupted (a signal, a cancel)?
     try:
         with _progress(todo) as advance, local_api():
             stop_if_interrupted()
-            unsubscribe = events.subscribe(advance)
-            try:
-                with user_errors():
-                    manifest = run_flow(job_spec, **flow_options)
-            finally:
-                unsubscribe()
+            with user_errors():
+                # The flow's Run reports to the bar (its own events only, not another run's).
+                manifest = run_flow(
+                    job_spec, listeners=[advance], on_run=runs.append, **flow_options
+                )
     except typer.Exit:
         raise  # already said (a click Exit is a RuntimeError: keep it out of the next clause)
     except (RunInterruptedError, TerminationSignal, KeyboardInterrupt):
-        say(f"{run_guard.interrupted() or 'interrupted'} before any image was recorded")
+        say(f"{interrupts.interrupted() or 'interrupted'} before any image was recorded")
         raise typer.Exit(interrupts.EXIT_CODE) from None
     except RuntimeError as exc:  # Prefect itself could not start or run the flow
         say(f"error: Prefect could not run the flow: {exc}")
         raise typer.Exit(EXIT_FAILED) from None
-    if guard.interrupted or run_guard.interrupted():
+    if guard.interrupted or interrupts.interrupted() or any(r.interrupted for r in runs):
         for line in interrupted_lines(
             manifest, bucket.plain_url(manifest_key_of(manifest, prefix))
         ):

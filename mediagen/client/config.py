@@ -32,6 +32,7 @@ from mediagen.backends.options import BackendConfig
 from mediagen.errors import ConfigurationError
 from mediagen.settings import Settings
 from mediagen.spec.images import BrandColor
+from mediagen.spec.rate_limits import RateLimit
 from mediagen.spec.storage_target import StorageFields, StorageTarget
 from mediagen.spec.vocabulary import Theme
 
@@ -102,6 +103,16 @@ class ClientConfig(BaseSettings):
     backend: str = Field("auto", description="auto | offline | an installed backend's name.")
     api_concurrency: int = Field(
         4, ge=1, le=64, description="Calls of the async methods in flight at once, per client."
+    )
+    # The client's own run (mediagen.engine.run.Run): what it may spend and how fast it
+    # may call, whatever other clients or spec runs in the process do.
+    budget_usd: float | None = Field(
+        None, ge=0, description="USD this client may spend on backend calls (None: no cap)."
+    )
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="This client's per-model limits, over MEDIAGEN_RATE_LIMITS: "
+        "{model or '*': {requests_per_minute, max_concurrency}}.",
     )
     # A backend's group, by its name (public API: ClientConfig(gemini=GeminiConfig(...))).
     gemini: GeminiConfig = Field(default_factory=GeminiConfig)

@@ -2,7 +2,7 @@
 
 It runs the same core as the flows, without Prefect: a call is expanded like a
 one-image spec (same presets, prompt composition and content-addressed keys,
-``mediagen.plan.jobs``), generated through the same stage (``mediagen.engine.stages``:
+``mediagen.plan.jobs``), generated through the same chain (``mediagen.engine.orchestrate``:
 the original is stored privately in the bucket under ``_originals/{gen_key}``,
 so the same prompt and parameters twice make one backend call, across
 processes and machines, and shared with the flows' cache), then processed and
@@ -13,8 +13,11 @@ Async methods run the sync core on a bounded thread pool owned by the client:
 the backend SDK, s3fs and Pillow are blocking libraries, and Pillow's work is
 CPU-bound, so threads (which those libraries release the GIL in) give real
 overlap without a second, async copy of the pipeline. ``api_concurrency``
-bounds the calls in flight per client; the pipeline's own backend slots bound
-the whole process.
+bounds the calls in flight per client.
+
+Each client owns one :class:`~mediagen.engine.run.Run` (its budget, rate limits,
+backend slots and clients): two clients in one process share none of it, and a
+spec run that was aborted elsewhere in the process does not stop this one.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from mediagen.backends import Backend, get_backend_class, resolve_backend_name
+from mediagen.backends import resolve_backend_name
 from mediagen.client.config import ClientConfig
 from mediagen.client.results import GeneratedImage, Published
-from mediagen.engine import stages as pipeline
-from mediagen.engine.ratelimit import ProcessCalls
+from mediagen.engine.context import Generated, Processed, RunContext
+from mediagen.engine.orchestrate import make_files
+from mediagen.engine.process import process
+from mediagen.engine.run import Run
 from mediagen.errors import ConfigurationError, ProcessingError, SpecError
 from mediagen.plan.jobs import ImageJob, expand_spec
 from mediagen.spec.formats import CONTENT_TYPES, EXTENSIONS
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from mediagen.manifest.model import Manifest
+    from mediagen.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -92,9 +98,18 @@ class MediaClient:
         self.prefix = storage.prefix
         self.stats = ClientStats()
         self._lock = threading.Lock()
-        self._backends: dict[str, Backend] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._ctx = pipeline.RunContext(
+        # The client's own run: its budget and limits; a refused key fails each call on its
+        # own (a session goes on) instead of aborting the client for good.
+        self.run = Run(
+            self.settings,
+            run_id="api",
+            budget_usd=self.config.budget_usd,
+            rate_limits=self.config.rate_limits,
+            concurrency=self.settings.concurrency,
+            abort_on_refusal=False,
+        )
+        self._ctx = RunContext(
             spec_name="api",
             spec_hash="",
             spec_version="1",
@@ -111,24 +126,15 @@ class MediaClient:
 
     @property
     def bucket(self) -> Bucket:
-        return pipeline.bucket_for(self.bucket_config)
-
-    def _backend(self, name: str) -> Backend:
-        with self._lock:
-            if name not in self._backends:
-                calls = ProcessCalls(self.settings.rate_limits)
-                self._backends[name] = get_backend_class(name)(self.settings, calls)
-            return self._backends[name]
+        return self.run.bucket(self.bucket_config)
 
     def close(self) -> None:
         """Release the thread pool and backend clients (the instance is unusable after)."""
         with self._lock:
             pool, self._pool = self._pool, None
-            backends, self._backends = list(self._backends.values()), {}
         if pool is not None:
             pool.shutdown(wait=True)
-        for backend in backends:
-            backend.close()
+        self.run.close()
 
     def __enter__(self) -> MediaClient:
         return self
@@ -206,10 +212,8 @@ class MediaClient:
         # Single flight: concurrent identical calls in this process wait for the first
         # one's original instead of each paying the backend.
         with _single_flight(job.gen_key):
-            generated = pipeline.generate(
-                job, self._ctx, backend=self._backend(job.backend), guarded=False
-            )
-        processed, data = _process(job, generated, self._ctx)
+            generated, files = make_files(job, self._ctx, self.run)
+        processed, data = _take_file(job, generated, files[0], self._ctx, self.run)
         with self._lock:
             if generated.reused:
                 self.stats.cache_hits += 1
@@ -437,10 +441,10 @@ class MediaClient:
         Prefect flow in this process and return its manifest.
 
         ``runner``: the flow's task runner (``thread`` or ``dask``; see flows/run.py).
-        The flow reads its settings from the environment and publishes where the
-        spec says: this client's explicit configuration does not apply to it.
-        For long batches in a web app, trigger a deployment instead
-        (``docs/examples/deployment_trigger.py``).
+        The run uses this client's configuration (key, backend; and its storage for
+        a spec that names none); its own Run, with the spec's budget and limits.
+        Dask workers read their own environment. For long batches in a web app,
+        trigger a deployment instead (``docs/examples/deployment_trigger.py``).
         """
         try:
             from flows.run import run_flow  # Prefect is imported only here
@@ -449,7 +453,19 @@ class MediaClient:
         if isinstance(spec, os.PathLike):
             spec = os.fspath(spec)
         options = {"runner": runner} if runner else {}
-        return run_flow(spec, concurrency, **options)
+        return run_flow(spec, concurrency, settings=self._spec_settings(), **options)
+
+    def _spec_settings(self) -> Settings:
+        """This client's settings, with its storage where a spec names none."""
+        storage = self.config.storage
+        return self.settings.model_copy(
+            update={
+                "storage_provider": storage.provider,
+                "storage_bucket": storage.bucket,
+                "storage_region": storage.region,
+                "storage_endpoint_url": storage.endpoint_url,
+            }
+        )
 
     # -- async -------------------------------------------------------------------
 
@@ -499,17 +515,18 @@ def _single_flight(key: str) -> Iterator[None]:
                 _flights[key] = (lock, users - 1)
 
 
-def _process(
-    job: ImageJob, generated: pipeline.Generated, ctx: pipeline.RunContext
-) -> tuple[pipeline.Processed, bytes]:
-    """Process the original and take the file's bytes out of the scratch folder.
+def _take_file(
+    job: ImageJob, generated: Generated, processed: Processed, ctx: RunContext, run: Run
+) -> tuple[Processed, bytes]:
+    """Take the processed file's bytes out of the scratch folder.
 
     Scratch files are named by out_key, so an identical call running at the same
     time (another thread or process) may take ours first: processing is
     deterministic, so we simply do it again.
     """
-    for _ in range(5):
-        processed = pipeline.process(job, generated, ctx)[0]
+    for attempt in range(5):
+        if attempt:
+            processed = process(job, generated, ctx, run)[0]
         path = Path(processed.path)
         data = scratch.read_verified(path, processed.sha256)  # only what processing wrote
         if data is None:

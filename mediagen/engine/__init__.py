@@ -1,1 +1,3 @@
-"""Doing it, without Prefect: the run's guards, the stages of an image, retries and rate limits."""
+"""Doing it, without Prefect: one :class:`~mediagen.engine.run.Run` per run (its guards,
+budget, rate limits, clients and events), the stages of an image, and the one chain
+that runs them (:mod:`mediagen.engine.orchestrate`)."""

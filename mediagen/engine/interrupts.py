@@ -1,7 +1,8 @@
 """Ctrl-C and SIGTERM during ``mediagen run``: stop cleanly, keep what was made, exit 130.
 
-The first signal interrupts the run (:func:`mediagen.engine.guard.interrupt`): no new
-image reaches the backend, the images already there get ``interrupt_grace`` seconds
+The first signal interrupts the runs the command owns (:meth:`Run.interrupt
+<mediagen.engine.run.Run.interrupt>` of each run handed to the guard with :func:`own`):
+no new image reaches the backend, the images already there get ``interrupt_grace`` seconds
 to finish, and the flow writes a partial manifest (done images ``ok``, the rest
 ``pending``), so the next run resumes without paying twice. A second signal cuts
 the grace short; a third exits at once.
@@ -15,6 +16,10 @@ knows and leaves with ``os._exit``. Signals are handled, never raised as
 Only the main thread can own signal handlers; the flow calls :func:`owned_signals`
 around its wait loop because Prefect's engine installs its own SIGTERM handler
 while a flow runs.
+
+Process-wide on purpose: OS signals go to a process, so the active
+:class:`SignalGuard` is module state. What it interrupts is not: only the runs
+handed to it (a run that starts after the signal is interrupted as it is handed over).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from mediagen.engine import guard as run_guard
+if TYPE_CHECKING:
+    from mediagen.engine.run import Run
 
 EXIT_CODE = 130  # the shell's code for "ended by SIGINT"; used for SIGTERM and cancels too
 EXIT_MARGIN = 3.5  # seconds after the grace for writing the manifest and shutting down
@@ -79,15 +86,38 @@ class SignalGuard:
         self.final_lines: list[str] = []  # what the watchdog prints if it has to exit
         self._previous: dict[int, object] = {}
         self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._runs: list[Run] = []
+        self._reason: str | None = None
 
     @property
     def interrupted(self) -> str | None:
         """The first signal's name (``SIGINT``), or None."""
         return self.signals[0] if self.signals else None
 
+    @property
+    def reason(self) -> str | None:
+        """``interrupted by SIGINT`` once a signal came, else None."""
+        return self._reason
+
+    def own(self, run: Run) -> Callable[[], None]:
+        """Interrupt ``run`` on the first signal (at once if it came already);
+        returns a function that lets the run go."""
+        with self._lock:
+            self._runs.append(run)
+            reason = self._reason
+        if reason is not None:
+            run.interrupt(reason)
+
+        def release() -> None:
+            with self._lock:
+                if run in self._runs:
+                    self._runs.remove(run)
+
+        return release
+
     def __enter__(self) -> SignalGuard:
         global _guard
-        run_guard.clear_interrupt()
         _hurry.clear()
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
@@ -109,7 +139,11 @@ class SignalGuard:
         name = signal.Signals(signum).name
         self.signals.append(name)
         if len(self.signals) == 1:
-            run_guard.interrupt(f"interrupted by {name}")
+            with self._lock:
+                self._reason = f"interrupted by {name}"
+                runs = list(self._runs)
+            for run in runs:
+                run.interrupt(self._reason)
             self.notify(
                 f"{name}: stopping; images already at the backend get {self.grace:g} s to "
                 "finish, then a partial manifest is written (again: stop now)"
@@ -130,6 +164,19 @@ class SignalGuard:
         for line in self.final_lines or ["stopped before the partial manifest was written"]:
             self.notify(line)
         exit_now()
+
+
+def own(run: Run) -> Callable[[], None]:
+    """Hand ``run`` to the command's signal guard, if one is active (``mediagen run``);
+    returns a function that lets it go again."""
+    guard = _guard
+    return guard.own(run) if guard is not None else lambda: None
+
+
+def interrupted() -> str | None:
+    """Why the command was interrupted (a signal to its active guard), or None."""
+    guard = _guard
+    return guard.reason if guard is not None else None
 
 
 @contextmanager

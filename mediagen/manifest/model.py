@@ -107,6 +107,9 @@ class ImageEntry(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)  # the models tried, in order
     timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
+    # Not made because the run was aborted (its key or a setting refused, see
+    # Manifest.run_aborted): one line for the run says why, not one per image.
+    aborted: bool = False
     blocked_reason: str | None = None  # e.g. IMAGE_SAFETY, PROHIBITED_CONTENT
     blocked_message: str | None = None  # the API's finishMessage / blockReasonMessage
     tags: list[str] = Field(default_factory=list)

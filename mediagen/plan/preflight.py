@@ -10,8 +10,7 @@ is the backend's to say: this module asks, and names no provider.
 from __future__ import annotations
 
 from mediagen.backends import get_backend_class
-from mediagen.engine import guard as run_guard
-from mediagen.errors import ConfigurationError
+from mediagen.errors import BudgetExceededError, ConfigurationError
 from mediagen.plan import trust
 from mediagen.plan.diff import Plan
 from mediagen.plan.jobs import ImageJob
@@ -39,7 +38,7 @@ def check_run(spec: JobSpec, plan: Plan, settings: Settings) -> None:
         raise ConfigurationError(
             f"budget_usd is set but {'; '.join(problems)} so the budget can be enforced"
         )
-    run_guard.check_estimate(plan.estimated_cost_usd, spec.budget_usd)
+    check_estimate(plan.estimated_cost_usd, spec.budget_usd)
 
 
 def _unpriced(todo: list[ImageJob], settings: Settings) -> list[tuple[set[str], str]]:
@@ -56,3 +55,14 @@ def _unpriced(todo: list[ImageJob], settings: Settings) -> list[tuple[set[str], 
         for name, models in sorted(by_backend.items())
         if models
     ]
+
+
+def check_estimate(estimate_usd: float, budget_usd: float | None) -> None:
+    """Refuse to start a run whose estimated cost exceeds the budget."""
+    if budget_usd is not None and estimate_usd > budget_usd + 1e-9:
+        raise BudgetExceededError(
+            f"estimated cost ${estimate_usd:.4f} exceeds budget_usd ${budget_usd:.4f}: "
+            "nothing was started; raise budget_usd or make fewer or cheaper images",
+            budget_usd=budget_usd,
+            needed_usd=estimate_usd,
+        )

@@ -1,6 +1,6 @@
 """s3fs filesystems for AWS S3, DigitalOcean Spaces and any S3-compatible endpoint.
 
-Built once per process (``mediagen.engine.stages.bucket_for`` caches them by pid):
+Built once per run and process (``mediagen.engine.run.Run.bucket`` keys them by pid):
 an S3FileSystem holds an event loop thread and a connection pool, and neither
 survives a fork.
 

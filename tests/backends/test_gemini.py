@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from mediagen.backends.gemini.backend import GeminiBackend, nearest_aspect_ratio
-from mediagen.engine import guard as run_guard
 from mediagen.engine import ratelimit
-from mediagen.engine.ratelimit import ProcessCalls, RateLimit
+from mediagen.engine.guard import StopFlag
+from mediagen.engine.ratelimit import RateLimit
+from mediagen.engine.run import Run
 from mediagen.errors import (
     AuthError,
     BlockedError,
@@ -35,7 +36,7 @@ PRO = "gemini-3-pro-image"
 
 @pytest.fixture
 def backend(gemini_env: FakeGeminiServer) -> GeminiBackend:
-    client = GeminiBackend(Settings(), ProcessCalls(None))
+    client = GeminiBackend(Settings(), Run(Settings()))
     yield client
     client.close()
 
@@ -145,7 +146,7 @@ def test_server_errors_are_bounded_by_max_attempts(gemini_env, gemini_server, mo
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "3")
     gemini_server.script(Fault.server_error(500), times=None)
     with pytest.raises(TransientError, match="500 INTERNAL"):
-        GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
+        GeminiBackend(Settings(), Run(Settings())).generate(make_request())
     assert len(gemini_server.requests) == 3
 
 
@@ -154,9 +155,10 @@ def test_a_delay_longer_than_the_wait_budget_gives_up_at_once(
 ):
     gemini_server.script(Fault.rate_limited(retry_delay=30), times=None)  # max wait is 5 s
     sleeps: list[float] = []
-    monkeypatch.setattr(run_guard, "sleep", sleeps.append)  # count waits, don't take them
+    run = Run(Settings())
+    monkeypatch.setattr(run, "sleep", sleeps.append)  # count waits, don't take them
     with pytest.raises(TransientError) as info:
-        GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
+        GeminiBackend(Settings(), run).generate(make_request())
     assert sleeps == []  # gave up without waiting
     assert info.value.retry_after == 30
     assert len(gemini_server.requests) == 1
@@ -165,7 +167,7 @@ def test_a_delay_longer_than_the_wait_budget_gives_up_at_once(
 def test_timeouts_are_retried(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "0.3")
     gemini_server.script(Fault.slow(1.0))
-    result = GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
+    result = GeminiBackend(Settings(), Run(Settings())).generate(make_request())
     assert result.data and len(gemini_server.requests) == 2
 
 
@@ -176,7 +178,7 @@ def test_connection_refused_is_transient(gemini_env, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", url)
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "2")
     with pytest.raises(TransientError, match="ConnectError"):
-        GeminiBackend(Settings(), ProcessCalls(None)).generate(make_request())
+        GeminiBackend(Settings(), Run(Settings())).generate(make_request())
 
 
 def test_bad_request_is_not_retried(backend, gemini_server):
@@ -206,7 +208,7 @@ def test_fallback_on_model_not_found(backend, gemini_server):
 def test_fallback_after_retries_on_capacity_errors(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "2")
     gemini_server.script(Fault.rate_limited(retry_delay=0.05), times=None, model=PRO)
-    backend = GeminiBackend(Settings(), ProcessCalls(None))
+    backend = GeminiBackend(Settings(), Run(Settings()))
     result = backend.generate(make_request(model=PRO, fallback=(FLASH,)))
     assert result.model == FLASH
     assert [r.model for r in gemini_server.requests] == [PRO, PRO, FLASH]
@@ -231,14 +233,14 @@ def _run_concurrently(backend: GeminiBackend, count: int) -> None:
 
 
 def test_requests_per_minute_are_paced(gemini_env, gemini_server, monkeypatch):
-    ratelimit.configure({FLASH: RateLimit(requests_per_minute=300)})  # one per 0.2 s
+    run = Run(Settings(), rate_limits={FLASH: RateLimit(requests_per_minute=300)})  # 1 / 0.2 s
     # The limiter's own schedule: the clock it read and the wait it then took, per
     # request. Any clock read outside the limiter (arrival at the server, a timestamp
     # after the slot) also carries thread scheduling, which a loaded machine stretches
     # for one request and not the next: gaps seen there can be shorter than the pace.
     clock_read = threading.local()
     starts: list[float] = []
-    real_sleep = run_guard.sleep
+    real_sleep = StopFlag.sleep
 
     class Clock:
         @staticmethod
@@ -246,13 +248,13 @@ def test_requests_per_minute_are_paced(gemini_env, gemini_server, monkeypatch):
             clock_read.now = time.monotonic()
             return clock_read.now
 
-    def sleep(seconds: float) -> None:
+    def sleep(flag: StopFlag, seconds: float) -> None:
         starts.append(clock_read.now + seconds)
-        real_sleep(seconds)  # the requests really wait: the server sees them paced
+        real_sleep(flag, seconds)  # the requests really wait: the server sees them paced
 
     monkeypatch.setattr(ratelimit, "time", Clock)
-    monkeypatch.setattr(run_guard, "sleep", sleep)
-    _run_concurrently(GeminiBackend(Settings(), ProcessCalls(None)), 6)
+    monkeypatch.setattr(StopFlag, "sleep", sleep)
+    _run_concurrently(GeminiBackend(Settings(), run), 6)
     assert len(gemini_server.requests) == 6 and len(starts) == 6
     gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
     assert min(gaps) >= 0.2 - 1e-6  # never faster than the limit, whatever the thread count
@@ -262,7 +264,7 @@ def test_max_concurrency_per_model(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_RATE_LIMITS", '{"*": {"max_concurrency": 2}}')
     gemini_server.script(Fault.slow(0.2), times=None)
     settings = Settings()
-    _run_concurrently(GeminiBackend(settings, ProcessCalls(settings.rate_limits)), 6)
+    _run_concurrently(GeminiBackend(settings, Run(settings)), 6)
     assert len(gemini_server.requests) == 6
     assert gemini_server.max_in_flight == 2
 
@@ -278,7 +280,7 @@ def test_no_key_is_a_configuration_error(workspace, monkeypatch):
     with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):
         GeminiBackend.check_configuration(Settings())
     with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):
-        GeminiBackend(Settings(), ProcessCalls(None))
+        GeminiBackend(Settings(), Run(Settings()))
 
 
 def test_imagen_is_rejected_when_the_spec_is_expanded(gemini_env):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mediagen.backends.gemini.backend import GeminiBackend
-from mediagen.engine.ratelimit import ProcessCalls
+from mediagen.engine.run import Run
 from mediagen.errors import AuthError, BlockedError, ConfigurationError, PermanentError
 from mediagen.plan import preflight
 from mediagen.plan.diff import make_plan
@@ -32,7 +32,7 @@ def jpeg(width: int = 64, height: int = 48) -> bytes:
 
 @pytest.fixture
 def backend(gemini_env: FakeGeminiServer) -> GeminiBackend:
-    client = GeminiBackend(Settings(), ProcessCalls(None))
+    client = GeminiBackend(Settings(), Run(Settings()))
     yield client
     client.close()
 
@@ -62,7 +62,7 @@ def test_describe_model_setting_and_scripted_answers(gemini_env, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_DESCRIBE_MODEL", "gemini-3.5-flash-lite")
     with FakeGeminiServer(api_key=TEST_KEY, text_answer=lambda p: f"{len(p)} chars") as server:
         monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", server.base_url)
-        backend = GeminiBackend(Settings(), ProcessCalls(None))
+        backend = GeminiBackend(Settings(), Run(Settings()))
         try:
             text = backend.describe(jpeg(), "image/jpeg", PURPOSE, make_request())
         finally:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mediagen.backends.gemini.backend import GeminiBackend
-from mediagen.engine.ratelimit import ProcessCalls
+from mediagen.engine.run import Run
 from mediagen.errors import BlockedError, ModelUnavailableError, TransientError
 from mediagen.settings import Settings
 from mediagen.testing import FakeGeminiServer, Fault
@@ -23,7 +23,7 @@ OLD = "gemini-2.5-flash-image"  # the default until now: shut down 2026-10-02
 
 @pytest.fixture
 def backend(gemini_env: FakeGeminiServer) -> GeminiBackend:
-    client = GeminiBackend(Settings(), ProcessCalls(None))
+    client = GeminiBackend(Settings(), Run(Settings()))
     yield client
     client.close()
 
@@ -54,7 +54,7 @@ def test_an_unknown_404_is_unavailable_not_retired(gemini_env):
     with FakeGeminiServer(api_key=None, retired={PRO}) as server:
         gemini_env.reset()
         settings = Settings().with_backend_options("gemini", {"base_url": server.base_url})
-        client = GeminiBackend(settings, ProcessCalls(None))
+        client = GeminiBackend(settings, Run(Settings()))
         try:
             result = client.generate(make_request(model=PRO, fallback=(FLASH,)))
         finally:
@@ -124,7 +124,7 @@ def test_a_prompt_block_is_charged_its_prompt_only(backend, gemini_server):
 def test_html_error_pages_are_summarised(gemini_env, gemini_server, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_ATTEMPTS", "2")
     gemini_server.script(Fault.html_error(502, "502 Bad Gateway"), times=None)
-    client = GeminiBackend(Settings(), ProcessCalls(None))
+    client = GeminiBackend(Settings(), Run(Settings()))
     try:
         with pytest.raises(TransientError) as info:
             client.generate(make_request())

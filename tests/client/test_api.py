@@ -25,7 +25,6 @@ from mediagen.client.api import (
     get_client,
     set_default_client,
 )
-from mediagen.engine import stages as pipeline
 from mediagen.errors import (
     AuthError,
     BlockedError,
@@ -317,8 +316,6 @@ def test_run_spec_runs_the_flow_and_shares_the_cache(
     image = client.generate_image("saving for a car", size="thumbnail")
     assert image.cached and len(gemini_env.requests) == 1  # the flow's original, reused
     assert image.gen_key == manifest.images["goal-car"].gen_key
-
-    pipeline.reset_clients()
 
 
 def test_generate_to_file_uses_no_bucket(workspace: Path) -> None:

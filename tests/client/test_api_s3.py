@@ -14,7 +14,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from mediagen.client.api import ClientConfig, MediaClient, StorageConfig
-from mediagen.engine import stages as pipeline
 from mediagen.testing import FakeGeminiServer, Fault
 
 S3_BUCKET = "api-media"
@@ -61,7 +60,6 @@ def s3(s3_endpoint: LocalS3, workspace: Path, monkeypatch: pytest.MonkeyPatch) -
     for key in list_keys(boto):
         boto.delete_object(Bucket=S3_BUCKET, Key=key)
     boto.delete_bucket(Bucket=S3_BUCKET)
-    pipeline.reset_clients()
 
 
 def list_keys(boto: Any, prefix: str = "") -> list[str]:

@@ -69,10 +69,11 @@ def comparable(manifest: Manifest) -> dict[str, Any]:
 
 
 def client_pids() -> tuple[int, list[int]]:
-    """In a worker: its pid, and the pids that built the clients cached there."""
-    from mediagen.engine import stages as pipeline
+    """In a worker: its pid, and the pids that built the clients of the Runs kept there."""
+    from flows import run_registry
 
-    return os.getpid(), sorted({key[0] for key in pipeline._clients})
+    runs = list(run_registry._worker_runs.values())
+    return os.getpid(), sorted({key[0] for run in runs for key in run._clients})
 
 
 def test_dask_cluster_gives_the_same_manifest_as_threads(

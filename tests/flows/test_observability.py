@@ -126,7 +126,7 @@ def test_summary_markdown_keeps_spec_text_as_text(workspace: Path, counting) -> 
             }},
         }
     )  # fmt: skip
-    from mediagen.engine.stages import RunContext
+    from mediagen.engine.context import RunContext
     from mediagen.storage.bucket import BucketConfig
 
     ctx = RunContext("x", "h", "1", "x", BucketConfig("local", "/tmp/b"), "r")

@@ -26,7 +26,6 @@ import yaml
 
 from flows.run import run_flow
 from mediagen.client.media_client import MediaClient
-from mediagen.engine import stages as pipeline
 from mediagen.manifest.model import Manifest
 from mediagen.storage.lease import Holder, lease_key
 from mediagen.testing import FakeGeminiServer
@@ -61,10 +60,8 @@ def gated(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedGem
         monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", server.base_url)
         monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", str(BOUND + 30))
         monkeypatch.setenv("MEDIAGEN_LEASE_TTL", "10")  # renewed (and polled) often
-        pipeline.reset_clients()
         yield server
         server.gate.set()
-        pipeline.reset_clients()
 
 
 def goals(**extra: Any) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.partial import run_context, write_pending_manifest
+from flows.partial import write_pending_manifest
 from flows.run import run_flow
-from mediagen.engine import stages as pipeline
+from mediagen.engine.context import RunContext
+from mediagen.engine.generate import generate
 from mediagen.plan.jobs import expand_spec
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
@@ -39,9 +40,10 @@ def test_a_run_killed_mid_way_is_recorded_pending_and_resumes_without_paying_twi
     job_spec = parse_spec(SPEC)
     jobs = expand_spec(job_spec, get_settings())
     # The killed run got as far as storing two originals (paid for), nothing more.
-    ctx = run_context(job_spec, "run-that-was-killed")
-    for job in jobs[:2]:
-        pipeline.generate(job, ctx)
+    ctx = RunContext.for_spec(job_spec, get_settings(), run_id="run-that-was-killed")
+    with ctx.new_run() as run:
+        for job in jobs[:2]:
+            generate(job, ctx, run)
     assert len(gemini_env.image_requests) == 2
 
     manifest = write_pending_manifest(job_spec, "run-that-was-killed", "run crashed")

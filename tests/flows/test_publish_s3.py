@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 
 from flows.run import run_flow
-from mediagen.engine import stages as pipeline
-from mediagen.storage import lease
+from mediagen.engine import finalize as finalize_module
+from mediagen.engine.run import Run
+from mediagen.manifest import commit as manifest_commit
+from mediagen.storage import lease, scratch
 from mediagen.storage.bucket import Bucket
 from mediagen.storage.s3 import pool_size_of
 from mediagen.testing.s3 import SLOWDOWN, FaultSchedule, S3TestServer, s3_error
@@ -69,7 +71,17 @@ def manifest_object(s3: S3TestServer, prefix: str = "demo") -> dict[str, Any]:
     return json.loads(body(s3.client(), f"{prefix}/manifest.json"))
 
 
-def test_full_run_to_s3_private_by_default(s3: S3TestServer, counting) -> None:
+def test_full_run_to_s3_private_by_default(
+    s3: S3TestServer, counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_buckets: list[Bucket] = []
+    real_bucket = Run.bucket
+
+    def recorded(run: Run, config: Any) -> Bucket:
+        run_buckets.append(real_bucket(run, config))
+        return run_buckets[-1]
+
+    monkeypatch.setattr(Run, "bucket", recorded)
     manifest = run_flow(spec(s3_storage(s3.endpoint_url)), concurrency=3)
 
     assert manifest.counts["ok"] == 2 and counting.total() == 2
@@ -98,7 +110,6 @@ def test_full_run_to_s3_private_by_default(s3: S3TestServer, counting) -> None:
     assert not public_read(client, "demo/manifest.json")
     assert set(manifest_object(s3)["images"]) == {"goal-house", "goal-car"}
     # The pool of the run's client was sized to the concurrency (3 in flight → 11).
-    run_buckets = [c for c in pipeline._clients.values() if isinstance(c, Bucket)]
     assert run_buckets and {pool_size_of(b.fs) for b in run_buckets} == {11}
 
 
@@ -233,13 +244,13 @@ def test_two_concurrent_runs_keep_both_runs_images(s3: S3TestServer, counting, m
     for runs that do not hold it (an older mediagen, a run stalled past its lease)."""
     monkeypatch.setattr(lease, "one_run_per_spec", _no_lease)
     barrier = threading.Barrier(2, timeout=120)
-    real_commit = pipeline.commit_manifest
+    real_commit = manifest_commit.commit_manifest
 
     def commit_together(*args: Any, **kwargs: Any) -> Any:
         barrier.wait()  # both runs have planned and published: now both write
         return real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "commit_manifest", commit_together)
+    monkeypatch.setattr(finalize_module, "commit_manifest", commit_together)
     shared = {"id": "shared", "prompt": "a shared picture", "size": "thumbnail"}
     run_a = spec(s3_storage(s3.endpoint_url), [shared, *IMAGES])
     run_b = spec(s3_storage(s3.endpoint_url), [shared, {"id": "goal-boat", "prompt": "a boat",
@@ -326,4 +337,4 @@ def test_an_original_that_could_not_be_stored_is_not_paid_for_twice(
 
     assert s3.faults.injected == {"SlowDown": 2}
     assert manifest.counts["ok"] == 1 and counting.total() == 1
-    assert not list(pipeline.scratch_dir().glob("*.original*"))  # cleaned up once stored
+    assert not list(scratch.scratch_dir().glob("*.original*"))  # cleaned up once stored

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mediagen.engine import stages as pipeline
+from mediagen.engine import process as process_module
+from mediagen.engine.generate import generate
+from mediagen.engine.process import process
+from mediagen.engine.run import Run
 from mediagen.imaging import pixel_budget
 from mediagen.imaging.pixel_budget import PixelBudget
 from mediagen.imaging.renditions import PreparedImage
@@ -42,11 +45,12 @@ def process_four_at_once(monkeypatch: pytest.MonkeyPatch) -> Live:
             live.change(-1)
             super().close()
 
-    monkeypatch.setattr(pipeline, "PreparedImage", Counted)
+    monkeypatch.setattr(process_module, "PreparedImage", Counted)
     job, ctx = the_job()
-    generated = pipeline.generate(job, ctx)
+    run = Run()
+    generated = generate(job, ctx, run)
     with ThreadPoolExecutor(4) as pool:
-        for done in [pool.submit(pipeline.process, job, generated, ctx) for _ in range(4)]:
+        for done in [pool.submit(process, job, generated, ctx, run) for _ in range(4)]:
             assert done.result()[0].width == 320  # thumbnail: 320x320
     return live
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mediagen.engine import stages as pipeline
+from mediagen.engine.run import Run
 from mediagen.errors import (
     ConfigurationError,
     PreconditionFailed,
@@ -167,9 +167,9 @@ def test_connection_pool_is_sized_to_the_concurrency(s3: S3TestServer) -> None:
     assert config.pool_size == 38
 
 
-def _child_put(config: BucketConfig, parent_fs_id: int, conn: Any) -> None:
+def _child_put(run: Run, config: BucketConfig, parent_fs_id: int, conn: Any) -> None:
     try:
-        bucket = pipeline.bucket_for(config)
+        bucket = run.bucket(config)  # the parent's Run, forked: its clients are not reused
         bucket.put("p/from-child.txt", b"child")
         conn.send(("ok", id(bucket.fs) != parent_fs_id))
     except BaseException as exc:  # report, never hang the parent
@@ -183,11 +183,12 @@ def _child_put(config: BucketConfig, parent_fs_id: int, conn: Any) -> None:
 
 def test_filesystem_is_built_anew_in_a_forked_worker(s3: S3TestServer) -> None:
     config = s3_bucket(s3).config
-    parent = pipeline.bucket_for(config)
+    run = Run()
+    parent = run.bucket(config)
     parent.put("p/from-parent.txt", b"parent")  # the parent's loop and pool are live
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child_put, args=(config, id(parent.fs), send))
+    child = context.Process(target=_child_put, args=(run, config, id(parent.fs), send))
     child.start()
     try:
         assert receive.poll(60), "the forked worker did not answer"

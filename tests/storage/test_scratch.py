@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mediagen.engine import stages as pipeline
+from mediagen.engine.generate import generate
+from mediagen.engine.process import process
+from mediagen.engine.run import Run
+from mediagen.engine.upload import upload
 from mediagen.plan.jobs import ImageJob
 from mediagen.settings import get_settings
 from tests.support.backends import CountingBackend
@@ -126,7 +129,7 @@ def test_a_pending_original_is_reused_only_with_the_bytes_the_backend_returned(
     scratch.write_pending(pending, made.data, info)
     pending.write_bytes(green_png())  # changed after the backend returned it
 
-    generated = pipeline.generate(job, ctx)
+    generated = generate(job, ctx, Run())
     assert counting.total() == 2  # the one above, and a new call instead of the green file
     stored = workspace / "bucket" / generated.original_key
     assert centre_pixel(stored) != GREEN
@@ -135,7 +138,7 @@ def test_a_pending_original_is_reused_only_with_the_bytes_the_backend_returned(
     scratch.write_pending(pending, made.data, info)
     stored.unlink()
     (workspace / "bucket" / f"{job.original_key}.json").unlink()
-    pipeline.generate(job, ctx)
+    generate(job, ctx, Run())
     assert counting.total() == 2 and stored.read_bytes() == made.data
 
 
@@ -143,11 +146,12 @@ def test_a_processed_file_changed_in_scratch_is_not_published(
     workspace: Path, counting: type[CountingBackend]
 ) -> None:
     job, ctx = the_job()
-    generated = pipeline.generate(job, ctx)
-    processed = pipeline.process(job, generated, ctx)
+    run = Run()
+    generated = generate(job, ctx, run)
+    processed = process(job, generated, ctx, run)
     Path(processed[0].path).write_bytes(green_png())
 
-    entry = pipeline.upload(job, generated, processed, ctx)
+    entry = upload(job, generated, processed, ctx, run)
     published = (workspace / "bucket" / entry.key).read_bytes()
     assert hashlib.sha256(published).hexdigest() == processed[0].sha256
     assert centre_pixel(workspace / "bucket" / entry.key) != GREEN

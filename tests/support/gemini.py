@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 
 from mediagen.backends.base import GenerationRequest
-from mediagen.engine import guard as run_guard
-from mediagen.engine import ratelimit
-from mediagen.engine import stages as pipeline
 from mediagen.spec.vocabulary import THEMES, Theme
 from mediagen.testing import FakeGeminiServer
 
@@ -31,7 +28,7 @@ def gemini_server() -> Iterator[FakeGeminiServer]:
 @pytest.fixture
 def gemini_env(
     workspace: Path, gemini_server: FakeGeminiServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeGeminiServer]:
+) -> FakeGeminiServer:
     """The workspace, with the gemini backend pointed at the fake server (small delays)."""
     monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
     monkeypatch.setenv("MEDIAGEN_BACKEND", "gemini")
@@ -39,14 +36,7 @@ def gemini_env(
     monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "2")
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_WAIT", "5")
     monkeypatch.setenv("MEDIAGEN_GEMINI_RETRY_BASE_DELAY", "0.02")
-    pipeline.reset_clients()
-    ratelimit.configure(None)
-    run_guard.start_run()
-    yield gemini_server
-    ratelimit.configure(None)
-    ratelimit.set_shared_limiter(None)
-    run_guard.start_run()
-    pipeline.reset_clients()
+    return gemini_server
 
 
 def make_request(

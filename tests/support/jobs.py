@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediagen.engine import stages as pipeline
+from mediagen.engine.context import RunContext
 from mediagen.plan.jobs import ImageJob, expand_spec, prefix_of
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
@@ -22,10 +22,10 @@ PLANT_SPEC: dict[str, Any] = {
 }
 
 
-def the_job() -> tuple[ImageJob, pipeline.RunContext]:
+def the_job() -> tuple[ImageJob, RunContext]:
     spec = parse_spec(PLANT_SPEC)
     settings = get_settings()
-    ctx = pipeline.RunContext(
+    ctx = RunContext(
         spec_name=spec.name,
         spec_hash=spec.content_hash(),
         spec_version=spec.version,
