@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flows.generate_media import generate_media
+from flows.plan_handoff import Planned, handed
 from flows.run_registry import local_options
 from flows.runners import api_reachable_by_workers, task_runner_for
 from mediagen.engine.events import Listener
@@ -22,6 +23,7 @@ def run_flow(
     dask_address: str | None = None,
     settings: Settings | None = None,
     listeners: Sequence[Listener] = (),
+    planned: Planned | None = None,
 ) -> Manifest:
     """Run ``generate-media`` locally; returns the manifest it wrote (even with failures).
 
@@ -30,13 +32,15 @@ def run_flow(
     ``settings``: the run's settings instead of the process's (a client's key and
     backend; never sent to the Prefect server; Dask workers use their own).
     ``listeners``: called with ``(image_id, event)`` as images progress (a progress bar).
+    ``planned``: the caller's plan of ``spec`` (``mediagen run``), which the flow takes
+    instead of planning again while it is still valid (:mod:`flows.plan_handoff`).
     """
     job_spec = spec_from_any(spec)
     chosen = settings or get_settings()
     limit = concurrency or job_spec.concurrency or chosen.concurrency
     # Threads: three stages per image in flight; the backend itself is bounded to ``limit``.
     task_runner = task_runner_for(runner, limit, dask_address=dask_address)
-    with api_reachable_by_workers(runner), local_options(settings, listeners):
+    with api_reachable_by_workers(runner), local_options(settings, listeners), handed(planned):
         state = generate_media.with_options(task_runner=task_runner)(
             spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
         )
