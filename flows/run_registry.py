@@ -82,7 +82,11 @@ def flow_run(ctx: RunContext, settings: Settings) -> Iterator[Run]:
             if _runs.get(ctx.run_id) is run:
                 del _runs[ctx.run_id]
         release()
-        run.close()
+        # An interrupted run may have left chains in flight (abandoned after the grace):
+        # their backend calls were paid for, so their clients stay open to store the
+        # answers; the process is usually about to exit anyway.
+        if not run.interrupted:
+            run.close()
 
 
 def run_for(ctx: RunContext) -> Run:

@@ -34,6 +34,7 @@ Interface (stable; later changes are additive only)::
 
     # clients, built once per run (backends get calls=run: Run is their CallGuard)
     run.backend(name) -> Backend     run.bucket(config) -> Bucket
+    run.clients() -> list            run.closed -> bool
 
     # events ("generated", "published", "failed", "blocked") for progress bars
     run.subscribe(listener) -> unsubscribe       run.emit(image_id, event)

@@ -10,7 +10,9 @@ process's :class:`PixelBudget` and gives it back when its images are closed:
 
 An image heavier than the whole budget is not refused (the pixel cap,
 ``MEDIAGEN_MAX_IMAGE_PIXELS``, refuses what is too large): it waits until it
-can run alone. The budget is per process (``MEDIAGEN_PIXEL_BUDGET``); Dask
+can run alone. The budget is per process (``MEDIAGEN_PIXEL_BUDGET``), on
+purpose: memory belongs to the process, so every run in it (flow runs, clients,
+each with its own :class:`~mediagen.engine.run.Run`) draws on the same budget. Dask
 workers each have their own.
 """
 

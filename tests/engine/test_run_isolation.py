@@ -159,6 +159,32 @@ def test_aborting_one_run_leaves_another_running(workspace: Path, counting: Any)
     assert first.aborted == "the key was refused" and second.aborted is None
 
 
+def test_an_abort_wakes_the_waits_of_its_own_run_only() -> None:
+    with Run(run_id="first") as first, Run(run_id="second") as second:
+        woke: dict[str, BaseException | None] = {}
+
+        def wait(name: str, run: Run) -> None:
+            try:
+                run.sleep(600)  # a retry backoff: only a stop ends it early
+                woke[name] = None
+            except RunAbortedError as exc:
+                woke[name] = exc
+
+        threads = {name: threading.Thread(target=wait, args=(name, run), daemon=True)
+                   for name, run in (("first", first), ("second", second))}  # fmt: skip
+        for thread in threads.values():
+            thread.start()
+        first.abort("the key was refused")
+        threads["first"].join(BOUND)
+        assert not threads["first"].is_alive()
+        assert isinstance(woke["first"], RunAbortedError)
+        assert threads["second"].is_alive() and "second" not in woke  # still waiting
+        second.interrupt("test over")  # an interrupt wakes it too (RunInterruptedError)
+        threads["second"].join(BOUND)
+        assert not threads["second"].is_alive() and woke["second"] is not None
+        assert second.aborted is None
+
+
 def test_a_run_builds_its_clients_once_and_releases_them(workspace: Path) -> None:
     _, ctx = local_job(workspace, "clients")
     with Run() as run, Run() as other:

@@ -78,7 +78,7 @@ def test_the_library_never_imports_prefect() -> None:
         "import sys\n"
         "import mediagen, mediagen.storage.bucket, mediagen.storage.credentials\n"
         "import mediagen.backends.gemini.credentials, mediagen.storage.s3, mediagen.cli.app\n"
-        "import mediagen.engine.stages, mediagen.manifest.prune, mediagen.storage.check\n"
+        "import mediagen.engine.orchestrate, mediagen.manifest.prune, mediagen.storage.check\n"
         "import mediagen.client.api\n"
         "import mediagen.manifest.commit, mediagen.testing.s3\n"
         "loaded = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'flows')]\n"
