@@ -2,11 +2,12 @@
 
 Plan first, then fan out only the images that need work, as the engine's chain
 (:func:`mediagen.engine.orchestrate.chain`) with each stage a task run (retries,
-a row in the UI); the tasks pass references, never bytes. One
-:class:`~mediagen.engine.run.Run` per flow run holds the run's state; tasks find
-it through :mod:`flows.run_registry`. The
-bucket is the cache (originals are stored the moment they exist), so Prefect's
-own task cache is off: it would key on the run and never hit across runs.
+a row in the UI); the tasks pass references, never bytes, and call straight into
+the engine. One :class:`~mediagen.engine.run.Run` per flow run holds the run's
+state (abort, budget, limits, clients); tasks find it through
+:mod:`flows.run_registry`. The bucket is the cache (originals are stored the
+moment they exist), so Prefect's own task cache is off: it would key on the run
+and never hit across runs.
 """
 
 import random

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flows.generate_media import generate_media
@@ -10,6 +10,7 @@ from flows.plan_handoff import Planned, handed
 from flows.run_registry import local_options
 from flows.runners import api_reachable_by_workers, task_runner_for
 from mediagen.engine.events import Listener
+from mediagen.engine.run import Run
 from mediagen.manifest.model import Manifest
 from mediagen.settings import Settings, get_settings
 from mediagen.spec.models import JobSpec, spec_from_any
@@ -23,6 +24,7 @@ def run_flow(
     dask_address: str | None = None,
     settings: Settings | None = None,
     listeners: Sequence[Listener] = (),
+    on_run: Callable[[Run], object] | None = None,
     planned: Planned | None = None,
 ) -> Manifest:
     """Run ``generate-media`` locally; returns the manifest it wrote (even with failures).
@@ -32,6 +34,8 @@ def run_flow(
     ``settings``: the run's settings instead of the process's (a client's key and
     backend; never sent to the Prefect server; Dask workers use their own).
     ``listeners``: called with ``(image_id, event)`` as images progress (a progress bar).
+    ``on_run``: called with the flow run's :class:`~mediagen.engine.run.Run` once it exists
+    (e.g. to ask afterwards whether it was interrupted).
     ``planned``: the caller's plan of ``spec`` (``mediagen run``), which the flow takes
     instead of planning again while it is still valid (:mod:`flows.plan_handoff`).
     """
@@ -40,7 +44,11 @@ def run_flow(
     limit = concurrency or job_spec.concurrency or chosen.concurrency
     # Threads: three stages per image in flight; the backend itself is bounded to ``limit``.
     task_runner = task_runner_for(runner, limit, dask_address=dask_address)
-    with api_reachable_by_workers(runner), local_options(settings, listeners), handed(planned):
+    with (
+        api_reachable_by_workers(runner),
+        local_options(settings, listeners, on_run),
+        handed(planned),
+    ):
         state = generate_media.with_options(task_runner=task_runner)(
             spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
         )

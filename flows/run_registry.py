@@ -11,8 +11,9 @@ from the picklable context (:meth:`RunContext.new_run`), with that process's
 settings; a worker keeps the Runs of its last few flow runs.
 
 ``local_options`` lets an in-process caller (``flows.run.run_flow``: the CLI, the
-Python API) give the flow settings of its own (a client's key) and listeners (the
-CLI's progress bar) without making them flow parameters: parameters are recorded
+Python API) give the flow settings of its own (a client's key), listeners (the
+CLI's progress bar) and a callback that receives the Run (the CLI asks it whether
+the run was interrupted) without making them flow parameters: parameters are recorded
 on the Prefect server, and a key must never be.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ WORKER_RUNS = 4  # Runs a worker process keeps (one per recent flow run)
 class LocalOptions:
     settings: Settings | None = None
     listeners: tuple[Listener, ...] = ()
+    on_run: Callable[[Run], object] | None = None
 
 
 _local: ContextVar[LocalOptions | None] = ContextVar("mediagen_flow_local_options", default=None)
@@ -48,10 +50,13 @@ _worker_runs: OrderedDict[str, Run] = OrderedDict()  # runs whose flow is in ano
 
 @contextmanager
 def local_options(
-    settings: Settings | None = None, listeners: Sequence[Listener] = ()
+    settings: Settings | None = None,
+    listeners: Sequence[Listener] = (),
+    on_run: Callable[[Run], object] | None = None,
 ) -> Iterator[None]:
-    """Flow runs started in this context use ``settings`` and report to ``listeners``."""
-    token = _local.set(LocalOptions(settings, tuple(listeners)))
+    """Flow runs started in this context use ``settings``, report to ``listeners`` and
+    hand their Run to ``on_run``."""
+    token = _local.set(LocalOptions(settings, tuple(listeners), on_run))
     try:
         yield
     finally:
@@ -72,6 +77,8 @@ def flow_run(ctx: RunContext, settings: Settings) -> Iterator[Run]:
     options = _local.get()
     for listener in options.listeners if options else ():
         run.subscribe(listener)
+    if options and options.on_run:
+        options.on_run(run)
     release = interrupts.own(run)
     with _lock:
         _runs[ctx.run_id] = run

@@ -34,6 +34,7 @@ from mediagen.cli.console import (
     user_errors,
 )
 from mediagen.engine import interrupts
+from mediagen.engine.run import Run
 from mediagen.errors import RunInterruptedError
 from mediagen.imaging import allocator
 from mediagen.manifest import visibility
@@ -85,12 +86,15 @@ def run_flow_and_report(
         plan, previous = planned
         flow_options["planned"] = Planned(job_spec.content_hash(), get_settings(), plan, previous)
 
+    runs: list[Run] = []  # the flow's Run: was it interrupted (a signal, a cancel)?
     try:
         with _progress(todo) as advance, local_api():
             stop_if_interrupted()
             with user_errors():
                 # The flow's Run reports to the bar (its own events only, not another run's).
-                manifest = run_flow(job_spec, listeners=[advance], **flow_options)
+                manifest = run_flow(
+                    job_spec, listeners=[advance], on_run=runs.append, **flow_options
+                )
     except typer.Exit:
         raise  # already said (a click Exit is a RuntimeError: keep it out of the next clause)
     except (RunInterruptedError, TerminationSignal, KeyboardInterrupt):
@@ -99,7 +103,7 @@ def run_flow_and_report(
     except RuntimeError as exc:  # Prefect itself could not start or run the flow
         say(f"error: Prefect could not run the flow: {exc}")
         raise typer.Exit(EXIT_FAILED) from None
-    if guard.interrupted or interrupts.interrupted():
+    if guard.interrupted or interrupts.interrupted() or any(r.interrupted for r in runs):
         for line in interrupted_lines(
             manifest, bucket.plain_url(manifest_key_of(manifest, prefix))
         ):

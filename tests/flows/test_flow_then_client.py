@@ -1,5 +1,9 @@
-"""The reproduced bug of issue 14, through the real flow: a spec run with a refused key
-aborts, and a client with a good key in the same process is not stopped by it."""
+"""Flow runs and clients in one process, each with its own Run (issue 14).
+
+A spec run with a refused key aborts, and a client with a good key in the same
+process is not stopped by it (the reproduced bug); ``MediaClient.run_spec`` runs
+with the client's own key, backend and storage, not the environment's.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +42,23 @@ def test_an_aborted_flow_run_does_not_stop_a_later_client(
         image = client.generate_image("a piggy bank on a desk", size="thumbnail")
     assert image.backend == "gemini" and image.data and not image.cached
     assert [(r.status, r.api_key) for r in gemini_env.requests[refused:]] == [(200, TEST_KEY)]
+
+
+def test_run_spec_uses_the_clients_own_configuration(
+    gemini_server: FakeGeminiServer, workspace: Path
+) -> None:
+    # The environment has no key and says offline (the workspace fixture); the client
+    # names Gemini, its key and its own bucket: the spec run must use those.
+    config = ClientConfig(
+        backend="gemini",
+        gemini=GeminiConfig(api_key=TEST_KEY, base_url=gemini_server.base_url),
+        storage=StorageConfig(provider="local", bucket=str(workspace / "client-bucket")),
+    )
+    spec = {"name": "client-spec", "images": [{"id": "a", "prompt": "a jar", "size": "thumbnail"}]}
+    with MediaClient(config) as client:
+        manifest = client.run_spec(spec)
+    entry = manifest.images["a"]
+    assert entry.status == "ok" and entry.backend == "gemini"
+    assert [(r.status, r.api_key) for r in gemini_server.image_requests] == [(200, TEST_KEY)]
+    assert (workspace / "client-bucket" / "client-spec" / "manifest.json").is_file()
+    assert not (workspace / "bucket" / "client-spec").exists()  # not the environment's

@@ -47,7 +47,7 @@ def test_a_bad_answer_is_never_cached_and_the_next_run_asks_again(
     gemini_env.script(Fault.image_bytes(data, mime))
     first = run_locally(SPEC).images["one"]
     assert first.status == "failed"
-    assert first.error.startswith("BadAnswerError: ") and why in first.error
+    assert first.error.startswith("generate: BadAnswerError: ") and why in first.error
     assert len(first.error) < 300 and " at 0x" not in first.error
     assert originals(workspace) == []  # nothing cached
     assert not any((workspace / "work").iterdir())  # nothing kept in scratch either
