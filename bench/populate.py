@@ -1,8 +1,10 @@
 """Fill a bucket the way a finished run leaves it, without Prefect (set-up only, not timed).
 
 The no-op and processing benchmarks need a bucket where every image is
-already published. Making it through the library's own stages (in a thread
-pool) gives the same objects and manifest a run writes, minutes faster.
+already published. Making it through the engine's orchestrator
+(:func:`mediagen.engine.orchestrate.run_spec` on a thread pool, one
+:class:`~mediagen.engine.run.Run`) gives the same objects and manifest a run
+writes, minutes faster.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import concurrency_limits, fanout, partial, run_logs, run_registry, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts
 from flows.parameters import SpecParameter, spec_name
+from flows.plan_handoff import take as take_handed_plan
 from mediagen.engine import orchestrate
 from mediagen.engine.context import Generated, Processed, RunContext
 from mediagen.engine.finalize import finalize
@@ -153,7 +154,9 @@ def _run(job_spec: JobSpec, ctx: RunContext, run: Run) -> State:
     """The run, under the spec's lease: plan, fan out, write the manifest."""
     logger = get_run_logger()
     settings = run.settings
-    plan, previous = plan_task(job_spec, ctx)
+    # `mediagen run` planned (and ran preflight) under the lease it still holds: plan once.
+    planned = take_handed_plan(ctx.spec_hash, settings)
+    plan, previous = (planned.plan, planned.previous) if planned else plan_task(job_spec, ctx)
     counts = plan.counts()
     logger.info(
         "Plan for %s: %d new, %d changed, %d retry, %d unchanged, %d removed; "
@@ -163,7 +166,8 @@ def _run(job_spec: JobSpec, ctx: RunContext, run: Run) -> State:
     )  # fmt: skip
     logger.info(run_logs.backend_line(job_spec, [i.job for i in plan.items], settings))
     # No key for an explicit gemini spec, or an estimate over budget: fail before any work.
-    preflight.check_run(job_spec, plan, settings)
+    if planned is None:
+        preflight.check_run(job_spec, plan, settings)
     return _fan_out(job_spec, ctx, plan, previous, run)
 
 

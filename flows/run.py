@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flows.generate_media import generate_media
+from flows.plan_handoff import Planned, handed
 from flows.run_registry import local_options
 from flows.runners import api_reachable_by_workers, task_runner_for
 from mediagen.engine.events import Listener
@@ -24,6 +25,7 @@ def run_flow(
     settings: Settings | None = None,
     listeners: Sequence[Listener] = (),
     on_run: Callable[[Run], object] | None = None,
+    planned: Planned | None = None,
 ) -> Manifest:
     """Run ``generate-media`` locally; returns the manifest it wrote (even with failures).
 
@@ -34,13 +36,19 @@ def run_flow(
     ``listeners``: called with ``(image_id, event)`` as images progress (a progress bar).
     ``on_run``: called with the flow run's :class:`~mediagen.engine.run.Run` once it exists
     (e.g. to ask afterwards whether it was interrupted).
+    ``planned``: the caller's plan of ``spec`` (``mediagen run``), which the flow takes
+    instead of planning again while it is still valid (:mod:`flows.plan_handoff`).
     """
     job_spec = spec_from_any(spec)
     chosen = settings or get_settings()
     limit = concurrency or job_spec.concurrency or chosen.concurrency
     # Threads: three stages per image in flight; the backend itself is bounded to ``limit``.
     task_runner = task_runner_for(runner, limit, dask_address=dask_address)
-    with api_reachable_by_workers(runner), local_options(settings, listeners, on_run):
+    with (
+        api_reachable_by_workers(runner),
+        local_options(settings, listeners, on_run),
+        handed(planned),
+    ):
         state = generate_media.with_options(task_runner=task_runner)(
             spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
         )

@@ -91,7 +91,7 @@ def _run(ctx: typer.Context, spec: Path, guard: Any, concurrency: int | None,
             _prune(bucket, job_spec, yes)
         raise typer.Exit(EXIT_OK)
     manifest = cli_run.run_flow_and_report(
-        job_spec, todo, bucket, prefix_of(job_spec), guard,
+        job_spec, todo, bucket, prefix_of(job_spec), guard, planned=(the_plan, previous),
         concurrency=concurrency, runner=runner.value if runner else None,
         dask_address=dask_address,
     )  # fmt: skip

@@ -6,6 +6,8 @@
   manifest, a few lines, exit 130.
 - The report: the image table on stdout; on stderr one line per image that
   failed, one line for an aborted run, and no traceback without ``-v``.
+- One plan: the command plans (and runs preflight) before it starts Prefect, and hands
+  that plan to the flow (:mod:`flows.plan_handoff`), which does not plan again.
 - Exit codes: 0 all published, 1 some failed (or the run itself failed),
   2 the run was aborted by a refused key or setting, 130 interrupted.
 """
@@ -39,6 +41,8 @@ from mediagen.manifest import visibility
 from mediagen.manifest.gallery import gallery_key
 from mediagen.manifest.model import Manifest, manifest_key
 from mediagen.manifest.report import failure_line, interrupted_lines
+from mediagen.plan.diff import Plan
+from mediagen.settings import get_settings
 from mediagen.spec.models import JobSpec
 from mediagen.storage import url_expiry
 from mediagen.storage.bucket import Bucket
@@ -46,8 +50,6 @@ from mediagen.storage.bucket import Bucket
 
 def signal_guard() -> interrupts.SignalGuard:
     """Install before anything slow: a Ctrl-C during start-up is handled too."""
-    from mediagen.settings import get_settings
-
     return interrupts.SignalGuard(get_settings().interrupt_grace, say)
 
 
@@ -64,15 +66,25 @@ def run_flow_and_report(
     bucket: Bucket,
     prefix: str,
     guard: interrupts.SignalGuard,
+    planned: tuple[Plan, Manifest | None] | None = None,
     **flow_options: Any,
 ) -> Manifest:
-    """Run the flow; print the report. Raises ``typer.Exit`` unless all went well."""
+    """Run the flow; print the report. Raises ``typer.Exit`` unless all went well.
+
+    ``planned``: the plan (and previous manifest) this command made and ran preflight
+    on, under the spec's lease it holds: the flow takes it instead of planning again.
+    """
     allocator.limit_malloc_arenas()  # before the task threads: flat memory (bench/ 3)
     stop_if_interrupted()
     from prefect.exceptions import TerminationSignal
 
     from flows.local_api import local_api
+    from flows.plan_handoff import Planned
     from flows.run import run_flow  # imports Prefect: only when a run needs it
+
+    if planned is not None:
+        plan, previous = planned
+        flow_options["planned"] = Planned(job_spec.content_hash(), get_settings(), plan, previous)
 
     runs: list[Run] = []  # the flow's Run: was it interrupted (a signal, a cancel)?
     try:
