@@ -63,12 +63,10 @@ def _manifest(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def _sequential(root: Path, p: Params) -> float:
-    """Seconds per image of the old service's loop: one image at a time, same library."""
-    from mediagen.engine.context import RunContext
+    """Seconds per image of the old service's loop: one image at a time, same library
+    (the engine's :func:`~mediagen.engine.orchestrate.make_image`, one Run)."""
+    from bench.populate import context
     from mediagen.engine.orchestrate import make_image
-    from mediagen.plan.jobs import expand_spec
-    from mediagen.settings import get_settings
-    from mediagen.spec.models import load_spec
 
     with FakeGeminiServer(image_side=64, max_side=64) as gemini:
         gemini.script(Fault.slow(p.latency), times=None)
@@ -76,11 +74,8 @@ def _sequential(root: Path, p: Params) -> float:
         ws.gemini(gemini.base_url)
         spec_path = write_spec(root / "seq.yaml", "sequential", p.sequential_sample)
         with ws.environ():
-            settings = get_settings()
-            spec = load_spec(spec_path)
-            ctx = RunContext.for_spec(spec, settings, run_id="sequential")
-            jobs = expand_spec(spec, settings)
-            with ctx.new_run(settings) as run:
+            ctx, jobs = context(spec_path, run_id="sequential")
+            with ctx.new_run() as run:
                 started = time.perf_counter()
                 for job in jobs:
                     make_image(job, ctx, run)
