@@ -151,7 +151,7 @@ class Backend(ABC):
     def __init__(self, settings: Settings, calls: CallGuard | None = None) -> None:
         self.settings = settings
         # Rate limits, abort and interrupt of the run this instance works for.
-        self.calls: CallGuard = calls or Unguarded()
+        self.call_guard: CallGuard = calls or Unguarded()
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> GenerationResult:

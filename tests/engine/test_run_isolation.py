@@ -190,7 +190,7 @@ def test_a_run_builds_its_clients_once_and_releases_them(workspace: Path) -> Non
     with Run() as run, Run() as other:
         assert run.backend("offline") is run.backend("offline")
         assert run.backend("offline") is not other.backend("offline")
-        assert run.backend("offline").calls is run  # the backend's CallGuard is its run
+        assert run.backend("offline").call_guard is run  # the backend's CallGuard is its run
         assert run.bucket(ctx.bucket) is run.bucket(ctx.bucket)
     assert run.closed
     with pytest.raises(RuntimeError, match="closed"):

@@ -23,8 +23,7 @@ from mediagen.errors import BlockedError, PermanentError, TransientError
 
 class CountingBackend(OfflineBackend):
     name = "counting"
-    # prompt → number of generate() calls. A class attribute, read through the class:
-    # on an instance, ``self.calls`` is the run's CallGuard (Backend.__init__).
+    # prompt → number of generate() calls: a class attribute, every instance counts into it.
     calls: ClassVar[Counter[str]] = Counter()
     describe_calls: ClassVar[Counter[str]] = Counter()  # prompt → number of describe() calls
     _lock: ClassVar[threading.Lock] = threading.Lock()

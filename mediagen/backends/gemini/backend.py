@@ -213,7 +213,7 @@ class GeminiBackend(Backend):
                 result = call_with_retries(
                     lambda model=model: self._call(model, request, attempts),  # type: ignore[misc]
                     self._policy,
-                    sleep=self.calls.sleep,
+                    sleep=self.call_guard.sleep,
                     what=f"{request.image_id or 'image'} on {model}",
                 )
             except (TransientError, ModelUnavailableError) as exc:
@@ -296,7 +296,7 @@ class GeminiBackend(Backend):
         return call_with_retries(
             lambda: self._describe_once(model, image, mime_type, purpose),
             self._policy,
-            sleep=self.calls.sleep,
+            sleep=self.call_guard.sleep,
             what=f"alt text of {request.image_id or 'image'} on {model}",
         )
 
@@ -344,7 +344,7 @@ class GeminiBackend(Backend):
         """
         from mediagen.backends.gemini.errors import OTHER_TRANSPORT, TRANSIENT_TRANSPORT, translate
 
-        with self.calls.slot(model):
+        with self.call_guard.slot(model):
             try:
                 response = self._client.models.generate_content(
                     model=model,
