@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -20,7 +19,6 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from mediagen.errors import ConfigurationError
 from mediagen.settings import get_settings
 
-RunnerKind = Literal["thread", "dask"]
 RUNNERS: tuple[str, ...] = ("thread", "dask")
 
 
