@@ -1,7 +1,7 @@
 """Read backend keys from Prefect Secret blocks named in settings.
 
 A backend's settings may name a Secret block instead of holding its key (the
-README lists each backend's ``..._API_KEY_BLOCK`` setting); the flow loads the
+backend docs, docs/backends.md, list each ``..._API_KEY_BLOCK`` setting); the flow loads the
 block from the Prefect server the first time that backend needs it. The value
 stays out of flow parameters, logs and artifacts; the library sees it through
 :mod:`mediagen.backends.credentials` only, and names no provider here.

@@ -107,7 +107,7 @@ class Settings(SpecCaps):
         "backend get to finish before they are left pending (the CLI exits within ~4 s more).",
     )
 
-    # -- storage (see mediagen/storage/bucket.py and the README's storage section) ----------
+    # -- storage (see mediagen/storage/destination.py and docs/storage.md) ---------------------
     # Where specs that name no location publish (provider, bucket, region, endpoint): merged
     # into the spec's StorageTarget by mediagen.storage.destination.resolve_target. A spec
     # that names a location always wins. Secrets stay here, never in the spec model.

@@ -2,15 +2,15 @@
 
 ::
 
-    from mediagen.client.api import get_client
+    from mediagen import get_client
 
     client = get_client()                       # configured from the environment
     image = client.generate_image("a piggy bank", size="thumbnail", theme="playful")
     published = client.generate_and_upload("a house", size="hero", quality="high")
     client.delete_image(published.url)
 
-See :class:`mediagen.client.media_client.MediaClient` for every method, and the README's
-"Use from Python" section.
+See :class:`mediagen.client.media_client.MediaClient` for every method, and
+``docs/api.md``.
 """
 
 from __future__ import annotations

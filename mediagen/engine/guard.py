@@ -17,7 +17,7 @@
 Each :class:`~mediagen.engine.run.Run` holds one :class:`StopFlag` and one
 :class:`Budget`: two runs in one process never stop or charge each other. Threads
 of a run share them; a Dask run with several worker processes has one Run (so one
-ledger) per process, so there the budget is enforced per worker (see the README).
+ledger) per process, so there the budget is enforced per worker (see docs/backends.md).
 """
 
 from __future__ import annotations
