@@ -50,7 +50,7 @@ def models(
 def _table(title: str, records: list[dict[str, Any]]) -> Table:
     table = Table(title=title)
     table.add_column("model", no_wrap=True)
-    for column in ("kind", "status", "shutdown", "sizes", "$/image", "batch $/image"):
+    for column in ("kind", "status", "shutdown", "sizes", "$/image", "batch $/image", "delivery"):
         table.add_column(column)
     table.add_column("$/1M in · text · image")
     for r in records:
@@ -65,6 +65,7 @@ def _table(title: str, records: list[dict[str, Any]]) -> Table:
             ",".join(r.get("sizes", [])) + ("" if r.get("image_size_param", True) else " (fixed)"),
             " ".join(f"{k} {v:.3f}" for k, v in per.items()),
             " ".join(f"{k} {v:.3f}" for k, v in r.get("batch_usd_per_image", {}).items()),
+            ", ".join(r.get("deliveries", [])),  # flex: the batch price, synchronously
             "{input:g} · {text_output:g} · {image_output:g}".format(**prices) if prices else "",
         )
     return table

@@ -88,6 +88,7 @@ def entry(job: ImageJob, ctx: RunContext, status: str, **fields: object) -> Imag
         "size": job.size_name,
         "quality": request.quality,
         "gen_key": job.gen_key,
+        "delivery": job.delivery,  # sync | batch | flex: how the spec asks (not in gen_key)
         "tags": list(job.tags),
         "metadata": job.metadata,
         "run_id": ctx.run_id,

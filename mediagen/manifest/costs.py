@@ -61,6 +61,7 @@ class Payment:
     what: str  # image | blocked | failed | alt_text
     cost_usd: float
     usage: dict[str, int] = field(default_factory=dict)
+    delivery: str = ""  # how it was served, when not the standard tier: flex (half price)
 
 
 @dataclass
@@ -120,12 +121,15 @@ class Call:
 
 
 def asdict_payment(payment: Payment) -> dict[str, Any]:
-    return {
+    record = {
         "model": payment.model,
         "what": payment.what,
         "cost_usd": payment.cost_usd,
         "usage": payment.usage,
     }
+    if payment.delivery and payment.delivery != "sync":
+        record["delivery"] = payment.delivery  # audits: why it cost half
+    return record
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,8 @@ def settle(ledger: Call, outcome: object) -> None:
         if isinstance(outcome, Payment):
             ledger.paid([outcome])
         elif isinstance(outcome, GenerationResult):
-            ledger.paid([Payment(outcome.model, "image", outcome.cost_usd, outcome.usage)])
+            served = outcome.metadata.get("delivery", "")  # e.g. flex: billed at the flex price
+            ledger.paid([Payment(outcome.model, "image", outcome.cost_usd, outcome.usage, served)])
         elif getattr(outcome, "usage", None) or getattr(outcome, "cost_usd", 0):
             what = "blocked" if isinstance(outcome, BlockedError) else "failed"
             model = str(getattr(outcome, "model", ""))

@@ -97,6 +97,7 @@ class ImageEntry(BaseModel):
     size: str
     quality: str
     gen_key: str
+    delivery: str = "sync"  # sync | batch | flex: how it is asked for (cost_usd says the price)
     original_key: str | None = None
     ai_generated: bool | None = None
     usage: dict[str, int] = Field(default_factory=dict)

@@ -53,6 +53,7 @@ from mediagen.testing.gemini_wire import (
     inline_parts,
     is_text_request,
     prompt_of,
+    service_tier,
     usage,
 )
 
@@ -92,6 +93,11 @@ class RecordedRequest:
         return image_config(self.body)
 
     @property
+    def service_tier(self) -> str:
+        """The tier asked for ("flex"), "" for the standard tier: what the SDK sent."""
+        return service_tier(self.body)
+
+    @property
     def is_text(self) -> bool:
         """A request for text (alt text), not for an image."""
         return is_text_request(self.model, self.body)
@@ -118,7 +124,8 @@ class FakeGeminiServer:
     models and (``retire=True``) those the catalogue says were shut down. ``image_side``: the
     long side of 1K images (2K/4K are larger, up to ``max_side``).
     ``text_answer``: the text of text answers, a string or a function of the
-    prompt (default: :func:`default_text_answer`).
+    prompt (default: :func:`default_text_answer`). ``flex_delay``: seconds every
+    Flex-tier answer is held back (the real tier takes 1-15 minutes; default 0).
     """
 
     def __init__(
@@ -132,6 +139,7 @@ class FakeGeminiServer:
         text_answer: str | Callable[[str], str] | None = None,
         retire: bool = True,
         retired: set[str] | None = None,
+        flex_delay: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.models = models
@@ -140,6 +148,7 @@ class FakeGeminiServer:
         self.image_side = image_side
         self.max_side = max_side
         self.text_answer = text_answer
+        self.flex_delay = flex_delay
         self._state = _State()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, 0), handler_for(self))
@@ -278,7 +287,7 @@ class FakeGeminiServer:
         else:
             fault = self._take_fault(model, prompt, "text" if text else "image")
         if fault is None:
-            fault = Fault("image")
+            fault = Fault("image", delay=self.flex_delay if service_tier(body) == "flex" else 0.0)
         if fault.kind == "error":
             label = f"error {fault.status} {fault.status_name}".rstrip()
             if fault.html:

@@ -50,11 +50,19 @@ def is_text_request(model: str, body: dict[str, Any]) -> bool:
     return "image" not in model.lower()
 
 
+def service_tier(body: dict[str, Any]) -> str:
+    """The tier a request asked for (``serviceTier``, top level of the body), lower case;
+    "" when it names none (the standard tier)."""
+    return str(body.get("serviceTier") or "").lower()
+
+
 def check_image_config(model: str, body: dict[str, Any]) -> str | None:
     """Why the real API would answer 400 to this image request, or None."""
     info = catalogue.lookup(model)
     if info is None:
         return None
+    if service_tier(body) == "flex" and not info.flex:
+        return f"service tier 'flex' is not supported by models/{model}"
     config = image_config(body)
     size = config.get("imageSize")
     if size is not None and not info.image_size_param:
@@ -112,6 +120,8 @@ def usage(
     if thoughts:
         meta["thoughtsTokenCount"] = thoughts
         meta["totalTokenCount"] += thoughts
+    if service_tier(body):  # how it was served: the Gemini API reports it in usageMetadata
+        meta["serviceTier"] = service_tier(body)
     return meta
 
 

@@ -133,6 +133,7 @@ def test_auto_picks_it_when_its_key_is_set(keyvault, monkeypatch) -> None:
 
 def test_its_key_is_redacted_and_its_retry_bound_counts(keyvault, monkeypatch) -> None:
     monkeypatch.setenv("KEYVAULT_API_KEY", KEY)
+    monkeypatch.setenv("MEDIAGEN_GEMINI_FLEX_MAX_WAIT", "90")  # gemini's longest: its flex tier
     assert KEY in backends.configured_secrets(get_settings())
     assert backends.retry_window(get_settings()) == 240.0
     options = get_settings().with_backend_options("keyvault", {"api_key": "kv-other-key-77"})

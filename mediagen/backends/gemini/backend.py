@@ -50,7 +50,7 @@ from mediagen.backends.base import (
     ModelCatalogue,
 )
 from mediagen.backends.gemini import attempts as attempts_
-from mediagen.backends.gemini import catalogue, credentials, listing, pricing
+from mediagen.backends.gemini import catalogue, credentials, flex, listing, pricing
 from mediagen.backends.gemini.response import parse_answer, parse_text
 from mediagen.backends.gemini.settings import GeminiSettings
 from mediagen.backends.gemini.sizes import (  # re-exported for callers and tests
@@ -176,12 +176,15 @@ class GeminiBackend(Backend):
 
     @classmethod
     def retry_window(cls, settings: Settings) -> float:
-        return cls.own_settings(settings).max_wait
+        own = cls.own_settings(settings)  # a flex request may hold a slot for minutes
+        return max(own.max_wait, own.flex_max_wait)
 
     @classmethod
     def check_request(cls, request: GenerationRequest) -> str | None:
-        """Retired and Imagen models are refused before any work (with their replacement)."""
-        return catalogue.chain_problem((request.model or "", *request.fallback_models))
+        """Retired and Imagen models, and flex (or batch) on a model without it, are refused
+        before any work (with what to use instead)."""
+        chain = (request.model or "", *request.fallback_models)
+        return catalogue.chain_problem(chain) or flex.request_problem(request)
 
     @classmethod
     def catalogue(cls, settings: Settings) -> ModelCatalogue:
@@ -201,18 +204,20 @@ class GeminiBackend(Backend):
     def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
         model = request.model or cls.default_model
         size = priced_size(model, request)
-        return pricing.estimate_usd(model, size, request.prompt, cls.own_settings(settings).pricing)
+        own = cls.own_settings(settings)
+        return pricing.estimate_usd(model, size, request.prompt, own.pricing, request.delivery)
 
     # -- generation ---------------------------------------------------------------
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         models = model_chain(request, self.default_model)
         attempts: list[dict[str, str]] = []
+        policy = flex.retry_policy(request, self._own, self._policy)  # flex: minutes, not seconds
         for index, model in enumerate(models):
             try:
                 result = call_with_retries(
                     lambda model=model: self._call(model, request, attempts),  # type: ignore[misc]
-                    self._policy,
+                    policy,
                     sleep=self.call_guard.sleep,
                     what=f"{request.image_id or 'image'} on {model}",
                 )
@@ -257,8 +262,10 @@ class GeminiBackend(Backend):
                 ),
                 image_size=image_size_for(model, request),
             ),
+            **flex.config_fields(request, self._own),  # delivery: flex (tier, longer timeout)
         )
         body = self._send(model, request.prompt, config, attempts)
+        asked = flex.served_as(request, "")
         try:
             with self._redacted():
                 answer = parse_answer(body, model)
@@ -267,9 +274,10 @@ class GeminiBackend(Backend):
             # for IMAGE_SAFETY often the image tokens): carry what it cost.
             usage = attempts_.usage_of_body(body)
             exc.usage = usage  # type: ignore[attr-defined]
-            exc.cost_usd = pricing.cost_usd(model, usage, self._own.pricing)  # type: ignore[attr-defined]
+            exc.cost_usd = pricing.cost_usd(model, usage, self._own.pricing, asked)  # type: ignore[attr-defined]
             exc.model = model  # type: ignore[attr-defined]
             raise
+        served = flex.served_as(request, answer.service_tier)
         return GenerationResult(
             data=answer.data,
             mime_type=answer.mime_type,
@@ -277,8 +285,8 @@ class GeminiBackend(Backend):
             model=model,
             ai_generated=True,
             usage=answer.usage,
-            cost_usd=pricing.cost_usd(model, answer.usage, self._own.pricing),
-            metadata={"model_version": answer.model_version},
+            cost_usd=pricing.cost_usd(model, answer.usage, self._own.pricing, served),
+            metadata={"model_version": answer.model_version, "delivery": served},
         )
 
     # -- alt text ---------------------------------------------------------------------

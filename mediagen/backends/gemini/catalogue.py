@@ -38,6 +38,17 @@ Facts checked on :data:`CHECKED` with the ``search`` tool against:
   never under-stated.
 - [flash-lite] vercel.com/ai-gateway/models/gemini-3.1-flash-lite, apiyi.com:
   $0.25 in / $1.50 out per 1M.
+- [flex] ai.google.dev/gemini-api/docs/flex-inference and .../docs/optimization
+  (read 2026-11-29): the Flex tier is ``service_tier: flex`` on ordinary calls, "a
+  50% cost reduction compared to standard rates", latency "Minutes (1-15 min
+  target)", best-effort (sheddable); Batch is also a 50% discount, up to 24 h. Each
+  model page lists "Batch API" and "Flex inference" under its capabilities. The
+  gemini-3.1-flash-lite-image page (ai.google.dev .../models/gemini-3.1-flash-lite-image)
+  lists "Batch API: Supported" and no Flex inference: flex is refused for it (the
+  issue says the same). No stored Google page for gemini-3.1-flash-image or
+  gemini-3-pro-image showed the capability list, so their flex support is the
+  issue's (issue 16) reading, not confirmed here: a 400 from Google for a flex call
+  is a failed image, never a silent full-price retry.
 - [flash-lite-image] docs.anyfast.ai, pixapi.ai, the changelog: 1K only,
   ``imageSize`` unsupported; $30 per 1M image tokens ($0.0336 an image) is the
   issue's figure, not found on a Google page here: correct it with
@@ -79,12 +90,14 @@ INPUT_IMAGE_TOKENS = 1120  # one reference image on Gemini 3 image models (not u
 
 @dataclass(frozen=True)
 class Prices:
-    """USD per 1M tokens. Batch and Flex are each half the standard price on the Gemini API."""
+    """USD per 1M tokens. Batch and Flex are each half the standard price on the Gemini API
+    ([flex], [pricing]): every token class at the same factor."""
 
     input: float
     text_output: float  # text parts and thinking
     image_output: float = 0.0
-    batch_factor: float = 0.5  # Batch API and service_tier="flex"
+    batch_factor: float = 0.5  # the Batch API
+    flex_factor: float = 0.5  # service_tier="flex"
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,8 @@ class ModelInfo:
     aspect_ratios: tuple[str, ...] = ()
     image_size_param: bool = True  # False: sending imageSize is a 400 (one fixed size)
     thinking_tokens: int = 0  # typical thinking tokens of one answer (estimates only)
+    batch: bool = True  # takes the Batch API (Imagen does not)
+    flex: bool = True  # takes service_tier="flex" (3.1 Flash-Lite Image does not: [flex])
     source: str = ""
     checked: str = CHECKED
 
@@ -145,7 +160,8 @@ MODELS: tuple[ModelInfo, ...] = (
         "gemini-3.1-flash-lite-image", "image", "ga", "2026-06-30", None, None,
         Prices(input=0.25, text_output=1.50, image_output=30.0),
         image_tokens={"1K": 1120}, aspect_ratios=BASE_RATIOS, image_size_param=False,
-        source="changelog 2026-06-30; flash-lite-image (price: issue 13, unconfirmed)",
+        flex=False,
+        source="changelog 2026-06-30; flash-lite-image (price: issue 13, unconfirmed); flex",
     ),
     # -- image models, shut down -------------------------------------------------------
     ModelInfo(
@@ -175,12 +191,14 @@ MODELS: tuple[ModelInfo, ...] = (
     ),
     ModelInfo(
         "imagen-3.0-generate-002", "image", "deprecated", "2025-02-06", "2025-11-10",
-        "gemini-3.1-flash-image", Prices(input=0.0, text_output=0.0), source="deprecations",
+        "gemini-3.1-flash-image", Prices(input=0.0, text_output=0.0), batch=False, flex=False,
+        source="deprecations",
     ),
     *(
         ModelInfo(
             name, "image", "deprecated", None, "2026-08-17", "gemini-3.1-flash-image",
-            Prices(input=0.0, text_output=0.0), source="changelog 2026-06-15",
+            Prices(input=0.0, text_output=0.0), batch=False, flex=False,
+            source="changelog 2026-06-15",
         )
         for name in (
             "imagen-4.0-generate-001", "imagen-4.0-ultra-generate-001",
@@ -249,6 +267,20 @@ def lifecycle(model: str, day: date | None = None) -> Lifecycle:
         when = f" on {info.shutdown}" if info.shutdown else " soon"
         return Lifecycle("warning", f"model {model!r} is deprecated and shuts down{when}{instead}")
     return Lifecycle("ok")
+
+
+def delivery_problem(model: str, delivery: str) -> str | None:
+    """Why ``model`` cannot be asked this way (``batch``/``flex``), or None.
+
+    A model the catalogue does not know is let through: Google answers for it."""
+    info = lookup(model)
+    if info is None or delivery not in ("batch", "flex") or getattr(info, delivery):
+        return None
+    how = "the Batch API" if delivery == "batch" else 'the Flex tier (service_tier "flex")'
+    others = [m.id for m in image_models() if getattr(m, delivery) and m.status_on() != "retired"]
+    return f"model {model!r} does not take {how}: use delivery: sync" + (
+        f", or a model that does ({', '.join(others)})" if others else ""
+    )
 
 
 def image_models() -> list[ModelInfo]:

@@ -4,7 +4,8 @@ Status is judged today (a model past its shutdown date shows as retired),
 prices include any ``MEDIAGEN_GEMINI_PRICING`` correction, and the price per
 image is the image tokens of each size at the model's image-output price
 (prompt and thinking tokens add a little; see ``mediagen plan`` for a spec's
-estimate). Batch/Flex prices are the standard ones times the model's factor.
+estimate). Batch/Flex prices are the standard ones times the model's factor;
+``deliveries`` says which of sync, batch and flex the model takes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def rows(overrides: Mapping[str, pricing.ModelPrice]) -> list[dict[str, Any]]:
                 "batch_usd_per_image": {
                     k: round(v * price.batch_factor, 6) for k, v in per_image.items()
                 },
+                # How it may be asked (delivery: sync | batch | flex), and the flex price.
+                "deliveries": ["sync"] + [d for d in ("batch", "flex") if getattr(info, d)],
+                "flex_factor": price.flex_factor,
+                "flex_usd_per_image": (
+                    {k: round(v * price.flex_factor, 6) for k, v in per_image.items()}
+                    if info.flex
+                    else {}
+                ),
                 "source": info.source,
                 "checked": info.checked,
                 "default": info.id in (catalogue.DEFAULT_IMAGE_MODEL, catalogue.DEFAULT_TEXT_MODEL),

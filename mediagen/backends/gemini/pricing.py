@@ -9,6 +9,10 @@ real cost of an answer is computed from its ``usageMetadata``
 (:func:`estimate_usd`: prompt ≈ 4 characters a token, the image tokens of
 its size, the model's typical thinking).
 
+Batch and Flex (``delivery: batch | flex``) bill every token class at the model's
+``batch_factor`` / ``flex_factor`` of the standard price: 0.5 on the Gemini API
+(source and date: :mod:`mediagen.backends.gemini.catalogue`, [flex] and [pricing]).
+
 Prices change: ``MEDIAGEN_GEMINI_PRICING`` (JSON, model → the fields of
 :class:`ModelPrice`) corrects or adds a price without a release. Fields left
 out keep the catalogue's value, so ``{"gemini-3-pro-image":
@@ -47,7 +51,10 @@ class ModelPrice(BaseModel):
         description="Output tokens of one image by image size (512, 1K, 2K, 4K).",
     )
     batch_factor: float = Field(
-        0.5, ge=0, le=1, description="Batch/Flex price as a share of the standard price."
+        0.5, ge=0, le=1, description="Batch API price as a share of the standard price."
+    )
+    flex_factor: float = Field(
+        0.5, ge=0, le=1, description="Flex tier price as a share of the standard price."
     )
     thinking_tokens: int = Field(
         0, ge=0, description="Typical thinking tokens of one answer (estimates only)."
@@ -66,6 +73,7 @@ def catalogue_price(info: catalogue.ModelInfo) -> ModelPrice:
         output_text_per_million=info.prices.text_output,
         image_tokens=dict(info.image_tokens),
         batch_factor=info.prices.batch_factor,
+        flex_factor=info.prices.flex_factor,
         thinking_tokens=info.thinking_tokens,
     )
 
@@ -85,11 +93,21 @@ def price_for(model: str, overrides: Mapping[str, ModelPrice] | None = None) -> 
     return base.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
 
 
+def factor(price: ModelPrice, delivery: str) -> float:
+    """The share of the standard price paid for ``delivery`` (sync: all of it)."""
+    if delivery == "flex":
+        return price.flex_factor
+    if delivery == "batch":
+        return price.batch_factor
+    return 1.0
+
+
 def estimate_usd(
     model: str,
     image_size: str,
     prompt: str,
     overrides: Mapping[str, ModelPrice] | None = None,
+    delivery: str = "sync",
 ) -> float:
     """Expected price of one image; 0 (with one warning) for a model without a price."""
     price = price_for(model, overrides)
@@ -98,9 +116,12 @@ def estimate_usd(
         return 0.0
     prompt_tokens = max(1, len(prompt) // 4)
     return round(
-        prompt_tokens * price.input_per_million / 1e6
-        + price.image_token_count(image_size) * price.output_image_per_million / 1e6
-        + price.thinking_tokens * price.output_text_per_million / 1e6,
+        (
+            prompt_tokens * price.input_per_million / 1e6
+            + price.image_token_count(image_size) * price.output_image_per_million / 1e6
+            + price.thinking_tokens * price.output_text_per_million / 1e6
+        )
+        * factor(price, delivery),
         8,
     )
 
@@ -124,12 +145,16 @@ def estimate_text_usd(
 
 
 def cost_usd(
-    model: str, usage: Mapping[str, int], overrides: Mapping[str, ModelPrice] | None = None
+    model: str,
+    usage: Mapping[str, int],
+    overrides: Mapping[str, ModelPrice] | None = None,
+    delivery: str = "sync",
 ) -> float:
     """What one answer cost, from its token usage (see ``gemini_response.usage_of``).
 
     Thinking tokens (``thoughts_tokens``) are billed as text output; they are not
-    part of ``candidates_tokens``.
+    part of ``candidates_tokens``. ``delivery``: how it was served (``flex``,
+    ``batch``: the model's factor of the standard price).
     """
     price = price_for(model, overrides)
     if price is None:
@@ -138,9 +163,12 @@ def cost_usd(
     image = usage.get("image_tokens", 0)
     text = max(0, usage.get("candidates_tokens", 0) - image) + usage.get("thoughts_tokens", 0)
     return round(
-        usage.get("prompt_tokens", 0) * price.input_per_million / 1e6
-        + image * price.output_image_per_million / 1e6
-        + text * price.output_text_per_million / 1e6,
+        (
+            usage.get("prompt_tokens", 0) * price.input_per_million / 1e6
+            + image * price.output_image_per_million / 1e6
+            + text * price.output_text_per_million / 1e6
+        )
+        * factor(price, delivery),
         8,
     )
 

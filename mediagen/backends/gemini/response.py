@@ -41,6 +41,7 @@ class Answer:
     mime_type: str
     usage: dict[str, int]
     model_version: str
+    service_tier: str = ""  # usageMetadata.serviceTier: how it was served (e.g. "flex")
 
 
 def parse_answer(body: str | bytes | None, model: str) -> Answer:
@@ -63,6 +64,7 @@ def parse_answer(body: str | bytes | None, model: str) -> Answer:
             mime_type=str(blob.get("mimeType") or "image/png"),
             usage=usage_of(answer.get("usageMetadata")),
             model_version=str(answer.get("modelVersion") or ""),
+            service_tier=str(_dict(answer.get("usageMetadata")).get("serviceTier") or "").lower(),
         )
     reason = str(candidate.get("finishReason") or "")
     message = str(candidate.get("finishMessage") or "")

@@ -60,6 +60,17 @@ class GeminiSettings(BaseSettings):
     retry_base_delay: float = Field(
         1.0, ge=0, description="First backoff in seconds; doubles, plus jitter."
     )
+    # The Flex tier (delivery: flex) answers in 1-15 minutes and sheds load with 429/503
+    # (ai.google.dev/gemini-api/docs/optimization, read 2026-11-29): its own, longer bounds.
+    flex_timeout: float = Field(
+        960.0, gt=0, le=3600, description="Seconds one Flex-tier request may take."
+    )
+    flex_max_wait: float = Field(
+        1800.0, ge=0, description="Most seconds spent retrying one Flex-tier image on one model."
+    )
+    flex_retry_base_delay: float = Field(
+        30.0, ge=0, description="First backoff (s) of a Flex-tier retry; doubles, plus jitter."
+    )
     describe_model: str = Field(
         DEFAULT_TEXT_MODEL,
         min_length=1,
