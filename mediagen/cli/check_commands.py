@@ -55,12 +55,17 @@ def plan(spec: SpecArg, delivery: DeliveryOption = None) -> None:
     with user_errors():
         job_spec = load(spec, delivery)
         the_plan, _, _ = plan_spec(job_spec)
+    from mediagen.plan.savings import savings  # delivery: batch/flex, what they save
+
+    saved = savings(the_plan, get_settings())
     table = Table(title=f"Plan for {job_spec.name}")
-    for column in ("id", "action", "size", "formats", "backend", "model", "est. cost", "why"):
+    columns = ("id", "action", "size", "formats", "backend", "model", "delivery", "est. cost")
+    for column in (*columns, "saving", "why"):
         table.add_column(column)
     table.add_column("brand fit")
     for item in the_plan.items:
         job = item.job
+        saving = saved.items.get(job.id)
         table.add_row(
             job.id,
             item.action,
@@ -68,12 +73,14 @@ def plan(spec: SpecArg, delivery: DeliveryOption = None) -> None:
             formats_cell(job),
             job.backend,
             job.request.model or "",
+            job.delivery,
             f"${item.estimated_cost_usd:.4f}",
+            f"${saving.saving_usd:.4f}" if saving and saving.saving_usd else "",
             item.reason,
             brand_cell(item.brand_score, item.off_brand),
         )
     for image_id in the_plan.removed:
-        table.add_row(image_id, "removed", "", "", "", "", "", "no longer in the spec", "")
+        table.add_row(image_id, "removed", *[""] * 8, "no longer in the spec", "")
     console.print(table)
     counts = the_plan.counts()
     console.print(
@@ -81,6 +88,13 @@ def plan(spec: SpecArg, delivery: DeliveryOption = None) -> None:
         + f" · estimated cost: ${the_plan.estimated_cost_usd:.4f}"
         + (f" · budget: ${job_spec.budget_usd:.4f}" if job_spec.budget_usd is not None else "")
     )
+    ways = saved.by_delivery()
+    if set(ways) - {"sync"}:  # say what batch/flex saves against the standard price
+        console.print(
+            "delivery: " + ", ".join(f"{way} {n}" for way, n in ways.items())
+            + f" · saving: ${saved.total_usd:.4f} of ${saved.standard_usd:.4f} at sync prices",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
     if the_plan.off_brand:
         console.print(
             f"[yellow]off-brand[/] ({len(the_plan.off_brand)}): {', '.join(the_plan.off_brand)}",
