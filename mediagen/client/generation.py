@@ -55,6 +55,7 @@ def job_for(
     backend: str | None = None,
     image_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    delivery: str | None = None,
 ) -> ImageJob:
     """The call as a one-image spec, expanded like the flows expand theirs."""
     brand_config = config.brand
@@ -76,6 +77,7 @@ def job_for(
         "seed": seed,
         "model": list(model) if isinstance(model, list | tuple) else model,
         "metadata": dict(metadata or {}),
+        "delivery": delivery,  # sync | flex (batch: a spec run's); None: sync
     }
     groups = config.backend_configs()  # the chosen backend's group may name a default model
     if image["model"] is None and any(group.model for group in groups.values()):

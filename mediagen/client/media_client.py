@@ -146,12 +146,14 @@ class MediaClient:
         backend: str | None = None,
         image_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        delivery: str | None = None,
     ) -> GeneratedImage:
         """Make one image (or take it from the cache) and return its bytes and metadata.
 
         ``size``: a preset (``thumbnail`` … ``hero``), ``"WxH"`` or ``(w, h)``;
         ``theme`` and ``brand`` (colours ``"#RRGGBB name"``) default to the brand
-        config; ``brand=[]`` turns the brand colours off for this call.
+        config; ``brand=[]`` turns the brand colours off for this call. ``delivery``:
+        ``flex`` asks the backend's cheaper, slower tier (not part of the cache key).
         """
         image, _ = self._generate(
             prompt,
@@ -167,6 +169,7 @@ class MediaClient:
             backend=backend,
             image_id=image_id,
             metadata=metadata,
+            delivery=delivery,
         )
         return image
 
@@ -301,19 +304,27 @@ class MediaClient:
     # -- specs -----------------------------------------------------------------
 
     def run_spec(
-        self, spec: Any, *, concurrency: int | None = None, runner: str | None = None
+        self,
+        spec: Any,
+        *,
+        concurrency: int | None = None,
+        runner: str | None = None,
+        delivery: str | None = None,
     ) -> Manifest:
         """Run a whole spec (a path, YAML text, a mapping or a JobSpec) through the
         Prefect flow in this process and return its manifest.
 
         ``runner``: the flow's task runner (``thread`` or ``dask``; see flows/run.py).
+        ``delivery``: ``sync``, ``batch`` or ``flex`` for every image, whatever the spec says.
         The run uses this client's configuration (key, backend; and its storage for
         a spec that names none); its own Run, with the spec's budget and limits.
         Dask workers read their own environment. For long batches in a web app,
         trigger a deployment instead (``docs/examples/deployment_trigger.py``).
         """
         settings = spec_runs.spec_settings(self.settings, self.config.storage)
-        return spec_runs.run_spec(spec, settings, concurrency=concurrency, runner=runner)
+        return spec_runs.run_spec(
+            spec, settings, concurrency=concurrency, runner=runner, delivery=delivery
+        )
 
     # -- async -------------------------------------------------------------------
 

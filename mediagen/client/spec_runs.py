@@ -42,15 +42,27 @@ def spec_settings(settings: Settings, storage: StorageConfig) -> Settings:
 
 
 def run_spec(
-    spec: Any, settings: Settings, *, concurrency: int | None = None, runner: str | None = None
+    spec: Any,
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    runner: str | None = None,
+    delivery: str | None = None,
 ) -> Manifest:
-    """Run ``spec`` through the flow in this process with ``settings``; its manifest."""
+    """Run ``spec`` through the flow in this process with ``settings``; its manifest.
+
+    ``delivery`` (sync, batch, flex): every image delivered so, as ``run --delivery``."""
     try:
         from flows.run import run_flow  # Prefect is imported only here
     except ImportError as exc:  # pragma: no cover - flows ship with mediagen
         raise ConfigurationError("run_spec needs the mediagen flows package") from exc
     if isinstance(spec, os.PathLike):
         spec = os.fspath(spec)
+    if delivery is not None:
+        from mediagen.spec.delivery import override
+        from mediagen.spec.models import spec_from_any
+
+        spec = override(spec_from_any(spec), delivery)
     options = {"runner": runner} if runner else {}
     return run_flow(spec, concurrency, settings=settings, **options)
 
