@@ -184,3 +184,21 @@ def test_a_price_correction_can_change_the_flex_factor_alone(monkeypatch) -> Non
     assert GeminiBackend.estimate_cost(flex_request(), settings) == pytest.approx(sync * 0.75)
     batch = dataclasses.replace(make_request(), delivery="batch")
     assert GeminiBackend.estimate_cost(batch, settings) == pytest.approx(sync * 0.5)
+
+
+def test_offline_refuses_flex_on_a_model_without_it_as_production_would() -> None:
+    # No key, offline renderer: the spec still fails where it would fail with Gemini.
+    spec = parse_spec(
+        {
+            "name": "offline-flex",
+            "backend": "offline",
+            "images": [{"id": "lite", "prompt": "a jar", "model": LITE, "delivery": "flex"}],
+        }
+    )
+    with pytest.raises(SpecError) as info:
+        expand_spec(spec, Settings(_env_file=None))
+    assert "images[0] (lite)" in info.value.problems[0]
+    ok = parse_spec({**spec.model_dump(), "images": [{"id": "x", "prompt": "a jar",
+                                                      "delivery": "flex"}]})  # fmt: skip
+    [job] = expand_spec(ok, Settings(_env_file=None))
+    assert job.delivery == "flex" and job.backend == "offline"
