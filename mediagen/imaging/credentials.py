@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from mediagen._version import __version__
 from mediagen.errors import ProcessingError
-from mediagen.redaction import redact
 from mediagen.imaging.codec import ProcessedImage
+from mediagen.redaction import redact
 
 if TYPE_CHECKING:
     import c2pa

@@ -54,7 +54,9 @@ def sniff_mime(data: bytes) -> str | None:
     return None
 
 
-def verify(data: bytes, mime_type: str | None = None, trust_anchors: bytes | None = None) -> Verdict:
+def verify(
+    data: bytes, mime_type: str | None = None, trust_anchors: bytes | None = None
+) -> Verdict:
     """Read and validate the credentials of ``data`` (any error: ``invalid``, with why)."""
     import c2pa
 
@@ -99,7 +101,9 @@ def _verdict(state: str, results: dict[str, Any], store: dict[str, Any]) -> Verd
         signer=info.get("common_name") or info.get("issuer"),
         issuer=info.get("issuer"),
         alg=info.get("alg"),
-        claim_generator=" ".join(str(generator.get(k)) for k in ("name", "version") if k in generator)
+        claim_generator=" ".join(
+            str(generator.get(k)) for k in ("name", "version") if k in generator
+        )
         or None,
         actions=tuple(a.get("action", "?") for a in actions),
         source_type=source,

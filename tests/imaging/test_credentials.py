@@ -30,9 +30,7 @@ PROMPT = "A teal piggy bank on a desk, soft light"
 
 
 def _settings(chain: Chain, alg: str = "ES256", **extra: object) -> Settings:
-    return Settings(
-        _env_file=None, c2pa_cert=chain.cert, c2pa_key=chain.key, c2pa_alg=alg, **extra
-    )
+    return Settings(_env_file=None, c2pa_cert=chain.cert, c2pa_key=chain.key, c2pa_alg=alg, **extra)
 
 
 def _original(size: tuple[int, int] = (600, 400)) -> bytes:
@@ -218,9 +216,7 @@ def test_signing_identity_follows_the_certificate(chain: Chain, tmp_path: Path) 
     assert "off" in c2pa_signer.describe(Settings(_env_file=None))
 
 
-def test_bad_signer_settings_name_the_variable_never_the_key(
-    chain: Chain, tmp_path: Path
-) -> None:
+def test_bad_signer_settings_name_the_variable_never_the_key(chain: Chain, tmp_path: Path) -> None:
     key_text = chain.key.read_text()
     other = make_chain(tmp_path, "ES256", name="someone else")
     cases = {

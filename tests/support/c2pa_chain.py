@@ -67,11 +67,15 @@ def make_chain(folder: Path, alg: str = "ES256", name: str = "mediagen test sign
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False, **no_usage,
+                digital_signature=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+                **no_usage,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -93,11 +97,15 @@ def make_chain(folder: Path, alg: str = "ES256", name: str = "mediagen test sign
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False, **no_usage,
+                digital_signature=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+                **no_usage,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING]),
             critical=False,
