@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from mediagen.backends.base import GenerationRequest, GenerationResult
+from tests.support.backends import CountingBackend
 
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
@@ -139,3 +142,34 @@ def signer_env(chain: Chain, alg: str = "ES256") -> dict[str, str]:
         "MEDIAGEN_C2PA_KEY": str(chain.key),
         "MEDIAGEN_C2PA_ALG": alg,
     }
+
+
+# -- a backend whose model signs what it returns (as Google's newer image models do) ------
+
+
+class VendorSigningBackend(CountingBackend):
+    """The offline renderer's image, signed by a 'model vendor' chain (created,
+    trainedAlgorithmicMedia): an original that carries its own C2PA manifest."""
+
+    name = "vendor-signing"
+    chain_folder: ClassVar[Path | None] = None  # set by the test: where the vendor chain is
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        from mediagen.imaging import c2pa_signer, credentials
+        from mediagen.imaging.codec import ProcessedImage
+        from mediagen.settings import Settings
+
+        plain = super().generate(request)
+        assert self.chain_folder is not None
+        chain = make_chain(self.chain_folder, name="model vendor")
+        config = c2pa_signer.signer_from_settings(
+            Settings(_env_file=None, c2pa_cert=chain.cert, c2pa_key=chain.key)
+        )
+        assert config is not None
+        signed = credentials.sign(
+            ProcessedImage(plain.data, 0, 0, "png", plain.mime_type, ""),
+            credentials.Credentials("trainedAlgorithmicMedia", "vendor-image-3", self.name, ""),
+            credentials.Processing(cropped=False, resized=False, transcoded=False),
+            config,
+        )
+        return GenerationResult(signed.data, plain.mime_type, self.name, "vendor-image-3", True)
