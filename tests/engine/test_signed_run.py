@@ -75,6 +75,13 @@ def test_web_ready_publishes_signed_files_and_a_new_certificate_re_signs_for_fre
             if out.width < entry.width:  # a rendition was scaled down
                 assert "c2pa.resized" in verdict.actions
 
+    # The key is in no published object: not the manifest, not a file's credentials.
+    key_lines = first_chain.key.read_text().splitlines()[1:-1]
+    for path in (workspace / "bucket").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(line.encode() in data for line in key_lines), path
+
     # Another certificate: every file is signed again from the stored originals.
     second_chain = make_chain(workspace / "certs-b", name="mediagen publisher B")
     _sign_with(second_chain, monkeypatch)
