@@ -6,20 +6,23 @@ file is intact and its signature holds, by a certificate nobody here vouches for
 (a self-signed chain gives that); ``--trust CA.pem`` names the anchors that make it
 ``trusted``. Exit 0 only when every file is valid (or trusted); 1 when one is not;
 2 when one cannot be read. URLs: http(s) (bounded download), or any fsspec URL
-(``s3://bucket/key`` with the usual AWS settings).
+(``s3://bucket/key`` with the usual AWS settings); ``--spec SPEC`` adds every file the
+spec's manifest lists, read from the spec's own bucket with its credentials.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mediagen.cli.console import console, say, user_errors
-from mediagen.errors import ConfigurationError
+from mediagen.errors import ConfigurationError, MediagenError, SpecError
 
 if TYPE_CHECKING:
     from mediagen.imaging.credentials_read import Verdict
@@ -29,7 +32,9 @@ EXIT_INVALID, EXIT_UNREADABLE = 1, 2
 
 
 def verify(
-    targets: Annotated[list[str], typer.Argument(metavar="FILE|URL...", help="Files or URLs.")],
+    targets: Annotated[
+        list[str] | None, typer.Argument(metavar="FILE|URL...", help="Files or URLs.")
+    ] = None,
     trust: Annotated[
         Path | None,
         typer.Option(
@@ -38,9 +43,18 @@ def verify(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="Also every file the spec's manifest lists, read from its bucket."),
+    ] = None,
 ) -> None:
     """Check the C2PA Content Credentials of files: valid, signer, source type, actions."""
     with user_errors():
+        sources: dict[str, Callable[[], bytes]] = {t: partial(_read, t) for t in targets or []}
+        if spec is not None:
+            sources |= _published(spec)
+        if not sources:
+            raise SpecError("name a FILE or URL, or --spec SPEC (nothing to verify)")
         try:
             from mediagen.imaging.credentials_read import verify as read_credentials
         except ImportError:  # pragma: no cover - c2pa is in the `c2pa` and `all` extras
@@ -49,10 +63,10 @@ def verify(
             ) from None
         anchors = trust.read_bytes() if trust else None
     worst = 0
-    for target in targets:
+    for target, read in sources.items():
         try:
-            data = _read(target)
-        except (OSError, ValueError) as exc:
+            data = read()
+        except (OSError, ValueError, MediagenError) as exc:
             say(f"error: {target}: cannot read it ({type(exc).__name__}: {str(exc)[:160]})")
             worst = max(worst, EXIT_UNREADABLE)
             continue
@@ -92,6 +106,26 @@ def _details(verdict: Verdict, trusted_asked: bool) -> list[str]:
     if verdict.failures:
         lines.append(f"failures: {', '.join(verdict.failures)}")
     return lines
+
+
+def _published(spec: Path) -> dict[str, Callable[[], bytes]]:
+    """Every output the spec's manifest lists, by key, read from the spec's bucket."""
+    from mediagen.cli.planning import ensure_bucket, load
+    from mediagen.manifest.model import read_manifest
+    from mediagen.manifest.prefix_owner import claim_of
+    from mediagen.storage.bucket import Bucket
+
+    job_spec = load(spec)
+    bucket = Bucket(ensure_bucket(job_spec))
+    claim = claim_of(job_spec)
+    manifest = read_manifest(bucket, claim.prefix, claim.own)
+    if manifest is None:
+        raise SpecError(f"{spec}: no manifest in its bucket yet (run the spec first)")
+    return {
+        out.key: partial(bucket.get, out.key)
+        for entry in manifest.images.values()
+        for out in entry.outputs
+    }
 
 
 def _read(target: str) -> bytes:

@@ -95,6 +95,10 @@ def test_signed_run_then_verify(
     assert "signer: mediagen publisher" in verified.stdout
     assert "source: algorithmicMedia by offline" in verified.stdout
     assert "c2pa.created" in verified.stdout and "c2pa.transcoded" in verified.stdout
+    # Every file the manifest lists, read from the spec's bucket by key.
+    by_spec = mediagen(project, "verify", "--spec", SPEC)
+    assert by_spec.returncode == 0, by_spec.stdout + by_spec.stderr
+    assert by_spec.stdout.count("valid web-ready/") == len(files)
     trusted = mediagen(project, "verify", "--trust", str(chain.ca), str(files[0]))
     assert trusted.returncode == 0 and trusted.stdout.startswith("trusted "), trusted.stdout
 
@@ -117,6 +121,8 @@ def test_signed_run_then_verify(
 
     missing = mediagen(project, "verify", str(project / "nope.png"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+    nothing = mediagen(project, "verify")
+    assert nothing.returncode == 2 and "nothing to verify" in nothing.stderr
 
 
 def test_a_key_that_is_not_the_certificates_exits_2_without_the_key(project: Path) -> None:
