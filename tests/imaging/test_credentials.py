@@ -240,3 +240,16 @@ def test_bad_signer_settings_name_the_variable_never_the_key(chain: Chain, tmp_p
         )
     assert "c2VjcmV0LWJ5dGVz" not in str(caught.value)
     assert "MEDIAGEN_C2PA_KEY" in str(caught.value)
+
+
+def test_a_callback_named_module_colon_attr_loads_in_any_process(chain: Chain) -> None:
+    # Importable by name, so a Dask worker or a deployment's run finds it too.
+    config = c2pa_signer.signer_from_settings(
+        Settings(_env_file=None, c2pa_cert=chain.cert, c2pa_signer="hmac:digest")
+    )
+    assert config is not None and config.callback == "hmac:digest"
+    for bad in ("no_such_module_here:sign", "unregistered-name", "json:__doc__"):
+        with pytest.raises(ConfigurationError, match="MEDIAGEN_C2PA_SIGNER"):
+            c2pa_signer.signer_from_settings(
+                Settings(_env_file=None, c2pa_cert=chain.cert, c2pa_signer=bad)
+            )
