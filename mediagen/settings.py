@@ -168,6 +168,27 @@ class Settings(SpecCaps):
         None, validation_alias=AliasChoices("DO_SPACES_SECRET", "MEDIAGEN_DO_SPACES_SECRET")
     )
 
+    # -- C2PA Content Credentials (see mediagen/imaging/c2pa_signer.py, docs/provenance.md) ---
+    # Unset: nothing is signed (XMP only). The key's path is a path, never the key: the key
+    # itself is read when signing and never logged, recorded or shown in an error.
+    c2pa_cert: Path | None = Field(
+        None, description="PEM certificate chain (signing certificate first) for C2PA signing."
+    )
+    c2pa_key: Path | None = Field(
+        None, description="PEM private key of the C2PA signing certificate (or use C2PA_SIGNER)."
+    )
+    c2pa_alg: Literal["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "Ed25519"] = Field(
+        "ES256", description="C2PA signature algorithm; must match the key."
+    )
+    c2pa_tsa_url: str | None = Field(
+        None, description="RFC 3161 timestamp authority URL for C2PA signatures (optional)."
+    )
+    c2pa_signer: str | None = Field(
+        None,
+        description="'module:callable' that signs bytes (a key in a KMS) instead of C2PA_KEY; "
+        "the certificate chain still comes from C2PA_CERT.",
+    )
+
     # -- one run per spec (see mediagen/storage/lease.py) -----------------------------------
     if_running: Literal["wait", "refuse"] = Field(
         "wait",
@@ -209,7 +230,7 @@ class Settings(SpecCaps):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("storage_endpoint_url")
+    @field_validator("storage_endpoint_url", "c2pa_tsa_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not limits.is_http_url(value):

@@ -20,6 +20,7 @@ import typer
 from mediagen.cli import check_commands, generate_command, publish_commands, submit_command
 from mediagen.cli import models as cli_models
 from mediagen.cli.console import configure_logging
+from mediagen.cli.verify_command import verify
 
 app = typer.Typer(
     name="mediagen",
@@ -47,6 +48,7 @@ app.command()(submit_command.submit)
 app.command()(check_commands.schema)
 app.command()(generate_command.generate)
 app.command()(cli_models.models)  # `mediagen models`: the model catalogue
+app.command()(verify)  # `mediagen verify`: C2PA Content Credentials
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mediagen.cli.console import brand_cell, console, formats_cell, user_errors
 from mediagen.cli.planning import DeliveryOption, SpecArg, ensure_bucket, load, plan_spec
+from mediagen.imaging import c2pa_signer
 from mediagen.manifest import prefix_owner
 from mediagen.plan import preflight
 from mediagen.plan.jobs import expand_spec, prefix_of
@@ -35,7 +36,8 @@ def validate(
     checks = []
     with user_errors():
         job_spec = load(spec)
-        jobs = expand_spec(job_spec, get_settings())
+        settings = get_settings()
+        jobs = expand_spec(job_spec, settings)
         if check_storage:  # before any "ok": a bucket that fails says so, and only that
             from mediagen.plan.storage_check import check_storage as run_checks
 
@@ -44,6 +46,7 @@ def validate(
                 prefix_owner.claim_of(job_spec),
             )  # fmt: skip
     console.print(f"[green]ok[/] {spec}: spec {job_spec.name!r}, {len(jobs)} image(s)")
+    console.print(c2pa_signer.describe(settings), highlight=False, soft_wrap=True)
     if check_storage:
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[yellow]warning[/]"

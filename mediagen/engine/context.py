@@ -107,6 +107,7 @@ class Processed:
     seconds: float
     # Per-image facts (placeholders, colours, brand fit, alt text): on the first output only.
     facts: ImageFacts | None = None
+    signer: str | None = None  # C2PA: the signing certificate's subject (None: not signed)
 
 
 __all__ = ["Generated", "Processed", "RunContext"]

@@ -18,6 +18,7 @@ from dataclasses import replace
 from mediagen._version import GENERATOR
 from mediagen.engine.alt_text import alt_text_of
 from mediagen.engine.context import Generated, Processed, RunContext
+from mediagen.engine.credentials import signer_for
 from mediagen.engine.run import Run
 from mediagen.errors import BadAnswerError, ProcessingError
 from mediagen.imaging import pixel_budget
@@ -81,6 +82,7 @@ def _process(
         image_id=job.id,
     )
     folder = scratch.scratch_dir()
+    signer = signer_for(job, generated, original, run.settings)  # C2PA; None: XMP only
     out = []
     try:
         prepared = PreparedImage(original, job.request.width, job.request.height, job.focal_point)
@@ -104,6 +106,8 @@ def _process(
             started = time.perf_counter()
             try:
                 image = prepared.render(output.spec, provenance, alt.text or "")
+                if signer is not None:  # before the file exists: nothing is uploaded unsigned
+                    image = signer.sign(image, prepared)
             except ProcessingError:
                 run.emit(job.id, "failed")
                 raise
@@ -127,6 +131,7 @@ def _process(
                     content_type=image.content_type,
                     seconds=time.perf_counter() - started,
                     facts=None if out else facts,
+                    signer=signer.subject if signer else None,
                 )
             )
     return out

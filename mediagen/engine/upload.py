@@ -75,6 +75,8 @@ def upload(
                 sha256=item.sha256,
                 content_type=item.content_type,
                 out_key=item.out_key,
+                signed=item.signer is not None,
+                signer=item.signer,
             )
         )
     facts = next((p.facts for p in processed if p.facts is not None), None)

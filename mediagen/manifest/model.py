@@ -43,6 +43,9 @@ class OutputEntry(BaseModel):
     sha256: str
     content_type: str
     out_key: str
+    # C2PA Content Credentials: signed before upload, and by whom (the certificate's subject).
+    signed: bool = False
+    signer: str | None = None
 
 
 class ColorEntry(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
 from mediagen.errors import SpecError
+from mediagen.imaging.c2pa_signer import SigningIdentity, signer_from_settings
 from mediagen.imaging.codec import OutputSpec
 from mediagen.imaging.crops import DEFAULT_FOCAL
 from mediagen.imaging.crops import normalize as normalize_focal
@@ -64,6 +65,19 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Signing:
+    """How an image's outputs are signed (it is in their out_keys: a new signer re-signs)."""
+
+    chain_sha256: str
+    alg: str
+    include_prompt: bool = False
+
+    def key_part(self) -> dict[str, Any]:
+        part: dict[str, Any] = {"signer": self.chain_sha256, "alg": self.alg}
+        return {**part, "prompt": True} if self.include_prompt else part
+
+
+@dataclass(frozen=True)
 class ImageJob:
     """One image, every option resolved. Small and picklable: tasks pass it around."""
 
@@ -84,6 +98,8 @@ class ImageJob:
     brand_check: BrandCheck | None = None
     picture_sizes: str = "100vw"
     facts_key: str = ""  # changes when placeholders/colours/brand fit/snippets must be redone
+    # C2PA (issue 18): the signer's identity and what the manifest says; None: not signed.
+    signing: Signing | None = None
 
     @property
     def prompt(self) -> str:
@@ -112,6 +128,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
     backend_class.own_settings(settings)  # its own settings, checked now: a bad one fails here
     default_model = backend_class.default_model
     prefix = prefix_of(spec)
+    signer = signer_from_settings(settings)  # None: nothing is signed
     jobs: list[ImageJob] = []
     unsupported: list[str] = []
     for instance in instances:
@@ -123,8 +140,9 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
                 update={"alt_text": fill_template(image.alt_text, instance.variables)}
             )
         job = _make_job(
-            spec, instance.id, instance.subject, options, backend, default_model, prefix
-        )
+            spec, instance.id, instance.subject, options, backend, default_model, prefix,
+            signer.identity if signer else None,
+        )  # fmt: skip
         problem = backend_class.check_request(job.request)  # e.g. a model shut down
         if problem:
             unsupported.append(f"images[{instance.index}] ({job.id}): {problem}")
@@ -163,6 +181,7 @@ def _make_job(
     backend: str,
     default_model: str,
     prefix: str,
+    signer: SigningIdentity | None = None,
 ) -> ImageJob:
     size = options.size
     if isinstance(size, CustomSize):
@@ -206,6 +225,11 @@ def _make_job(
         extra["focal"] = focal
     if alt_marker is not None:
         extra["alt"] = alt_marker  # alt text is written into every file's XMP
+    signing = None
+    if signer is not None:
+        prompt = bool(options.provenance and options.provenance.include_prompt)
+        signing = Signing(signer.chain_sha256, signer.alg, prompt)
+        extra["c2pa"] = signing.key_part()  # each file is signed: a new signer, new files
     formats = options.formats or ["png"]
     specs = [OutputSpec(width, height, fmt, level.encoder_quality) for fmt in formats]
     variants = options.variants
@@ -260,6 +284,7 @@ def _make_job(
         brand_check=check,
         picture_sizes=sizes,
         facts_key=facts_key,
+        signing=signing,
     )
 
 

@@ -27,6 +27,7 @@ from mediagen.spec.base import ID_RULES, HexColor, ModelName, Slug, SpecModel, i
 from mediagen.spec.delivery import DELIVERY_HELP, Delivery
 from mediagen.spec.diagnostics import HEX_RE, describe, did_you_mean
 from mediagen.spec.formats import OutputFormat, normalize_formats
+from mediagen.spec.provenance import ProvenanceOptions
 from mediagen.spec.schema import SIZE_NAMES, brand_color_schema, formats_schema, size_schema
 from mediagen.spec.vocabulary import MAX_SIDE, MIN_SIDE, Quality, SizePreset, Theme
 
@@ -227,6 +228,7 @@ class ImageOptions(SpecModel):
         json_schema_extra=_focal_schema,
     )
     brand_fit: BrandFitCheck | None = None
+    provenance: ProvenanceOptions | None = None  # what C2PA manifests say (spec/provenance.py)
     alt_text: str | None = Field(
         None,
         min_length=1,
