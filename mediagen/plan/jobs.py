@@ -36,6 +36,7 @@ from mediagen.spec.diagnostics import clean_loc, error_message, field_path
 from mediagen.spec.formats import EXTENSIONS
 from mediagen.spec.limits import Limits
 from mediagen.spec.models import CustomSize, FocalXY, ImageOptions, JobSpec
+from mediagen.spec.selection import DEFAULT_CANDIDATES, DEFAULT_PICK
 from mediagen.spec.templates import expand_images, fill_template
 from mediagen.spec.vocabulary import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 
@@ -48,6 +49,9 @@ DEFAULT_OPTIONS = ImageOptions(
     constraints=[],
     tags=[],
     metadata={},
+    candidates=DEFAULT_CANDIDATES,
+    pick=DEFAULT_PICK,
+    keep_candidates=False,
 )
 
 
@@ -82,6 +86,10 @@ class ImageJob:
     brand_check: BrandCheck | None = None
     picture_sizes: str = "100vw"
     facts_key: str = ""  # changes when placeholders/colours/brand fit/snippets must be redone
+    # Candidates (issue 17, mediagen.spec.selection): how many generations, how one is chosen.
+    candidates: int = 1
+    pick: str = "auto"  # a PickMode value
+    keep_candidates: bool = False
 
     @property
     def prompt(self) -> str:
@@ -252,6 +260,9 @@ def _make_job(
         brand_check=check,
         picture_sizes=sizes,
         facts_key=facts_key,
+        candidates=options.candidates or DEFAULT_CANDIDATES,
+        pick=str(options.pick or DEFAULT_PICK),
+        keep_candidates=bool(options.keep_candidates),
     )
 
 
