@@ -66,6 +66,17 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Keying:
+    """What an image's keys hash besides its request: enough to re-key the job for another
+    request (a candidate's seed, a reviewer's note: :mod:`mediagen.plan.candidates`)."""
+
+    prefix: str
+    naming: str  # storage.naming: 'hashed' | 'stable'
+    out_extra: dict[str, Any]  # processing inputs of every out_key (focal, alt)
+    facts: dict[str, Any]  # the inputs of facts_key besides the gen_key
+
+
+@dataclass(frozen=True)
 class ImageJob:
     """One image, every option resolved. Small and picklable: tasks pass it around."""
 
@@ -90,6 +101,7 @@ class ImageJob:
     candidates: int = 1
     pick: str = "auto"  # a PickMode value
     keep_candidates: bool = False
+    keying: Keying | None = None
 
     @property
     def prompt(self) -> str:
@@ -233,16 +245,16 @@ def _make_job(
     if options.brand_fit is not None:
         check = BrandCheck(options.brand_fit.max_delta_e, options.brand_fit.min_score)
     sizes = variants.sizes if variants is not None else "100vw"
-    facts_key = keys.facts_key_for(
-        gen_key,
-        v=FACTS_VERSION,
-        size=[width, height],
-        focal=focal,
-        brand=[hex_ for hex_, _ in brand],
-        check=[check.max_delta_e, check.min_score] if check else None,
-        sizes=sizes,
-        alt=alt_marker,
-    )
+    facts_inputs = {
+        "v": FACTS_VERSION,
+        "size": [width, height],
+        "focal": focal,
+        "brand": [hex_ for hex_, _ in brand],
+        "check": [check.max_delta_e, check.min_score] if check else None,
+        "sizes": sizes,
+        "alt": alt_marker,
+    }
+    facts_key = keys.facts_key_for(gen_key, **facts_inputs)
     return ImageJob(
         id=image_id,
         subject=subject,
@@ -263,6 +275,7 @@ def _make_job(
         candidates=options.candidates or DEFAULT_CANDIDATES,
         pick=str(options.pick or DEFAULT_PICK),
         keep_candidates=bool(options.keep_candidates),
+        keying=Keying(prefix, spec.storage.naming, extra, facts_inputs),
     )
 
 
