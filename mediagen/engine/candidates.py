@@ -78,6 +78,7 @@ class Candidate:
     score: scoring.Score | None
     cost_usd: float = 0.0
     error: str | None = None  # why it has no original (blocked, failed)
+    original_key: str | None = None  # a loser's, from the pick record (maybe pruned since)
 
     @property
     def usable(self) -> bool:
@@ -201,7 +202,8 @@ def gather(job: ImageJob, ctx: RunContext, run: Run) -> CandidateSet:
         old = recorded.get(index)
         if chosen is not None and index != chosen and old and old.get("score") is not None:
             score = scoring.Score(old["score"], old.get("signals", {}), old.get("score_version", 0))
-            return Candidate(index, candidate_job, None, score, old.get("cost_usd", 0.0))
+            return Candidate(index, candidate_job, None, score, old.get("cost_usd", 0.0),
+                             original_key=old.get("original_key"))  # fmt: skip
         try:
             made = generate(candidate_job, ctx, run)
         except Exception as exc:
@@ -359,7 +361,7 @@ def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any
         "index": candidate.index,
         "seed": candidate.job.request.seed,
         "gen_key": candidate.job.gen_key,
-        "original_key": made.original_key if made else None,
+        "original_key": made.original_key if made else candidate.original_key,
         "score": score.total if score else None,
         "signals": dict(score.signals) if score else {},
         "score_version": score.version if score else None,

@@ -11,33 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
-from mediagen import backends
 from mediagen.engine.candidates import Decision, decide, gather
 from mediagen.engine.context import RunContext
-from mediagen.engine.orchestrate import run_spec
-from mediagen.manifest.model import Manifest, read_manifest
 from mediagen.manifest.prune import prune
 from mediagen.plan.candidates import candidate_jobs, candidate_seeds, rekey
-from mediagen.plan.diff import make_plan
-from mediagen.plan.jobs import ImageJob, expand_spec
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
 from mediagen.storage.bucket import Bucket
 from tests.support.backends import CountingBackend
-from tests.support.candidate_backends import SeedPaintBackend
+from tests.support.candidates import SeedPaintBackend, colour_of, jobs_of, paint, run
+from tests.support.candidates import files as bucket_files
 
 TEAL, RED, BLUE = "#0A7B83", "#D0312D", "#2A52BE"
-
-
-@pytest.fixture
-def seedpaint(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> type[SeedPaintBackend]:
-    monkeypatch.setitem(
-        backends.BUILTIN_BACKENDS, "seedpaint", "tests.support.candidate_backends:SeedPaintBackend"
-    )
-    monkeypatch.setattr(SeedPaintBackend, "colours", {})
-    return SeedPaintBackend
 
 
 def spec_of(backend: str = "seedpaint", **image: Any) -> dict[str, Any]:
@@ -46,39 +32,13 @@ def spec_of(backend: str = "seedpaint", **image: Any) -> dict[str, Any]:
             **options}]}  # fmt: skip
 
 
-def jobs_of(spec: dict[str, Any]) -> list[ImageJob]:
-    return expand_spec(parse_spec(spec), get_settings())
-
-
-def run(spec: dict[str, Any]) -> tuple[Manifest, dict[str, int]]:
-    """One run of ``spec`` against the last manifest; returns it and the plan's counts."""
-    settings = get_settings()
-    job_spec = parse_spec(spec)
-    ctx = RunContext.for_spec(job_spec, settings, run_id="r")
-    previous = read_manifest(_bucket(ctx), ctx.prefix)
-    plan = make_plan(expand_spec(job_spec, settings), previous, settings)
-    with ctx.new_run(settings) as engine_run:
-        manifest = run_spec(plan, ctx, engine_run, previous)
-    return manifest, plan.counts()
-
-
 def _bucket(ctx: RunContext) -> Bucket:
     with ctx.new_run(get_settings()) as engine_run:
         return engine_run.bucket(ctx.bucket)
 
 
 def files(workspace: Path) -> set[str]:
-    root = workspace / "bucket"
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-
-
-def colour_of(path: Path) -> tuple[int, ...]:
-    with Image.open(path) as image:
-        return image.convert("RGB").getpixel((image.width // 2, image.height // 2))  # type: ignore[return-value]
-
-
-def paint(job: ImageJob, *colours: str) -> None:
-    SeedPaintBackend.colours.update(dict(zip(candidate_seeds(job), colours, strict=True)))
+    return bucket_files(workspace / "bucket")
 
 
 # -- keys -------------------------------------------------------------------------------
@@ -210,6 +170,13 @@ def test_keep_candidates_keeps_them_from_prune(
     originals = {c.original_key for c in entry.candidates}
     assert not originals & set(manifest.orphaned_keys)
     bucket = _bucket(RunContext.for_spec(parse_spec(spec_of()), get_settings(), run_id="p"))
+    prune(bucket, "cands", dry_run=False)
+    assert originals <= files(workspace)
+    # Re-made for a new format from the recorded choice: the kept ones stay kept.
+    manifest, counts = run(spec_of(keep_candidates=True, formats=["webp"]))
+    assert counts["changed"] == 1 and SeedPaintBackend.total() == 3
+    assert {c.original_key for c in manifest.images["coin"].candidates} == originals
+    assert not originals & set(manifest.orphaned_keys)
     prune(bucket, "cands", dry_run=False)
     assert originals <= files(workspace)
 
