@@ -44,7 +44,12 @@ from mediagen.engine.generate import generate
 from mediagen.engine.process import process
 from mediagen.engine.run import Run
 from mediagen.engine.upload import upload
-from mediagen.errors import BudgetExceededError, MediagenError, RunInterruptedError
+from mediagen.errors import (
+    BudgetExceededError,
+    MediagenError,
+    PermanentError,
+    RunInterruptedError,
+)
 from mediagen.imaging import pixel_budget, scoring
 from mediagen.imaging.answer_check import inspect as inspect_image
 from mediagen.imaging.colors import DEFAULT_MAX_DELTA_E
@@ -103,7 +108,8 @@ class CandidateSet:
         """The index of the best-scoring usable candidate (ties: the lowest index)."""
         usable = [c for c in self.candidates if c.usable]
         if not usable:
-            raise MediagenError(f"image {self.job.id!r}: no candidate could be made")
+            errors = "; ".join(f"#{c.index}: {c.error}" for c in self.candidates if c.error)
+            raise PermanentError(f"no candidate could be made ({errors or 'none scored'})")
         winner = scoring.best([c.score for c in usable])  # type: ignore[misc]
         return usable[winner].index
 
@@ -146,9 +152,15 @@ def generate_any(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
     ):
         if job.pick == "review":
             raise AwaitingReview(f"waiting for a review of {len(cset.candidates)} candidate(s)")
-        chosen = cset.best()
+        try:
+            chosen = cset.best()
+        except PermanentError:
+            run.emit(job.id, "failed")
+            raise
         cset = _record(run, ctx, cset, chosen, "auto", AUTO_BY)
-    return picked(cset, chosen, ctx, run)
+    result = picked(cset, chosen, ctx, run)
+    run.emit(job.id, "generated")
+    return result
 
 
 def chosen_job(job: ImageJob, generated: Generated) -> ImageJob:
@@ -196,6 +208,7 @@ def gather(job: ImageJob, ctx: RunContext, run: Run) -> CandidateSet:
     record = read_record(run.bucket(ctx.bucket), key)
     recorded = {c["index"]: c for c in (record or {}).get("candidates", [])}
     chosen = record.get("chosen") if record else None
+    quiet = _Quiet(run)  # one image's progress, not one event per candidate
 
     def one(index: int) -> Candidate:
         candidate_job = jobs[index]
@@ -205,7 +218,7 @@ def gather(job: ImageJob, ctx: RunContext, run: Run) -> CandidateSet:
             return Candidate(index, candidate_job, None, score, old.get("cost_usd", 0.0),
                              original_key=old.get("original_key"))  # fmt: skip
         try:
-            made = generate(candidate_job, ctx, run)
+            made = generate(candidate_job, ctx, quiet)
         except Exception as exc:
             if _stops_run(exc):
                 raise
@@ -275,7 +288,7 @@ def with_note(job: ImageJob, note: str) -> ImageJob:
 def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked:
     """The :class:`Picked` of candidate ``chosen`` (its original made again if it is gone)."""
     winner = cset.candidates[chosen]
-    made = winner.generated or generate(winner.job, ctx, run)
+    made = winner.generated or generate(winner.job, ctx, _Quiet(run))
     now_paid = [c for c in cset.candidates if c.generated is not None and not c.generated.reused]
     paid_by = ctx.run_id if now_paid else made.cost_run_id
     fields = {k: v for k, v in asdict(made).items() if k in Generated.__dataclass_fields__}
@@ -369,6 +382,19 @@ def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any
         "reused": bool(made and made.reused),
         "chosen": candidate.index == chosen,
     }
+
+
+class _Quiet:
+    """The run, without progress events: a candidate is not an image of the run."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)
+
+    def emit(self, image_id: str, event: str) -> None:
+        return None
 
 
 def _stops_run(exc: BaseException) -> bool:

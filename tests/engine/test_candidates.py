@@ -14,6 +14,8 @@ import pytest
 
 from mediagen.engine.candidates import Decision, decide, gather
 from mediagen.engine.context import RunContext
+from mediagen.engine.decisions import apply_decisions
+from mediagen.engine.orchestrate import make_image
 from mediagen.manifest.prune import prune
 from mediagen.plan.candidates import candidate_jobs, candidate_seeds, rekey
 from mediagen.settings import get_settings
@@ -229,3 +231,76 @@ def test_reject_returns_the_image_with_the_note_and_skip_records_nothing(
     assert cset.record and cset.record["decision"] == "reject" and cset.chosen is None
     bucket_record = json.loads((workspace / "bucket" / cset.record_key).read_bytes())
     assert bucket_record["note"] == "less  red" and bucket_record["by"] == "ana"
+
+
+def test_a_review_pass_approves_rejects_with_a_note_and_skips(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of(pick="review")
+    spec["images"] += [
+        {**spec["images"][0], "id": "jar", "prompt": "a jar"},
+        {**spec["images"][0], "id": "box", "prompt": "a box"},
+    ]
+    coin, jar, box = jobs_of(spec)
+    paint(coin, RED, BLUE, TEAL)
+    settings = get_settings()
+    ctx = RunContext.for_spec(parse_spec(spec), settings, run_id="review")
+    with ctx.new_run(settings) as engine_run:
+        decisions = {
+            "coin": Decision("approve", 2, by="ana"),
+            "jar": Decision("reject", note="no lid", by="ana"),
+            "box": Decision("skip", by="ana"),
+        }
+        reviewed = apply_decisions([coin, jar, box], ctx, engine_run, decisions)
+    entries = reviewed.entries
+    assert entries["coin"].status == "ok" and entries["coin"].pick is not None
+    assert (entries["coin"].pick.chosen, entries["coin"].pick.by) == (2, "ana")
+    assert colour_of(workspace / "bucket" / entries["coin"].outputs[0].key) == (0x0A, 0x7B, 0x83)
+    # rejected: made again with the note, its 3 new candidates wait for a decision
+    assert entries["jar"].status == "pending" and not entries["jar"].outputs
+    noted = reviewed.regenerate["jar"]
+    assert noted.prompt.endswith("Reviewer note: no lid")
+    assert SeedPaintBackend.calls[noted.prompt] == 3
+    assert entries["box"].status == "pending"  # skipped: asked again next time
+    assert SeedPaintBackend.calls[coin.prompt] == 3 and SeedPaintBackend.calls[box.prompt] == 3
+
+
+def test_a_candidate_the_backend_refuses_is_left_out_of_the_pick(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of()
+    [job] = jobs_of(spec)
+    paint(job, TEAL, "blocked", RED)
+    manifest, _ = run(spec)
+    entry = manifest.images["coin"]
+    assert entry.status == "ok" and entry.pick is not None and entry.pick.chosen == 0
+    assert entry.candidates[1].score is None and entry.candidates[1].original_key is None
+
+
+def test_progress_hears_one_image_not_each_candidate(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of()
+    [job] = jobs_of(spec)
+    paint(job, TEAL, "blocked", RED)
+    heard: list[tuple[str, str]] = []
+    settings = get_settings()
+    ctx = RunContext.for_spec(parse_spec(spec), settings, run_id="events")
+    with ctx.new_run(settings) as engine_run:
+        engine_run.subscribe(lambda image, event: heard.append((image, event)))
+        entry = make_image(job, ctx, engine_run)
+    assert entry.status == "ok"
+    assert heard == [("coin", "generated"), ("coin", "published")]
+
+
+def test_an_image_none_of_whose_candidates_can_be_made_fails_once(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of(candidates=2)
+    [job] = jobs_of(spec)
+    paint(job, "blocked", "blocked")
+    manifest, _ = run(spec)
+    entry = manifest.images["coin"]
+    assert entry.status == "failed" and not entry.outputs
+    assert "no candidate could be made" in (entry.error or "")
+    assert SeedPaintBackend.total() == 2

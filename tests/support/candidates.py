@@ -13,6 +13,7 @@ from mediagen.backends.base import GenerationRequest, GenerationResult
 from mediagen.backends.offline import render_size
 from mediagen.engine.context import RunContext
 from mediagen.engine.orchestrate import run_spec
+from mediagen.errors import BlockedError
 from mediagen.manifest.model import Manifest, read_manifest
 from mediagen.plan.candidates import candidate_seeds
 from mediagen.plan.diff import make_plan
@@ -24,7 +25,8 @@ from tests.support.backends import CountingBackend
 
 
 class SeedPaintBackend(CountingBackend):
-    """A flat image in the colour the test assigned to the request's seed (grey otherwise);
+    """A flat image in the colour the test assigned to the request's seed (grey otherwise;
+    ``"blocked"``: a safety refusal);
     counts its calls like :class:`CountingBackend` (one cent each, so costs show)."""
 
     name = "seedpaint"
@@ -33,8 +35,10 @@ class SeedPaintBackend(CountingBackend):
     def generate(self, request: GenerationRequest) -> GenerationResult:
         with self._lock:
             type(self).calls[request.prompt] += 1
-        buffer = io.BytesIO()
         colour = self.colours.get(request.seed, "#808080")
+        if colour == "blocked":
+            raise BlockedError("IMAGE_SAFETY", "scripted block")
+        buffer = io.BytesIO()
         Image.new("RGB", render_size(request.width, request.height), colour).save(buffer, "PNG")
         return GenerationResult(
             buffer.getvalue(), "image/png", self.name, "paint", False, cost_usd=0.01
