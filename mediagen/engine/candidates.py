@@ -13,12 +13,9 @@ chain; only its generate stage differs (:func:`generate_any`):
    (:func:`chosen_job` re-keys the job), and :func:`annotate` adds every candidate's
    score and the choice to the manifest entry.
 
-**The pick record** (``{prefix}/_originals/{gen_key_0}.pick-{h16}.json``, private):
-every candidate's seed, gen_key, original, score and cost, and the choice, its
-decision, who made it and when. Keyed by the candidates' gen_keys and the pick
-mode (and the score version, for ``auto``): the same candidates give the same
-choice without scoring again, a person's approval is sticky, and once prune removed
-the losers' originals a re-run needs only the chosen one.
+**The pick record** (:mod:`mediagen.engine.pick_record`): every candidate's score
+and the choice, stored privately beside candidate 0's original; the same candidates
+give the same choice, an approval is sticky, and pruned losers are never made again.
 
 **The seam for review** (``pick: review``): :func:`gather` makes and scores the
 candidates without choosing; :func:`decide` takes a person's :class:`Decision`
@@ -30,17 +27,16 @@ and the terminal UI are built on these two functions (see
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from mediagen.engine.context import Generated, Processed, RunContext
 from mediagen.engine.entries import is_abort
 from mediagen.engine.generate import generate
+from mediagen.engine.pick_record import read_record, record_key, write_record
 from mediagen.engine.process import process
 from mediagen.engine.run import Run
 from mediagen.engine.upload import upload
@@ -54,16 +50,12 @@ from mediagen.imaging import pixel_budget, scoring
 from mediagen.imaging.answer_check import inspect as inspect_image
 from mediagen.imaging.colors import DEFAULT_MAX_DELTA_E
 from mediagen.manifest.model import CandidateEntry, ImageEntry, PickEntry
-from mediagen.plan import keys
 from mediagen.plan.candidates import candidate_jobs, has_choice, rekey
 from mediagen.plan.jobs import ImageJob
 from mediagen.reasons import short_reason
-from mediagen.storage.bucket import Bucket
 
 logger = logging.getLogger("mediagen")
 
-PICK_MARK = ".pick-"  # {original base of candidate 0}.pick-{h16}.json
-RECORD_VERSION = 1
 AUTO_BY = "mediagen"  # who made an automatic pick
 MAX_PARALLEL = 4  # candidates of one image generated at once (the run's slots still bound it)
 
@@ -316,30 +308,6 @@ def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked
     )
 
 
-# -- the pick record --------------------------------------------------------------------
-
-
-def record_key(job: ImageJob, gen_keys: Sequence[str]) -> str:
-    """Where the pick record of these candidates is (beside candidate 0's original)."""
-    identity: dict[str, Any] = {"candidates": list(gen_keys), "pick": job.pick}
-    if job.pick == "auto":
-        identity["score"] = scoring.SCORE_VERSION  # a person's choice outlives a new score
-    base = job.original_key  # candidate 0 is the job itself
-    return f"{base}{PICK_MARK}{keys.canonical_hash(identity)[:16]}.json"
-
-
-def read_record(bucket: Bucket, key: str) -> dict[str, Any] | None:
-    """The pick record at ``key``, or ``None`` (absent, or not one of ours)."""
-    try:
-        record = json.loads(bucket.get(key))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
-        logger.warning("unreadable pick record %s: choosing again", key)
-        return None
-    return record if isinstance(record, dict) and record.get("v") == RECORD_VERSION else None
-
-
 def _record(
     run: Run,
     ctx: RunContext,
@@ -350,19 +318,17 @@ def _record(
     at: datetime | None = None,
     note: str = "",
 ) -> CandidateSet:
-    record = {
-        "v": RECORD_VERSION,
-        "image_id": cset.job.id,
-        "mode": cset.job.pick,
-        "chosen": chosen,
-        "decision": decision,
-        "by": by or None,
-        "at": (at or datetime.now(UTC)).isoformat(),
-        "note": note or None,
-        "candidates": [_candidate_fields(c, chosen) for c in cset.candidates],
-    }
-    run.bucket(ctx.bucket).put(
-        cset.record_key, json.dumps(record).encode(), content_type="application/json", public=False
+    record = write_record(
+        run.bucket(ctx.bucket),
+        cset.record_key,
+        image_id=cset.job.id,
+        mode=cset.job.pick,
+        chosen=chosen,
+        decision=decision,
+        by=by,
+        at=at,
+        note=note,
+        candidates=[_candidate_fields(c, chosen) for c in cset.candidates],
     )
     return replace(cset, record=record)
 
@@ -414,8 +380,6 @@ __all__ = [
     "generate_any",
     "picked",
     "process_any",
-    "read_record",
-    "record_key",
     "score_original",
     "upload_any",
     "with_note",
