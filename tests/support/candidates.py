@@ -1,5 +1,5 @@
 """Candidates in tests: a backend whose picture depends on the request's seed (candidates
-of known colours), and a run of a spec against its last manifest."""
+of known colours; the ``seedpaint`` fixture), and a run of a spec against its last manifest."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import io
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from PIL import Image
 
+from mediagen import backends
 from mediagen.backends.base import GenerationRequest, GenerationResult
 from mediagen.backends.offline import render_size
 from mediagen.engine.context import RunContext
@@ -86,3 +88,13 @@ def colour_of(data: bytes | Path) -> tuple[int, ...]:
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     with Image.open(source) as image:
         return image.convert("RGB").getpixel((image.width // 2, image.height // 2))  # type: ignore[return-value]
+
+
+@pytest.fixture
+def seedpaint(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> type[SeedPaintBackend]:
+    """The ``seedpaint`` backend (candidates of known colours), no colours assigned yet."""
+    monkeypatch.setitem(
+        backends.BUILTIN_BACKENDS, "seedpaint", "tests.support.candidates:SeedPaintBackend"
+    )
+    monkeypatch.setattr(SeedPaintBackend, "colours", {})
+    return SeedPaintBackend
