@@ -16,6 +16,7 @@ from mediagen.engine.candidates import Decision, decide, gather
 from mediagen.engine.context import RunContext
 from mediagen.engine.decisions import apply_decisions
 from mediagen.engine.orchestrate import make_image
+from mediagen.manifest.prefix_owner import Claim
 from mediagen.manifest.prune import prune
 from mediagen.plan.candidates import candidate_jobs, candidate_seeds, rekey
 from mediagen.settings import get_settings
@@ -304,3 +305,30 @@ def test_an_image_none_of_whose_candidates_can_be_made_fails_once(
     assert entry.status == "failed" and not entry.outputs
     assert "no candidate could be made" in (entry.error or "")
     assert SeedPaintBackend.total() == 2
+
+
+def test_pruning_a_loser_never_deletes_another_specs_image(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    storage = {"prefix": "shared", "shared_prefix": True}
+    mine = {**spec_of(), "name": "mine", "storage": storage}
+    [job] = jobs_of(mine)
+    paint(job, RED, BLUE, TEAL)  # candidate 2 wins; 0 and 1 are released
+    # Another spec on the prefix asks exactly candidate 1's request: one shared original.
+    theirs = {**spec_of(candidates=1, seed=candidate_seeds(job)[1]), "name": "theirs",
+              "storage": storage}  # fmt: skip
+    [their_job] = jobs_of(theirs)
+    assert their_job.gen_key == candidate_jobs(job)[1].gen_key
+    their_manifest, _ = run(theirs)
+    shared_original = their_manifest.images["coin"].original_key
+    manifest, _ = run(mine)
+    entry = manifest.images["coin"]
+    assert entry.pick and entry.pick.chosen == 2
+    assert shared_original in {c.original_key for c in entry.candidates if not c.chosen}
+    assert shared_original in manifest.orphaned_keys  # released by mine, used by theirs
+    bucket = _bucket(RunContext.for_spec(parse_spec(mine), get_settings(), run_id="p"))
+    deletion = prune(bucket, "shared", dry_run=False, claim=Claim("shared", "mine", True))
+    assert shared_original not in deletion.keys and shared_original in files(workspace)
+    loser = entry.candidates[0].original_key
+    assert loser in deletion.keys and loser not in files(workspace)
+    assert all(o.key in files(workspace) for o in their_manifest.images["coin"].outputs)
