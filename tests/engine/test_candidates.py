@@ -332,3 +332,16 @@ def test_pruning_a_loser_never_deletes_another_specs_image(
     loser = entry.candidates[0].original_key
     assert loser in deletion.keys and loser not in files(workspace)
     assert all(o.key in files(workspace) for o in their_manifest.images["coin"].outputs)
+
+
+def test_changing_pick_asks_again_and_keep_candidates_follows_without_a_call(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    run(spec_of(keep_candidates=True))
+    manifest, counts = run(spec_of(keep_candidates=False))
+    assert counts["changed"] == 1 and SeedPaintBackend.total() == 3
+    entry = manifest.images["coin"]
+    losers = {c.original_key for c in entry.candidates if not c.chosen}
+    assert len(losers) == 2 and losers <= set(manifest.orphaned_keys)
+    manifest, counts = run(spec_of(pick="review"))
+    assert counts["changed"] == 1 and manifest.images["coin"].status == "pending"
