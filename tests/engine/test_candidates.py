@@ -96,6 +96,11 @@ def test_gemini_three_candidates_are_three_requests_then_none(gemini_env: Any) -
     manifest, _ = run(spec)
     assert [e.status for e in manifest.images.values()] == ["ok", "ok"]
     assert len(gemini_env.image_requests) == 6  # 3 per image, through the real SDK
+    for entry in manifest.images.values():  # each paid answer counted once, with its image
+        paid = [c.cost_usd for c in entry.candidates]
+        assert len(paid) == 3 and all(p > 0 for p in paid)
+        assert entry.cost_usd == pytest.approx(sum(paid))
+    assert manifest.cost_usd == pytest.approx(sum(e.cost_usd for e in manifest.images.values()))
     manifest, counts = run(spec)
     assert len(gemini_env.image_requests) == 6 and counts["unchanged"] == 2
 
