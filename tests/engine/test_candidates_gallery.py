@@ -123,3 +123,16 @@ def test_chromium_shows_the_candidates_thumbnails(
                                                (0x0A, 0x7B, 0x83)))  # fmt: skip
     assert red > 1500 and blue > 1500, (red, blue)
     assert teal > red + 20_000
+
+
+def test_an_image_awaiting_review_shows_its_candidates(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    image = {**spec_of()["images"][0], "pick": "review"}
+    manifest, _ = run({**spec_of(), "images": [image]})
+    assert manifest.images["coin"].status == "pending"
+    page = (workspace / "bucket" / "cands" / "index.html").read_text()
+    found = cells(page)
+    assert len(found) == 3 and all("<img" in c for c in found)
+    assert not any("chosen" in c.split(">")[0] for c in found)
+    assert "pick: review · pending" in page and "waiting for a review" in page
