@@ -38,6 +38,7 @@ from mediagen.spec.diagnostics import clean_loc, error_message, field_path
 from mediagen.spec.formats import EXTENSIONS
 from mediagen.spec.limits import Limits
 from mediagen.spec.models import CustomSize, FocalXY, ImageOptions, JobSpec
+from mediagen.spec.selection import DEFAULT_CANDIDATES, DEFAULT_PICK
 from mediagen.spec.templates import expand_images, fill_template
 from mediagen.spec.vocabulary import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 
@@ -51,6 +52,9 @@ DEFAULT_OPTIONS = ImageOptions(
     tags=[],
     metadata={},
     delivery=DEFAULT_DELIVERY,
+    candidates=DEFAULT_CANDIDATES,
+    pick=DEFAULT_PICK,
+    keep_candidates=False,
 )
 
 
@@ -77,6 +81,16 @@ class Signing:
         return {**part, "prompt": True} if self.include_prompt else part
 
 
+class Keying:
+    """What an image's keys hash besides its request: enough to re-key the job for another
+    request (a candidate's seed, a reviewer's note: :mod:`mediagen.plan.candidates`)."""
+
+    prefix: str
+    naming: str  # storage.naming: 'hashed' | 'stable'
+    out_extra: dict[str, Any]  # processing inputs of every out_key (focal, alt)
+    facts: dict[str, Any]  # the inputs of facts_key besides the gen_key
+
+
 @dataclass(frozen=True)
 class ImageJob:
     """One image, every option resolved. Small and picklable: tasks pass it around."""
@@ -100,6 +114,11 @@ class ImageJob:
     facts_key: str = ""  # changes when placeholders/colours/brand fit/snippets must be redone
     # C2PA (issue 18): the signer's identity and what the manifest says; None: not signed.
     signing: Signing | None = None
+    # Candidates (issue 17, mediagen.spec.selection): how many generations, how one is chosen.
+    candidates: int = 1
+    pick: str = "auto"  # a PickMode value
+    keep_candidates: bool = False
+    keying: Keying | None = None
 
     @property
     def prompt(self) -> str:
@@ -257,16 +276,16 @@ def _make_job(
     if options.brand_fit is not None:
         check = BrandCheck(options.brand_fit.max_delta_e, options.brand_fit.min_score)
     sizes = variants.sizes if variants is not None else "100vw"
-    facts_key = keys.facts_key_for(
-        gen_key,
-        v=FACTS_VERSION,
-        size=[width, height],
-        focal=focal,
-        brand=[hex_ for hex_, _ in brand],
-        check=[check.max_delta_e, check.min_score] if check else None,
-        sizes=sizes,
-        alt=alt_marker,
-    )
+    facts_inputs = {
+        "v": FACTS_VERSION,
+        "size": [width, height],
+        "focal": focal,
+        "brand": [hex_ for hex_, _ in brand],
+        "check": [check.max_delta_e, check.min_score] if check else None,
+        "sizes": sizes,
+        "alt": alt_marker,
+    }
+    facts_key = keys.facts_key_for(gen_key, **facts_inputs)
     return ImageJob(
         id=image_id,
         subject=subject,
@@ -285,6 +304,10 @@ def _make_job(
         picture_sizes=sizes,
         facts_key=facts_key,
         signing=signing,
+        candidates=options.candidates or DEFAULT_CANDIDATES,
+        pick=str(options.pick or DEFAULT_PICK),
+        keep_candidates=bool(options.keep_candidates),
+        keying=Keying(prefix, spec.storage.naming, extra, facts_inputs),
     )
 
 
