@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
+from mediagen.backends.base import ReferenceImage
 from mediagen.errors import SpecError
 from mediagen.imaging.codec import OutputSpec
 from mediagen.imaging.crops import DEFAULT_FOCAL
@@ -30,6 +31,7 @@ from mediagen.plan.keys import gen_key_for as gen_key_for
 from mediagen.plan.keys import out_key_for as out_key_for
 from mediagen.plan.keys import prefix_of as prefix_of
 from mediagen.plan.prompt import PromptParts, compose_prompt
+from mediagen.plan.references import ReferenceResolver
 from mediagen.settings import Settings
 from mediagen.spec import alt_text as alt
 from mediagen.spec.diagnostics import clean_loc, error_message, field_path
@@ -107,6 +109,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
     prefix = prefix_of(spec)
     jobs: list[ImageJob] = []
     unsupported: list[str] = []
+    resolver = ReferenceResolver(spec, settings, backend_class)
     for instance in instances:
         image = spec.images[instance.index]
         options = _merge(DEFAULT_OPTIONS, spec.defaults, image, instance.overrides)
@@ -115,13 +118,24 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
             options = options.model_copy(
                 update={"alt_text": fill_template(image.alt_text, instance.variables)}
             )
-        job = _make_job(
-            spec, instance.id, instance.subject, options, backend, default_model, prefix
+        written = ("images", instance.index) if image.references is not None else ("defaults",)
+        first = options.model[0] if isinstance(options.model, list) else options.model
+        references = resolver.resolve(
+            options.references, (*written, "references"), first or default_model
         )
+        job = _make_job(
+            spec, instance.id, instance.subject, options, backend, default_model, prefix,
+            references,
+        )  # fmt: skip
         problem = backend_class.check_request(job.request)  # e.g. a model shut down
         if problem:
             unsupported.append(f"images[{instance.index}] ({job.id}): {problem}")
         jobs.append(job)
+    if resolver.problems:
+        raise SpecError(
+            f"{spec.origin.source}: invalid references ({len(resolver.problems)} problem(s))",
+            resolver.problems,
+        )
     if unsupported:
         raise SpecError(
             f"spec {spec.name!r}: backend {backend!r} cannot make {len(unsupported)} image(s)",
@@ -156,6 +170,7 @@ def _make_job(
     backend: str,
     default_model: str,
     prefix: str,
+    references: tuple[ReferenceImage, ...] = (),
 ) -> ImageJob:
     size = options.size
     if isinstance(size, CustomSize):
@@ -185,6 +200,7 @@ def _make_job(
         model=chain[0],
         image_id=image_id,
         fallback_models=tuple(chain[1:]),
+        references=references,
     )
     gen_key = gen_key_for(backend, request)
     focal = _focal_text(options.focal_point)

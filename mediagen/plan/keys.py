@@ -69,6 +69,10 @@ def gen_key_for(backend: str, request: Any, variant: int = 0) -> str:
     params = asdict(request)
     params.pop("image_id")  # renaming an image must not cost a new generation
     params.pop("fallback_models")  # how to get it, not what is asked (like retries)
+    references = params.pop("references", ())
+    if references:  # only when there are some: keys made before they existed stay the same
+        # Their bytes (by hash) and roles, in order; not where they are, nor the bytes.
+        params["references"] = [{"sha256": r["sha256"], "role": r["role"]} for r in references]
     return canonical_hash({"backend": backend, "variant": variant, **params})
 
 

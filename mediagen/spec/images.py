@@ -26,6 +26,7 @@ from pydantic import (
 from mediagen.spec.base import ID_RULES, HexColor, ModelName, Slug, SpecModel, is_valid_id
 from mediagen.spec.diagnostics import HEX_RE, describe, did_you_mean
 from mediagen.spec.formats import OutputFormat, normalize_formats
+from mediagen.spec.references import MAX_REFERENCES, Reference
 from mediagen.spec.schema import SIZE_NAMES, brand_color_schema, formats_schema, size_schema
 from mediagen.spec.vocabulary import MAX_SIDE, MIN_SIDE, Quality, SizePreset, Theme
 
@@ -232,6 +233,13 @@ class ImageOptions(SpecModel):
         max_length=1000,
         description="Alt text for the image; 'auto' asks the backend to write it. "
         "Text written here is published as is, never replaced.",
+    )
+    references: list[Reference] | None = Field(
+        None,
+        max_length=MAX_REFERENCES,
+        description="Reference images sent with the prompt: files relative to the spec, or "
+        "{key: ...} in the bucket, each with an optional role (style, subject, logo). "
+        "An image's list replaces the defaults'; [] sends none.",
     )
 
     @field_validator("focal_point", mode="before")
