@@ -66,6 +66,14 @@ class JobSpec(SpecModel):
     def origin(self) -> SpecOrigin:
         return self._origin or SpecOrigin()
 
+    def __eq__(self, other: object) -> bool:
+        # Equal content is an equal spec, wherever each was read from (``_origin``).
+        if not isinstance(other, JobSpec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's own models
+
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:
