@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from mediagen.spec.base import SpecModel
 from mediagen.spec.diagnostics import describe, field_path, locate
@@ -38,8 +38,24 @@ MAX_REFERENCES = 32
 MAX_REFERENCE_BYTES = 7 * 1024 * 1024
 
 
+def _reference_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema of a reference: the mapping (exactly one of file/key), or a file name."""
+    mapping = {
+        key: schema.pop(key)
+        for key in ("type", "properties", "required", "additionalProperties")
+        if key in schema
+    }
+    mapping["oneOf"] = [{"required": ["file"]}, {"required": ["key"]}]
+    schema["anyOf"] = [
+        mapping,
+        {"type": "string", "minLength": 1, "maxLength": 1000, "description": "a file name"},
+    ]
+
+
 class Reference(SpecModel):
     """One reference image: a file beside the spec, or a key in the bucket."""
+
+    model_config = ConfigDict(json_schema_extra=_reference_schema)
 
     file: str | None = Field(
         None, min_length=1, max_length=1000, description="Image file, relative to the spec file."
