@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediagen.backends.base import GenerationRequest
+from mediagen.errors import PermanentError
 
 ROLE_TEXT = {
     "style": "follow the style of this image: palette, medium, lighting, mood.",
@@ -49,7 +50,7 @@ def contents(request: GenerationRequest) -> Any:
     parts: list[types.Part] = [types.Part.from_text(text=request.prompt)]
     for number, reference in enumerate(request.references, start=1):
         if not reference.data:  # the engine loads them; a job made by hand may not have
-            raise ValueError(f"reference {number} has no bytes loaded")
+            raise PermanentError(f"reference {number} has no bytes loaded")
         parts.append(types.Part.from_text(text=label(number, reference.role)))
         parts.append(types.Part.from_bytes(data=reference.data, mime_type=reference.mime_type))
     return [types.Content(role="user", parts=parts)]
