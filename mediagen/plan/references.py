@@ -30,10 +30,14 @@ from mediagen.backends.base import Backend, ReferenceImage
 from mediagen.imaging.reference_facts import reference_facts
 from mediagen.settings import Settings
 from mediagen.spec.job import JobSpec
-from mediagen.spec.references import MAX_REFERENCE_BYTES, Reference
+from mediagen.spec.references import (
+    MAX_REFERENCE_BYTES,
+    MAX_REQUEST_REFERENCE_BYTES,
+    Reference,
+)
 
 Loc = tuple[Any, ...]
-_FILE_CACHE: dict[tuple[str, int, int], tuple[str, str, tuple[str, ...]]] = {}
+_FILE_CACHE: dict[tuple[str, int, int], tuple[str, str, tuple[str, ...], int]] = {}
 _BYTES_CACHE: dict[str, tuple[str, tuple[str, ...]]] = {}  # sha256 → (mime, colours)
 
 
@@ -89,6 +93,7 @@ class ReferenceResolver:
         self.origin = spec.origin
         self.problems: list[str] = []
         self._seen: dict[str, ReferenceImage | ReferenceProblem] = {}
+        self._sizes: dict[str, int] = {}  # source → bytes
         self._reported: set[tuple[str, str]] = set()
         self._bucket: Any = None
 
@@ -113,6 +118,13 @@ class ReferenceResolver:
                     found.sha256, reference.role or "", found.mime_type, found.source, found.colors
                 )
             )
+        total = sum(self._sizes.get(r.source, 0) for r in resolved)
+        if total > MAX_REQUEST_REFERENCE_BYTES:
+            most = MAX_REQUEST_REFERENCE_BYTES / 2**20
+            self._report(
+                loc, f"the references are {total / 2**20:.1f} MiB together; a request "
+                f"carries at most {most:.0f} MiB"
+            )  # fmt: skip
         return tuple(resolved)
 
     def _report(self, loc: Loc, message: str) -> None:
@@ -136,12 +148,14 @@ class ReferenceResolver:
             info = _stat(where)
             cache_key = (where, info.st_size, info.st_mtime_ns) if info else None
             if cache_key in _FILE_CACHE:
-                sha, mime, colors = _FILE_CACHE[cache_key]  # type: ignore[index]
+                sha, mime, colors, size = _FILE_CACHE[cache_key]  # type: ignore[index]
+                self._sizes[source] = size
                 return ReferenceImage(sha, "", mime, source, colors)
             data = read_file(where)
         else:
             data = self._from_bucket(where)
         sha = hashlib.sha256(data).hexdigest()
+        self._sizes[source] = len(data)
         if sha not in _BYTES_CACHE:
             try:
                 facts = reference_facts(data)
@@ -150,7 +164,7 @@ class ReferenceResolver:
             _BYTES_CACHE[sha] = (facts.mime_type, facts.colors)
         mime, colors = _BYTES_CACHE[sha]
         if kind == "file" and cache_key is not None:
-            _FILE_CACHE[cache_key] = (sha, mime, colors)
+            _FILE_CACHE[cache_key] = (sha, mime, colors, len(data))
         return ReferenceImage(sha, "", mime, source, colors)
 
     def _from_bucket(self, key: str) -> bytes:

@@ -36,6 +36,8 @@ MAX_REFERENCES = 32
 # Gemini takes inline data up to 20 MB per request (base64 adds a third): one
 # reference of at most 7 MiB keeps a request of a few references under it.
 MAX_REFERENCE_BYTES = 7 * 1024 * 1024
+# ... and all of one image's references together at most 14 MiB (18.7 MB as base64).
+MAX_REQUEST_REFERENCE_BYTES = 14 * 1024 * 1024
 
 
 def _reference_schema(schema: dict[str, Any]) -> None:
@@ -133,6 +135,7 @@ def origin_of(data: Any, source: str, root: Any, base_dir: str | None) -> SpecOr
 __all__ = [
     "MAX_REFERENCES",
     "MAX_REFERENCE_BYTES",
+    "MAX_REQUEST_REFERENCE_BYTES",
     "ROLES",
     "Reference",
     "Role",

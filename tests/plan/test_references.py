@@ -119,3 +119,18 @@ def test_a_spec_from_someone_else_reads_no_worker_file(workspace: Path) -> None:
     escaping = load_spec(spec_with(workspace, "[../secret.png]"))
     with pytest.raises(SpecError):
         trust.check_spec(escaping, get_settings(), trusted=False)
+
+
+def test_references_too_large_together_for_one_request_are_refused(workspace: Path) -> None:
+    import os
+
+    from PIL import Image
+
+    (workspace / "specs").mkdir()
+    for i in range(3):  # noise does not compress: ~5.2 MiB each, 15.6 MiB together
+        Image.frombytes("RGB", (1400, 1300), os.urandom(1400 * 1300 * 3)).save(
+            workspace / "specs" / f"n{i}.png", compress_level=1
+        )
+    found = problems_of(spec_with(workspace, "[n0.png, n1.png, n2.png]"))
+    assert ":6:17: images[0].references: the references are 15." in found
+    assert "a request carries at most 14 MiB" in found
