@@ -94,6 +94,7 @@ class ReferenceResolver:
         self.problems: list[str] = []
         self._seen: dict[str, ReferenceImage | ReferenceProblem] = {}
         self._sizes: dict[str, int] = {}  # source → bytes
+        self._sources: dict[tuple[str | None, str | None], str] = {}
         self._reported: set[tuple[str, str]] = set()
         self._bucket: Any = None
 
@@ -134,7 +135,10 @@ class ReferenceResolver:
             self.problems.append(f"{where}: {message}")
 
     def _one(self, reference: Reference) -> ReferenceImage | ReferenceProblem:
-        source = source_of(reference, self.origin.base_dir)
+        written = (reference.file, reference.key)  # a default's list: the same for every image
+        source = self._sources.get(written)
+        if source is None:
+            source = self._sources[written] = source_of(reference, self.origin.base_dir)
         if source not in self._seen:
             try:
                 self._seen[source] = self._read(source)
