@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from mediagen.backends.base import GenerationRequest
 from mediagen.errors import PermanentError
-from mediagen.plan.references import ReferenceProblem, read_file
+from mediagen.plan.references import ReferenceProblem, forget_file, read_file
 from mediagen.storage.bucket import Bucket
 
 
@@ -32,6 +32,8 @@ def with_reference_bytes(request: GenerationRequest, bucket: Bucket) -> Generati
         except (ReferenceProblem, FileNotFoundError) as exc:
             raise PermanentError(f"reference {number} ({where}) is gone: {exc}") from None
         if hashlib.sha256(data).hexdigest() != reference.sha256:
+            if kind == "file":
+                forget_file(where)  # the next plan in this process reads it anew
             raise PermanentError(
                 f"reference {number} ({where}) changed after the plan was made; run again"
             )

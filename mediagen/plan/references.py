@@ -187,6 +187,13 @@ class ReferenceResolver:
         return data
 
 
+def forget_file(path: str) -> None:
+    """Drop what is cached about ``path`` (its bytes were found changed under the same
+    size and modification time): the next plan reads it again."""
+    for key in [k for k in _FILE_CACHE if k[0] == path]:
+        _FILE_CACHE.pop(key, None)
+
+
 def _stat(path: str) -> os.stat_result | None:
     try:
         return os.stat(path)
@@ -194,4 +201,4 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-__all__ = ["ReferenceProblem", "ReferenceResolver", "read_file", "source_of"]
+__all__ = ["ReferenceProblem", "ReferenceResolver", "forget_file", "read_file", "source_of"]
