@@ -28,7 +28,13 @@ import sys
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from mediagen.backends.base import Backend, GenerationRequest, GenerationResult, ModelCatalogue
+from mediagen.backends.base import (
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    ModelCatalogue,
+    ReferenceImage,
+)
 from mediagen.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -52,6 +58,7 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "ModelCatalogue",
+    "ReferenceImage",
     "available_backends",
     "catalogues",
     "configured_secrets",

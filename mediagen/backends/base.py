@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from mediagen.settings import Settings
 
 
+# What a backend takes unless it says otherwise: the most any current Gemini image
+# model takes (see mediagen/backends/gemini/catalogue.py).
+MAX_REFERENCE_IMAGES = 14
+
+
 class CallGuard(Protocol):
     """What a backend asks of the run it works for, around each request it sends.
 
@@ -65,6 +70,24 @@ class Unguarded:
 
 
 @dataclass(frozen=True)
+class ReferenceImage:
+    """A reference image sent with the prompt (spec ``references``).
+
+    Only ``sha256`` and ``role`` enter the cache key (a moved file asks nothing new;
+    changed bytes do). ``data`` is empty in a planned job, which stays small and
+    picklable: the engine reads the bytes from ``source`` just before the call and
+    checks them against ``sha256`` (:mod:`mediagen.engine.references`).
+    """
+
+    sha256: str  # of the bytes
+    role: str = ""  # "style" | "subject" | "logo" | "" (none given)
+    mime_type: str = "image/png"
+    source: str = ""  # "file:/abs/path" or "key:bucket/key": where the bytes are
+    colors: tuple[str, ...] = ()  # its dominant colours (#RRGGBB), most first
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything a backend needs to make one image."""
 
@@ -86,6 +109,8 @@ class GenerationRequest:
     # of the cache key either. "flex" asks a cheaper, slower tier; a backend that has no
     # such tier treats it as "sync", and refuses models without it in check_request.
     delivery: str = "sync"
+    # Reference images, in the spec's order (see ReferenceImage: hashes, not bytes, here).
+    references: tuple[ReferenceImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,6 +250,11 @@ class Backend(ABC):
         so the flow holds one cross-process limit per model named here. None: free.
         """
         return set()
+
+    @classmethod
+    def max_reference_images(cls, model: str) -> int:
+        """How many reference images one request to ``model`` may carry (0: none)."""
+        return MAX_REFERENCE_IMAGES
 
     @classmethod
     def check_request(cls, request: GenerationRequest) -> str | None:

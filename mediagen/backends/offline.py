@@ -163,6 +163,7 @@ def _scheme(request: GenerationRequest, rng: _Rng) -> tuple[RGB, RGB, RGB, list[
     """Background, its gradient partner, glow and shape colours; brand colours lead."""
     brand = [parse_hex(c) for c in request.brand_colors]
     palette = [parse_hex(c) for c in (request.palette or THEMES[_theme(request.theme)].palette)]
+    palette = _reference_palette(request) or palette  # references set the look; brand leads
     if brand:
         base, inks = brand[0], brand[1:] * 2 + palette
     else:
@@ -175,6 +176,18 @@ def _scheme(request: GenerationRequest, rng: _Rng) -> tuple[RGB, RGB, RGB, list[
     inks = [c for c in inks if math.dist(c, base) >= 48] or [_mix(base, towards, 0.5)]
     glow = rng.pick(inks)
     return base, _mix(base, towards, 0.14), glow, inks
+
+
+def _reference_palette(request: GenerationRequest) -> list[RGB]:
+    """The dominant colours of the references (style references first), or [] without any.
+
+    What an AI model takes from a style reference, most visibly, is its palette:
+    the offline renderer paints in it, so a spec's references show offline too."""
+    ordered = sorted(request.references, key=lambda r: r.role != "style")  # stable
+    colours = list(dict.fromkeys(parse_hex(c) for r in ordered for c in r.colors[:4]))
+    if len(colours) == 1:  # one flat colour: a lighter and a darker tone of it to paint with
+        colours += [_mix(colours[0], (255, 255, 255), 0.45), _mix(colours[0], (0, 0, 0), 0.45)]
+    return colours[:8]
 
 
 def _background(w: int, h: int, base: RGB, shade: RGB, glow: RGB, rng: _Rng) -> Image.Image:

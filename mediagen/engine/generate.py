@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 
 from mediagen.backends import GenerationResult, get_backend_class
 from mediagen.engine.context import Generated, RunContext
+from mediagen.engine.references import with_reference_bytes
 from mediagen.engine.run import Run
 from mediagen.errors import (
     AuthError,
@@ -58,7 +60,9 @@ def generate(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
     except (FileNotFoundError, ValueError):
         ledger = costs.Call(bucket, ctx.prefix, job.id, ctx.run_id, "image")
         try:
-            result = call_backend(job, run, ledger)
+            # Reference images: read (and checked against gen_key) only when paying.
+            request = with_reference_bytes(job.request, bucket)
+            result = call_backend(replace(job, request=request), run, ledger)
         except BaseException as exc:
             costs.settle(ledger, exc)
             if isinstance(exc, BlockedError):

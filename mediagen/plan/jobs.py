@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mediagen.backends import GenerationRequest, get_backend_class, resolve_backend_name
+from mediagen.backends.base import ReferenceImage
 from mediagen.errors import SpecError
 from mediagen.imaging.c2pa_signer import SigningIdentity, signer_from_settings
 from mediagen.imaging.codec import OutputSpec
@@ -31,6 +32,7 @@ from mediagen.plan.keys import gen_key_for as gen_key_for
 from mediagen.plan.keys import out_key_for as out_key_for
 from mediagen.plan.keys import prefix_of as prefix_of
 from mediagen.plan.prompt import PromptParts, compose_prompt
+from mediagen.plan.references import ReferenceResolver
 from mediagen.settings import Settings
 from mediagen.spec import alt_text as alt
 from mediagen.spec.delivery import DEFAULT_DELIVERY, Delivery
@@ -150,6 +152,7 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
     signer = signer_from_settings(settings)  # None: nothing is signed
     jobs: list[ImageJob] = []
     unsupported: list[str] = []
+    resolver = ReferenceResolver(spec, settings, backend_class)
     for instance in instances:
         image = spec.images[instance.index]
         options = _merge(DEFAULT_OPTIONS, spec.defaults, image, instance.overrides)
@@ -158,14 +161,24 @@ def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
             options = options.model_copy(
                 update={"alt_text": fill_template(image.alt_text, instance.variables)}
             )
+        written = ("images", instance.index) if image.references is not None else ("defaults",)
+        first = options.model[0] if isinstance(options.model, list) else options.model
+        references = resolver.resolve(
+            options.references, (*written, "references"), first or default_model
+        )
         job = _make_job(
             spec, instance.id, instance.subject, options, backend, default_model, prefix,
-            signer.identity if signer else None,
+            signer.identity if signer else None, references,
         )  # fmt: skip
         problem = backend_class.check_request(job.request)  # e.g. a model shut down
         if problem:
             unsupported.append(f"images[{instance.index}] ({job.id}): {problem}")
         jobs.append(job)
+    if resolver.problems:
+        raise SpecError(
+            f"{spec.origin.source}: invalid references ({len(resolver.problems)} problem(s))",
+            resolver.problems,
+        )
     if unsupported:
         raise SpecError(
             f"spec {spec.name!r}: backend {backend!r} cannot make {len(unsupported)} image(s)",
@@ -201,6 +214,7 @@ def _make_job(
     default_model: str,
     prefix: str,
     signer: SigningIdentity | None = None,
+    references: tuple[ReferenceImage, ...] = (),
 ) -> ImageJob:
     size = options.size
     if isinstance(size, CustomSize):
@@ -231,6 +245,7 @@ def _make_job(
         image_id=image_id,
         fallback_models=tuple(chain[1:]),
         delivery=str(Delivery(options.delivery or DEFAULT_DELIVERY)),
+        references=references,
     )
     gen_key = gen_key_for(backend, request)
     focal = _focal_text(options.focal_point)

@@ -32,7 +32,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 # The lease is the storage layer's own object (it sits below this layer and must not
@@ -66,10 +66,15 @@ def canonical_hash(value: Any) -> str:
 
 def gen_key_for(backend: str, request: Any, variant: int = 0) -> str:
     """sha256 of everything the backend is asked (a ``GenerationRequest`` dataclass)."""
-    params = asdict(request)
+    references = getattr(request, "references", ())
+    params = asdict(replace(request, references=()) if references else request)
     params.pop("image_id")  # renaming an image must not cost a new generation
     params.pop("fallback_models")  # how to get it, not what is asked (like retries)
     params.pop("delivery", None)  # sync, batch or flex: the same image, at another price
+    params.pop("references", None)
+    if references:  # only when there are some: keys made before they existed stay the same
+        # Their bytes (by hash) and roles, in order; not where they are, nor the bytes.
+        params["references"] = [{"sha256": r.sha256, "role": r.role} for r in references]
     return canonical_hash({"backend": backend, "variant": variant, **params})
 
 

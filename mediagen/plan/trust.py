@@ -57,8 +57,32 @@ def check_untrusted_spec(spec: JobSpec, settings: Settings, source: str = "spec"
                 f"storage.endpoint_url: {ORIGINS} may not send this worker's credentials to "
                 f"{endpoint!r}: allow it in MEDIAGEN_ALLOWED_ENDPOINTS"
             )
+    problems += _reference_problems(spec)
     if problems:
         raise SpecError(f"{source} {spec.name!r}: storage not allowed here", problems)
+
+
+def _reference_problems(spec: JobSpec) -> list[str]:
+    """Reference files a worker may read for someone else: only beside a spec file of the
+    project folder (a relative path, no '..'); an inline spec may name bucket keys only."""
+    lists = [("defaults.references", spec.defaults.references)] + [
+        (f"images[{i}].references", image.references) for i, image in enumerate(spec.images)
+    ]
+    problems = []
+    for where, references in lists:
+        for j, reference in enumerate(references or []):
+            file = reference.file
+            if file is None:
+                continue
+            path = Path(file)
+            if spec.origin.base_dir is None:
+                why = "a spec given as content may name bucket keys only ({key: ...})"
+            elif file.startswith("~") or path.is_absolute() or ".." in path.parts:
+                why = "a file must be a relative path beside the spec (no '..', '~' or '/')"
+            else:
+                continue
+            problems.append(f"{where}[{j}]: {ORIGINS} may not read {file!r}: {why}")
+    return problems
 
 
 def check_spec(spec: JobSpec, settings: Settings, *, trusted: bool) -> None:

@@ -28,6 +28,7 @@ from mediagen.spec.delivery import DELIVERY_HELP, Delivery
 from mediagen.spec.diagnostics import HEX_RE, describe, did_you_mean
 from mediagen.spec.formats import OutputFormat, normalize_formats
 from mediagen.spec.provenance import ProvenanceOptions
+from mediagen.spec.references import MAX_REFERENCES, Reference
 from mediagen.spec.schema import SIZE_NAMES, brand_color_schema, formats_schema, size_schema
 from mediagen.spec.selection import MAX_CANDIDATES, MIN_CANDIDATES, PickMode
 from mediagen.spec.vocabulary import MAX_SIDE, MIN_SIDE, Quality, SizePreset, Theme
@@ -253,6 +254,13 @@ class ImageOptions(SpecModel):
     keep_candidates: bool | None = Field(
         None,
         description="Keep the unchosen candidates' originals when pruning (default false).",
+    )
+    references: list[Reference] | None = Field(
+        None,
+        max_length=MAX_REFERENCES,
+        description="Reference images sent with the prompt: files relative to the spec, or "
+        "{key: ...} in the bucket, each with an optional role (style, subject, logo). "
+        "An image's list replaces the defaults'; [] sends none.",
     )
 
     @field_validator("focal_point", mode="before")

@@ -12,12 +12,13 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from mediagen.spec.base import Slug, SpecModel
 from mediagen.spec.images import ImageOptions, ImageSpec
 from mediagen.spec.limits import MAX_IMAGES
 from mediagen.spec.rate_limits import RateLimit
+from mediagen.spec.references import SpecOrigin
 from mediagen.spec.storage_target import StorageTarget
 
 HARD_MAX_IMAGES = MAX_IMAGES  # a worker may lower it (MEDIAGEN_MAX_IMAGES), never raise it
@@ -58,6 +59,20 @@ class JobSpec(SpecModel):
     storage: StorageTarget = StorageTarget()
     defaults: ImageOptions = ImageOptions()
     images: list[ImageSpec] = Field(min_length=1)
+    # Where it was read from (reference files are relative to its folder); not content.
+    _origin: SpecOrigin | None = PrivateAttr(None)
+
+    @property
+    def origin(self) -> SpecOrigin:
+        return self._origin or SpecOrigin()
+
+    def __eq__(self, other: object) -> bool:
+        # Equal content is an equal spec, wherever each was read from (``_origin``).
+        if not isinstance(other, JobSpec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's own models
 
     @field_validator("version", mode="before")
     @classmethod

@@ -30,11 +30,16 @@ from mediagen.spec.diagnostics import describe, format_problems, format_validati
 from mediagen.spec.job import JobSpec
 from mediagen.spec.limits import Limits
 from mediagen.spec.limits import current as current_limits
+from mediagen.spec.references import origin_of
 from mediagen.spec.templates import expand_images
 
 
 def parse_spec(
-    data: Any, source: str = "<inline spec>", root_node: Any = None, limits: Limits | None = None
+    data: Any,
+    source: str = "<inline spec>",
+    root_node: Any = None,
+    limits: Limits | None = None,
+    base_dir: str | None = None,
 ) -> JobSpec:
     """Validate an already-parsed mapping; errors name ``source`` (and lines if known)."""
     limits = limits or current_limits()
@@ -61,6 +66,7 @@ def parse_spec(
         raise SpecError(
             f"{source}: invalid spec ({loader.count(len(problems), 'problem')})", problems
         )
+    spec._origin = origin_of(data, source, root_node, base_dir)
     return spec
 
 
@@ -73,17 +79,19 @@ def load_spec(path: str | Path, limits: Limits | None = None) -> JobSpec:
     """
     limits = limits or current_limits()
     text = loader.read_spec_file(Path(path), limits.spec_max_bytes)
-    return load_spec_text(text, str(path), limits)
+    return load_spec_text(text, str(path), limits, base_dir=str(Path(path).resolve().parent))
 
 
-def load_spec_text(text: str, source: str = "<spec>", limits: Limits | None = None) -> JobSpec:
+def load_spec_text(
+    text: str, source: str = "<spec>", limits: Limits | None = None, base_dir: str | None = None
+) -> JobSpec:
     """Validate YAML text; ``source`` names it in error messages."""
     limits = limits or current_limits()
     loader.check_text_size(text, source, limits.spec_max_bytes)
     data, root_node = loader.parse_yaml(text, source, limits.spec_max_depth)
     if root_node is None:  # no document at all (empty, or only comments)
         raise SpecError(f"{source}:1:1: the spec is empty; it needs at least 'name' and 'images'")
-    return parse_spec(data, source, root_node, limits)
+    return parse_spec(data, source, root_node, limits, base_dir)
 
 
 def spec_from_any(spec: JobSpec | dict[str, Any] | str | Path) -> JobSpec:

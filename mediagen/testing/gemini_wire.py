@@ -20,7 +20,7 @@ from typing import Any
 
 from mediagen.backends.gemini import catalogue
 
-INPUT_IMAGE_TOKENS = 258  # what one small input image counts as in a prompt
+INPUT_IMAGE_TOKENS = 258  # what one small input image counts as in a text prompt (alt text)
 FALLBACK_IMAGE_TOKENS = {"512": 747, "1K": 1290, "2K": 1290, "4K": 1290}  # models not catalogued
 
 
@@ -94,9 +94,14 @@ def usage(
     text_tokens = prompt_tokens(prompt)  # the prompt's text
     details = [{"modality": "TEXT", "tokenCount": text_tokens}]
     images = len(inline_parts(body))
+    # Reference images of an image request count as the catalogue says (Gemini 3's
+    # default "high" media resolution); the picture of an alt-text request, as a small one.
+    each = (
+        INPUT_IMAGE_TOKENS if is_text_request(model, body) else catalogue.input_image_tokens(model)
+    )
     if images:
-        details.append({"modality": "IMAGE", "tokenCount": INPUT_IMAGE_TOKENS * images})
-    asked = text_tokens + INPUT_IMAGE_TOKENS * images
+        details.append({"modality": "IMAGE", "tokenCount": each * images})
+    asked = text_tokens + each * images
     meta: dict[str, Any] = {
         "promptTokenCount": asked,
         "promptTokensDetails": details,

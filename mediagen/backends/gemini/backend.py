@@ -51,6 +51,7 @@ from mediagen.backends.base import (
 )
 from mediagen.backends.gemini import attempts as attempts_
 from mediagen.backends.gemini import catalogue, credentials, flex, listing, pricing
+from mediagen.backends.gemini import references as refs
 from mediagen.backends.gemini.response import parse_answer, parse_text
 from mediagen.backends.gemini.settings import GeminiSettings
 from mediagen.backends.gemini.sizes import (  # re-exported for callers and tests
@@ -204,8 +205,14 @@ class GeminiBackend(Backend):
     def estimate_cost(cls, request: GenerationRequest, settings: Settings) -> float:
         model = request.model or cls.default_model
         size = priced_size(model, request)
-        own = cls.own_settings(settings)
-        return pricing.estimate_usd(model, size, request.prompt, own.pricing, request.delivery)
+        return pricing.estimate_usd(
+            model, size, request.prompt, cls.own_settings(settings).pricing, request.delivery,
+            input_images=len(request.references), extra_characters=refs.label_characters(request),
+        )  # fmt: skip
+
+    @classmethod
+    def max_reference_images(cls, model: str) -> int:
+        return catalogue.max_reference_images(model)
 
     # -- generation ---------------------------------------------------------------
 
@@ -264,7 +271,7 @@ class GeminiBackend(Backend):
             ),
             **flex.config_fields(request, self._own),  # delivery: flex (tier, longer timeout)
         )
-        body = self._send(model, request.prompt, config, attempts)
+        body = self._send(model, refs.contents(request), config, attempts)
         asked = flex.served_as(request, "")
         try:
             with self._redacted():

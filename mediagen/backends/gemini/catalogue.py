@@ -54,6 +54,19 @@ Facts checked on :data:`CHECKED` with the ``search`` tool against:
   issue's figure, not found on a Google page here: correct it with
   MEDIAGEN_GEMINI_PRICING if your invoice says otherwise.
 
+- [references] (searched 2026-11-29) no Google page in the stored corpus states the
+  count; Google's model pages as mirrored by runware.ai (Nano Banana 2 = 3.1 Flash
+  Image: "A single request accepts up to 14 reference images", 10 objects + 4
+  characters), ngmc-docs and scenario-labs (3.1 Flash, 3.0 Pro and 3.1 Lite image
+  all "referenceImages (up to 14)") and the issue agree on 14 for the three current
+  image models. Tokens of one input image: Gemini 3's default media resolution
+  for images is "high", 1120 tokens (ai.google.dev/gemini-api/docs/media-resolution,
+  token table); a third-party measurement on Gemini 3.x found 1,065-1,101
+  (huggingface.co/datasets/JOHNISKING/image-token-cost); a pricing mirror
+  (inference.sh, 2026-05-29) lists Pro Image at "+$0.0011/input image", i.e. 560
+  tokens at $2/1M. The dearer reading, 1120, is used for estimates; the actual
+  cost is always the answer's promptTokenCount at the input price.
+
 Resolved (2026-11-29): gemini-3.1-flash-image was **not** shut down on
 2026-10-29. No Google page found says so: every stored version of the
 deprecations page after 2026-05-28 lists it with "No shutdown date announced",
@@ -85,7 +98,10 @@ Status = Literal["preview", "ga", "deprecated", "retired"]
 BASE_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 EXTREME_RATIOS = ("1:4", "4:1", "1:8", "8:1")  # 3.1 Flash Image only
 SIZES = ("512", "1K", "2K", "4K")
-INPUT_IMAGE_TOKENS = 1120  # one reference image on Gemini 3 image models (not used yet)
+# Reference images (spec ``references``), checked 2026-11-29 (see the module docstring,
+# [references]): how many one request may carry, and the input tokens one costs.
+INPUT_IMAGE_TOKENS = 1120
+MAX_REFERENCE_IMAGES = 14
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,7 @@ class ModelInfo:
     thinking_tokens: int = 0  # typical thinking tokens of one answer (estimates only)
     batch: bool = True  # takes the Batch API (Imagen does not)
     flex: bool = True  # takes service_tier="flex" (3.1 Flash-Lite Image does not: [flex])
+    max_reference_images: int = MAX_REFERENCE_IMAGES  # input images per request (image models)
     source: str = ""
     checked: str = CHECKED
 
@@ -233,6 +250,17 @@ _BY_ID = {m.id: m for m in MODELS}
 def lookup(model: str) -> ModelInfo | None:
     """The record of ``model`` (a ``models/`` prefix is ignored), or None when unknown."""
     return _BY_ID.get(model.removeprefix("models/"))
+
+
+def max_reference_images(model: str) -> int:
+    """Reference images one request to ``model`` may carry (unknown models: the usual 14)."""
+    info = lookup(model)
+    return info.max_reference_images if info is not None else MAX_REFERENCE_IMAGES
+
+
+def input_image_tokens(model: str) -> int:
+    """Input tokens one reference image costs on ``model`` (estimates only)."""
+    return INPUT_IMAGE_TOKENS
 
 
 def is_imagen(model: str) -> bool:

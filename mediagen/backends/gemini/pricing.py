@@ -108,13 +108,20 @@ def estimate_usd(
     prompt: str,
     overrides: Mapping[str, ModelPrice] | None = None,
     delivery: str = "sync",
+    *,
+    input_images: int = 0,
+    extra_characters: int = 0,
 ) -> float:
-    """Expected price of one image; 0 (with one warning) for a model without a price."""
+    """Expected price of one image; 0 (with one warning) for a model without a price.
+
+    ``input_images``: reference images sent with the prompt, each billed as the
+    catalogue's input tokens of one image; ``extra_characters``: their label text."""
     price = price_for(model, overrides)
     if price is None:
         _warn_unknown(model)
         return 0.0
-    prompt_tokens = max(1, len(prompt) // 4)
+    prompt_tokens = max(1, (len(prompt) + extra_characters) // 4)
+    prompt_tokens += input_images * catalogue.input_image_tokens(model)
     return round(
         (
             prompt_tokens * price.input_per_million / 1e6
