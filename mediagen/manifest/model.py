@@ -11,7 +11,6 @@ It never holds secrets: only the spec's own content and what backends return.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -197,7 +196,9 @@ def read_manifest(bucket: Bucket, prefix: str, spec: str | None = None) -> Manif
     except FileNotFoundError:
         return None
     try:
-        return Manifest.model_validate(json.loads(raw))
+        # JSON parsed and validated in one pass (pydantic-core): at 10,000 images about
+        # twice as fast as json.loads + model_validate (bench/noop.py).
+        return Manifest.model_validate_json(raw)
     except (ValueError, ValidationError):
         import logging
 

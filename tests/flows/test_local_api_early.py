@@ -45,9 +45,15 @@ def test_a_server_named_in_the_settings_stops_the_early_api_unused(own_home: Pat
 
 @pytest.mark.timeout(300)
 def test_the_run_uses_the_early_api_and_stops_it_after(own_home: Path) -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
 
-    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+    # A new home: the API creates its database first, slow on a loaded machine.
+    wait = {PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 240}
+    with temporary_settings(updates=wait, restore_defaults={PREFECT_API_URL}):
         early = start_early()
         assert early is not None
         with local_api(early) as url:
