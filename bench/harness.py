@@ -81,6 +81,8 @@ class Workspace:
             "PREFECT_HOME": str(prefect_home or PREFECT_HOME),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "WARNING",
+            # The CLI's 90 s is not enough for the local API at load 30+ on 2 cores.
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
             "MEDIAGEN_BUCKET_DIR": str(root / "bucket"),
             "MEDIAGEN_WORK_DIR": str(root / "work"),
             "MEDIAGEN_BACKEND": "offline",
