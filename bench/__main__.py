@@ -19,7 +19,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import c2pa_signing, duplicates, memory, noop, processing, throughput
+from bench import (
+    c2pa_signing,
+    dask_vs_threads,
+    duplicates,
+    memory,
+    noop,
+    processing,
+    startup,
+    throughput,
+)
 from bench.harness import PREFECT_HOME, REPO, Row, Workspace, machine, run_cli, write_spec
 
 NOTES = Path(__file__).with_name("notes.md")
@@ -34,6 +43,8 @@ def suite(tiny: bool, api_url: str | None) -> dict[str, Callable[[Path], list[Ro
         "4": lambda root: processing.run(root, getattr(processing, size), api_url),
         "5": lambda root: duplicates.run(root, getattr(duplicates, size), api_url),
         "c2pa": lambda root: c2pa_signing.run(root, getattr(c2pa_signing, size), api_url),
+        "7": lambda root: startup.run(root, getattr(startup, size), api_url),
+        "8": lambda root: dask_vs_threads.run(root, getattr(dask_vs_threads, size), api_url),
     }
 
 

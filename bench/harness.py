@@ -55,6 +55,8 @@ class CliRun:
     peak_rss_mb: float
     started_at: float  # time.monotonic() at launch
     killed_at: float | None = None  # time.monotonic() of the SIGKILL
+    # The CLI and every process it started (local Prefect API, Dask workers), summed per sample.
+    peak_tree_rss_mb: float = 0.0
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Workspace:
             "PREFECT_HOME": str(prefect_home or PREFECT_HOME),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "WARNING",
+            # The CLI's 90 s is not enough for the local API at load 30+ on 2 cores.
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
             "MEDIAGEN_BUCKET_DIR": str(root / "bucket"),
             "MEDIAGEN_WORK_DIR": str(root / "work"),
             "MEDIAGEN_BACKEND": "offline",
@@ -166,7 +170,7 @@ def run_cli(
         text=True,
         start_new_session=True,  # its own group: a kill -9 takes its children too
     )
-    peak = 0
+    peak = tree_peak = 0
     killed_at: float | None = None
     out: dict[str, str] = {}
 
@@ -178,7 +182,9 @@ def run_cli(
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
         with suppress(psutil.Error):
-            peak = max(peak, ps.memory_info().rss)
+            rss = ps.memory_info().rss
+            peak = max(peak, rss)
+            tree_peak = max(tree_peak, rss + _children_rss(ps))
         if kill_when is not None and killed_at is None and kill_when():
             os.killpg(proc.pid, signal.SIGKILL)
             killed_at = time.monotonic()
@@ -199,7 +205,16 @@ def run_cli(
         peak / 2**20,
         started,
         killed_at,
+        tree_peak / 2**20,
     )
+
+
+def _children_rss(ps: psutil.Process) -> int:
+    total = 0
+    for child in ps.children(recursive=True):
+        with suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total
 
 
 def _reap_group(pgid: int) -> None:

@@ -22,9 +22,12 @@ from mediagen.testing import FakeGeminiServer
 @dataclass(frozen=True)
 class Params:
     images: int
+    # The task-cache comparison at 10,000 images is ~10 min of Prefect and says what
+    # 1,000 said (20× slower): it runs on a spec of at most this many images.
+    cache_variant_images: int = 1000
 
 
-FULL = Params(images=1000)
+FULL = Params(images=10000)  # issue 15: a no-op re-run of 10,000 images in ≤ 10 s
 TINY = Params(images=5)
 
 
@@ -60,21 +63,25 @@ def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
         calls = len(gemini.requests) - before_calls
         written = sum(1 for k, v in _snapshot(root / "bucket").items() if before.get(k) != v)
         # The alternative design: a first pass fills Prefect's cache, the second is timed.
+        if p.images > p.cache_variant_images:
+            spec = write_spec(root / "cached.yaml", "noop", p.cache_variant_images, size="32x32")
         _cache_variant(ws, spec)
         calls_before_cached = len(gemini.requests)
         cached_wall, cached = _cache_variant(ws, spec)
         cached_calls = len(gemini.requests) - calls_before_cached
     name = f"2 no-op re-run ({p.images} img)"
     hits = cached["completed"] - cached["executed"]
+    cached_images = min(p.images, p.cache_variant_images)
     return [
         Row(name, "wall time (mediagen run)", fmt_s(rerun.wall), "≤ 10 s", rerun.wall <= 10),
         Row(name, "backend calls", str(calls), "= 0", calls == 0),
         Row(name, "objects written", str(written), "= 0", written == 0),
         Row(name, "says 'up to date'", "yes" if "up to date" in rerun.stdout else "NO", "yes",
             "up to date" in rerun.stdout),
-        Row(name, "every image through Prefect's task cache",
+        Row(name, f"every image through Prefect's task cache ({cached_images} img)",
             f"{fmt_s(cached_wall)} ({hits} cache hits, {cached_calls} backend calls)"),
-        Row(name, "task-cache design vs plan-first", f"{cached_wall / rerun.wall:.1f}× slower"),
+        Row(name, "task-cache design vs plan-first",
+            f"{cached_wall / rerun.wall * p.images / cached_images:.1f}× slower per image"),
     ]  # fmt: skip
 
 

@@ -7,10 +7,18 @@ command's last line. This one runs the same app in its own session, so terminal
 signals reach only ``mediagen``, with its output in
 ``$PREFECT_HOME/mediagen-local-api.log``, and start-up gives up as soon as the
 run is interrupted.
+
+Start-up: the API is the slowest part of a run's start (its process imports
+Prefect's server and checks the database: ~4 s here). ``mediagen run`` starts it
+with :func:`start_early` the moment its plan says there is work, and imports
+Prefect and the flow while it comes up; :func:`local_api` then waits for it.
+This module imports no Prefect at import time, so starting early costs nothing
+(``bench/startup.py`` measures each part).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
@@ -19,17 +27,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
-
-import httpx
-import prefect
-from prefect.settings import (
-    PREFECT_API_URL,
-    PREFECT_HOME,
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-    get_current_settings,
-    temporary_settings,
-)
 
 from mediagen.engine import interrupts
 from mediagen.errors import RunInterruptedError
@@ -45,10 +45,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
+def _prefect_home() -> Path:
+    """Prefect's home as Prefect will read it, without importing Prefect's settings."""
+    home = os.environ.get("PREFECT_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".prefect"
+
+
+def _start(port: int, log: Path, settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    spec = find_spec("prefect")  # where Prefect is, without importing it
+    if spec is None or spec.origin is None:
+        raise RuntimeError("Prefect is not installed")
     env = {
         **os.environ,
-        **get_current_settings().to_environment_variables(exclude_unset=True),
+        **settings_env,
         # as Prefect's own ephemeral server: no UI, ephemeral database handling
         "PREFECT_UI_ENABLED": "0",
         "PREFECT__SERVER_EPHEMERAL": "1",
@@ -57,7 +66,7 @@ def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn",
-             "--app-dir", str(Path(prefect.__file__).parent.parent),
+             "--app-dir", str(Path(spec.origin).parent.parent),
              "--factory", "prefect.server.api.server:create_app",
              "--host", "127.0.0.1", "--port", str(port),
              "--log-level", "error", "--lifespan", "on"],
@@ -88,44 +97,97 @@ def _stop(proc: subprocess.Popen[bytes], wait: float = 5.0) -> None:
         proc.wait()
 
 
-@contextmanager
-def local_api() -> Iterator[str | None]:
-    """Yield the URL of a temporary local API (None: PREFECT_API_URL is set, use it)."""
-    if PREFECT_API_URL.value():
-        yield None
-        return
-    home = Path(PREFECT_HOME.value())
+@dataclass
+class Started:
+    """A local API process started ahead of time (:func:`start_early`), not yet waited for."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self, wait: float = 5.0) -> None:
+        _stop(self.proc, wait)
+
+
+def _launch(settings_env: dict[str, str] | None = None) -> Started:
+    home = _prefect_home()
     home.mkdir(parents=True, exist_ok=True)
     log = home / LOG_NAME
     port = _free_port()
-    proc = _start(port, log)
-    url = f"http://127.0.0.1:{port}/api"
-    # An interrupted command may leave with os._exit: the server must not outlive it.
-    forget = interrupts.before_exit(lambda: _stop(proc, wait=1.0))
-    try:
-        deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
-        with httpx.Client(timeout=2) as client:
-            while True:
-                if interrupts.interrupted():
-                    raise RunInterruptedError("interrupted while the local Prefect API started")
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"the local Prefect API exited with code {proc.returncode}; see {log}"
-                    )
-                try:
-                    if client.get(f"{url}/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the local Prefect API did not start; see {log}")
-                time.sleep(0.1)
-        logger.info("temporary local Prefect API at %s (its log: %s)", url, log)
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+    proc = _start(port, log, settings_env or {})
+    return Started(proc, f"http://127.0.0.1:{port}/api", log)
+
+
+def start_early() -> Started | None:
+    """Start the local API now, without waiting for it or importing Prefect.
+
+    None when ``PREFECT_API_URL`` is in the environment (a server is configured).
+    A URL that only Prefect's profile names is seen later, by :func:`local_api`,
+    which then stops this process unused. The process never outlives the command.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    started = _launch()
+    # However the command ends (an error before the run, os._exit on an interrupt).
+    atexit.register(started.stop, 1.0)
+    interrupts.before_exit(lambda: _stop(started.proc, wait=1.0))
+    return started
+
+
+def _wait_healthy(started: Started, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2) as client:
+        while True:
+            if interrupts.interrupted():
+                raise RunInterruptedError("interrupted while the local Prefect API started")
+            if started.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the local Prefect API exited with code {started.proc.returncode}; "
+                    f"see {started.log}"
+                )
             try:
-                yield url
+                if client.get(f"{started.url}/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local Prefect API did not start; see {started.log}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def local_api(early: Started | None = None) -> Iterator[str | None]:
+    """Yield the URL of a temporary local API (None: PREFECT_API_URL is set, use it).
+
+    ``early``: the process :func:`start_early` started for this command, used instead of
+    starting one now (and stopped when the context ends, used or not).
+    """
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        if early is not None:
+            early.stop(wait=1.0)
+        yield None
+        return
+    # Settings made in this process (not in its environment) reach the server too.
+    started = early or _launch(get_current_settings().to_environment_variables(exclude_unset=True))
+    # An interrupted command may leave with os._exit: the server must not outlive it.
+    forget = interrupts.before_exit(lambda: _stop(started.proc, wait=1.0))
+    try:
+        _wait_healthy(started, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        logger.info("temporary local Prefect API at %s (its log: %s)", started.url, started.log)
+        with temporary_settings(updates={PREFECT_API_URL: started.url}):
+            try:
+                yield started.url
             finally:
                 _drain_prefect_workers()
     finally:
         forget()
-        _stop(proc)
+        started.stop()

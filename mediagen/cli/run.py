@@ -76,9 +76,12 @@ def run_flow_and_report(
     """
     allocator.limit_malloc_arenas()  # before the task threads: flat memory (bench/ 3)
     stop_if_interrupted()
+    from flows.local_api import local_api, start_early
+
+    # The local API comes up (~4 s) while Prefect and the flow are imported (bench/startup.py).
+    early = start_early()
     from prefect.exceptions import TerminationSignal
 
-    from flows.local_api import local_api
     from flows.plan_handoff import Planned
     from flows.run import run_flow  # imports Prefect: only when a run needs it
 
@@ -88,7 +91,7 @@ def run_flow_and_report(
 
     runs: list[Run] = []  # the flow's Run: was it interrupted (a signal, a cancel)?
     try:
-        with _progress(todo) as advance, local_api():
+        with _progress(todo) as advance, local_api(early):
             stop_if_interrupted()
             with user_errors():
                 # The flow's Run reports to the bar (its own events only, not another run's).

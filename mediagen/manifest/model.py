@@ -11,12 +11,11 @@ It never holds secrets: only the spec's own content and what backends return.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 # Where the manifest is: ``spec`` is the spec's name when it shares the prefix
 # (``storage.shared_prefix``), so each sharing spec has its own.
@@ -224,6 +223,9 @@ class Manifest(BaseModel):
         return [e for e in self.images.values() if e.status != "ok"]
 
 
+_MANIFEST_JSON: TypeAdapter[Manifest] = TypeAdapter(Manifest)
+
+
 def read_manifest(bucket: Bucket, prefix: str, spec: str | None = None) -> Manifest | None:
     """The previous manifest, or None when there is none (or it is unreadable).
 
@@ -235,7 +237,9 @@ def read_manifest(bucket: Bucket, prefix: str, spec: str | None = None) -> Manif
     except FileNotFoundError:
         return None
     try:
-        return Manifest.model_validate(json.loads(raw))
+        # JSON parsed and validated in one pass (pydantic-core): at 10,000 images about
+        # twice as fast as json.loads + model_validate (bench/noop.py).
+        return Manifest.model_validate_json(raw)
     except (ValueError, ValidationError):
         import logging
 
@@ -260,17 +264,24 @@ def write_manifest(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
 def manifest_bytes(manifest: Manifest) -> bytes:
     """The manifest as JSON. NaN/infinity are refused: Pydantic would write them as
     ``null``, and every later run would find the manifest unreadable (and forget it)."""
-    bad = _non_finite(manifest.model_dump(), "")
+    bad = _non_finite(manifest, "")  # the model itself: no copy (37 MB at 10,000 images)
     if bad:
         raise ValueError(f"manifest {manifest.spec_name!r}: {bad} is not a finite number")
-    return manifest.model_dump_json(indent=2).encode()
+    # Bytes straight from the serializer: model_dump_json().encode() held the text twice.
+    return _MANIFEST_JSON.dump_json(manifest, indent=2)
 
 
 def _non_finite(value: Any, path: str) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return path or "(manifest)"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(
-        value, list) else ()  # fmt: skip
+    items: Any = ()
+    if isinstance(value, BaseModel):
+        fields = [(name, getattr(value, name)) for name in type(value).model_fields]
+        items = fields + list((value.model_extra or {}).items())
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
     for key, item in items:
         found = _non_finite(item, f"{path}.{key}" if path else str(key))
         if found:

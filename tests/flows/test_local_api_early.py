@@ -1,0 +1,64 @@
+"""The local Prefect API started early (``mediagen run`` starts it while it imports Prefect).
+
+Real processes: the API is Prefect's own server app in a subprocess, as the CLI runs it.
+What is asserted is who starts and who stops it, never how fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flows.local_api import local_api, start_early
+
+
+@pytest.fixture
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    return tmp_path / "prefect-home"
+
+
+def test_a_server_in_the_environment_means_no_early_api(
+    own_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    assert start_early() is None
+    assert not own_home.exists()  # nothing started, not even its log
+
+
+def test_a_server_named_in_the_settings_stops_the_early_api_unused(own_home: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    early = start_early()
+    assert early is not None and early.proc.poll() is None
+    # e.g. PREFECT_API_URL in the user's Prefect profile: seen only once Prefect is imported
+    with (
+        temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        local_api(early) as url,
+    ):
+        assert url is None
+        assert early.proc.poll() is not None  # stopped before the run, never used
+
+
+@pytest.mark.timeout(300)
+def test_the_run_uses_the_early_api_and_stops_it_after(own_home: Path) -> None:
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    # A new home: the API creates its database first, slow on a loaded machine.
+    wait = {PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 240}
+    with temporary_settings(updates=wait, restore_defaults={PREFECT_API_URL}):
+        early = start_early()
+        assert early is not None
+        with local_api(early) as url:
+            assert url == early.url  # the early process, not a second one
+            assert PREFECT_API_URL.value() == url
+            assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        assert early.proc.poll() is not None  # gone with the run
+    assert (own_home / "mediagen-local-api.log").exists()
