@@ -83,6 +83,7 @@ class Signing:
         return {**part, "prompt": True} if self.include_prompt else part
 
 
+@dataclass(frozen=True)
 class Keying:
     """What an image's keys hash besides its request: enough to re-key the job for another
     request (a candidate's seed, a reviewer's note: :mod:`mediagen.plan.candidates`)."""
