@@ -134,8 +134,14 @@ def test_validate_accepts_the_current_models(offline) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_models_lists_the_catalogue_as_a_table_and_as_json(offline) -> None:
-    table = CliRunner().invoke(app, ["models"], env={"COLUMNS": "240"})
+def test_models_lists_the_catalogue_as_a_table_and_as_json(
+    offline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediagen.cli.console import console
+
+    # The console read COLUMNS when it was made (whichever test came first in this process).
+    monkeypatch.setattr(console, "width", 240)
+    table = CliRunner().invoke(app, ["models"])
     assert table.exit_code == 0
     assert f"{FLASH} (default)" in table.output and "512 0.045" in table.output
     assert "gemini-2.5-flash-image" not in table.output  # shut down: only with --all

@@ -24,6 +24,8 @@ def _old_gen_key(backend: str, request: GenerationRequest) -> str:
     params = asdict(request)
     params.pop("image_id")
     params.pop("fallback_models")
+    params.pop("delivery")  # how it is asked (issue 16), not what
+    params.pop("references")  # none here; their hashes enter only when there are some
     return keys.canonical_hash({"backend": backend, "variant": 0, **params})
 
 
