@@ -137,10 +137,10 @@ def test_validate_accepts_the_current_models(offline) -> None:
 def test_models_lists_the_catalogue_as_a_table_and_as_json(
     offline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mediagen.cli.console import console
+    from mediagen.cli import models
 
-    # The console read COLUMNS when it was made (whichever test came first in this process).
-    monkeypatch.setattr(console, "width", 240)
+    # A fixed width: what rich finds for the terminal depends on how pytest runs (-n 2 or not).
+    monkeypatch.setattr(models.console, "width", 240)
     table = CliRunner().invoke(app, ["models"])
     assert table.exit_code == 0
     assert f"{FLASH} (default)" in table.output and "512 0.045" in table.output
