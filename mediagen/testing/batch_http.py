@@ -66,10 +66,8 @@ def handler_for(server: FakeBatchServer) -> type[BaseHTTPRequestHandler]:
             if not by_upload_id and not server.key_ok(self.headers.get("x-goog-api-key")):
                 self._json(401, _error(401, "API key not valid. Please pass a valid API key."))
                 return
-            try:
+            with suppress(BrokenPipeError, ConnectionResetError):
                 routed(path, query, raw)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
         def _route(self, method: str, path: str) -> Any:
             if method == "POST" and _UPLOAD.match(path):
