@@ -22,6 +22,7 @@ from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV
 # server, deployments and worker (session); a slow run stopped by a signal or a Cancel.
 pytest_plugins = [
     "tests.support.gemini",
+    "tests.support.batch",
     "tests.support.prefect_server",
     "tests.support.interrupted_run",
 ]

@@ -235,9 +235,12 @@ def _collect(
                                        dict(getattr(error, "usage", {})))])  # fmt: skip
         for job in waiting:
             entry = failed_entry(job, ctx, error)
-            if cost:  # paid by the submitting run, like its images
-                entry = entry.model_copy(update={"cost_run_id": record.run_id})
-            out.failed[job.id] = entry
+            # As the sync path records it (orchestrate/outcomes: the stage, then the reason);
+            # paid by the run that submitted the job, like its images.
+            update: dict[str, object] = {"error": f"generate: {entry.error}"}
+            if cost:
+                update["cost_run_id"] = record.run_id
+            out.failed[job.id] = entry.model_copy(update=update)
 
 
 def _store(

@@ -193,7 +193,11 @@ class GeminiBatchClient:
         if "response" not in line:
             error = line.get("error") or {"code": 500, "message": "no response and no error"}
             api_error = genai_errors.APIError(int(error.get("code") or 500), {"error": error})
-            return LineOutcome(key, error=translate(api_error, model, self._redact))
+            translated = translate(api_error, model, self._redact) or PermanentError(
+                self._redact(str(error.get("message", "")))
+            )
+            translated.attempts = [attempts_.attempt(model, translated)]  # type: ignore[attr-defined]
+            return LineOutcome(key, error=translated)
         body = json.dumps(line["response"])
         try:
             answer = parse_answer(body, model)
