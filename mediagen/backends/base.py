@@ -82,6 +82,10 @@ class GenerationRequest:
     # Models to try, in order, when ``model`` is over capacity or unavailable. Not part
     # of the cache key: any model of the chain answers the same request.
     fallback_models: tuple[str, ...] = ()
+    # How to ask (mediagen.spec.delivery: "sync" | "batch" | "flex"), not what: not part
+    # of the cache key either. "flex" asks a cheaper, slower tier; a backend that has no
+    # such tier treats it as "sync", and refuses models without it in check_request.
+    delivery: str = "sync"
 
 
 @dataclass(frozen=True)

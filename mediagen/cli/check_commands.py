@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from mediagen.cli.console import brand_cell, console, formats_cell, user_errors
-from mediagen.cli.planning import SpecArg, ensure_bucket, load, plan_spec
+from mediagen.cli.planning import DeliveryOption, SpecArg, ensure_bucket, load, plan_spec
 from mediagen.manifest import prefix_owner
 from mediagen.plan import preflight
 from mediagen.plan.jobs import expand_spec, prefix_of
@@ -50,10 +50,10 @@ def validate(
             console.print(f"{mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
 
 
-def plan(spec: SpecArg) -> None:
+def plan(spec: SpecArg, delivery: DeliveryOption = None) -> None:
     """Show what a run would do: new, changed, unchanged and removed images, and cost."""
     with user_errors():
-        job_spec = load(spec)
+        job_spec = load(spec, delivery)
         the_plan, _, _ = plan_spec(job_spec)
     table = Table(title=f"Plan for {job_spec.name}")
     for column in ("id", "action", "size", "formats", "backend", "model", "est. cost", "why"):

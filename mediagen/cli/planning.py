@@ -18,10 +18,18 @@ from mediagen.manifest.model import Manifest
 from mediagen.plan.diff import Plan, make_plan
 from mediagen.plan.jobs import expand_spec, prefix_of
 from mediagen.settings import get_settings
+from mediagen.spec.delivery import Delivery, override
 from mediagen.spec.models import JobSpec, load_spec
 from mediagen.storage.bucket import Bucket, BucketConfig
 
 SpecArg = Annotated[Path, typer.Argument(help="Path to a YAML spec.", show_default=False)]
+DeliveryOption = Annotated[
+    Delivery | None,
+    typer.Option(
+        help="Deliver every image this way, whatever the spec says: sync (full price), "
+        "batch or flex (half price, slower). Default: the spec's delivery (sync)."
+    ),
+]
 
 
 class IfRunning(StrEnum):
@@ -29,8 +37,9 @@ class IfRunning(StrEnum):
     refuse = "refuse"
 
 
-def load(path: Path) -> JobSpec:
-    return load_spec(path)  # refuses folders, FIFOs, devices and oversize files
+def load(path: Path, delivery: Delivery | None = None) -> JobSpec:
+    """The spec at ``path``; ``delivery`` (``--delivery``) overrides every image's."""
+    return override(load_spec(path), delivery)  # refuses folders, FIFOs, devices, huge files
 
 
 def ensure_bucket(spec: JobSpec) -> BucketConfig:
@@ -61,4 +70,12 @@ def plan_spec(spec: JobSpec) -> tuple[Plan, Bucket, Manifest | None]:
     return make_plan(jobs, previous, settings), bucket, previous
 
 
-__all__ = ["IfRunning", "SpecArg", "ensure_bucket", "hold_lease", "load", "plan_spec"]
+__all__ = [
+    "DeliveryOption",
+    "IfRunning",
+    "SpecArg",
+    "ensure_bucket",
+    "hold_lease",
+    "load",
+    "plan_spec",
+]

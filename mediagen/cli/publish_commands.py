@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from mediagen.cli.console import EXIT_FAILED, EXIT_OK, console, user_errors
-from mediagen.cli.planning import IfRunning, SpecArg, hold_lease, load, plan_spec
+from mediagen.cli.planning import DeliveryOption, IfRunning, SpecArg, hold_lease, load, plan_spec
 from mediagen.cli.run import manifest_key_of
 from mediagen.errors import SpecError
 from mediagen.manifest import prefix_owner, visibility
@@ -58,21 +58,23 @@ def run(
         IfRunning | None,
         typer.Option(help="If the spec is running elsewhere: wait for it (default) or exit 2."),
     ] = None,
+    delivery: DeliveryOption = None,
 ) -> None:
     """Generate, process and publish every image that needs it; write the manifest."""
     from mediagen.cli import run as cli_run
 
     with cli_run.signal_guard() as guard:  # Ctrl-C from here on: exit 130, no traceback
-        _run(ctx, spec, guard, concurrency, runner, dask_address, prune, yes, if_running)
+        _run(ctx, spec, guard, concurrency, runner, dask_address, prune, yes, if_running,
+             delivery)  # fmt: skip
 
 
 def _run(ctx: typer.Context, spec: Path, guard: Any, concurrency: int | None,
          runner: Runner | None, dask_address: str | None, prune: bool, yes: bool,
-         if_running: IfRunning | None) -> None:  # fmt: skip
+         if_running: IfRunning | None, delivery: Any = None) -> None:  # fmt: skip
     from mediagen.cli import run as cli_run
 
     with user_errors():
-        job_spec = load(spec)
+        job_spec = load(spec, delivery)  # --delivery: every image, whatever the spec says
         hold_lease(ctx, job_spec, if_running)  # before planning: plan what the other run left
         the_plan, bucket, previous = plan_spec(job_spec)
         preflight.check_run(job_spec, the_plan, get_settings())  # before any work

@@ -32,6 +32,7 @@ from mediagen.plan.keys import prefix_of as prefix_of
 from mediagen.plan.prompt import PromptParts, compose_prompt
 from mediagen.settings import Settings
 from mediagen.spec import alt_text as alt
+from mediagen.spec.delivery import DEFAULT_DELIVERY, Delivery
 from mediagen.spec.diagnostics import clean_loc, error_message, field_path
 from mediagen.spec.formats import EXTENSIONS
 from mediagen.spec.limits import Limits
@@ -48,6 +49,7 @@ DEFAULT_OPTIONS = ImageOptions(
     constraints=[],
     tags=[],
     metadata={},
+    delivery=DEFAULT_DELIVERY,
 )
 
 
@@ -86,6 +88,11 @@ class ImageJob:
     @property
     def prompt(self) -> str:
         return self.request.prompt
+
+    @property
+    def delivery(self) -> str:
+        """sync, batch or flex (:mod:`mediagen.spec.delivery`); not part of ``gen_key``."""
+        return self.request.delivery
 
 
 def expand_spec(spec: JobSpec, settings: Settings) -> list[ImageJob]:
@@ -185,6 +192,7 @@ def _make_job(
         model=chain[0],
         image_id=image_id,
         fallback_models=tuple(chain[1:]),
+        delivery=str(Delivery(options.delivery or DEFAULT_DELIVERY)),
     )
     gen_key = gen_key_for(backend, request)
     focal = _focal_text(options.focal_point)

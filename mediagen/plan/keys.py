@@ -69,6 +69,7 @@ def gen_key_for(backend: str, request: Any, variant: int = 0) -> str:
     params = asdict(request)
     params.pop("image_id")  # renaming an image must not cost a new generation
     params.pop("fallback_models")  # how to get it, not what is asked (like retries)
+    params.pop("delivery", None)  # sync, batch or flex: the same image, at another price
     return canonical_hash({"backend": backend, "variant": variant, **params})
 
 

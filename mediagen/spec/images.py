@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from mediagen.spec.base import ID_RULES, HexColor, ModelName, Slug, SpecModel, is_valid_id
+from mediagen.spec.delivery import DELIVERY_HELP, Delivery
 from mediagen.spec.diagnostics import HEX_RE, describe, did_you_mean
 from mediagen.spec.formats import OutputFormat, normalize_formats
 from mediagen.spec.schema import SIZE_NAMES, brand_color_schema, formats_schema, size_schema
@@ -233,6 +234,7 @@ class ImageOptions(SpecModel):
         description="Alt text for the image; 'auto' asks the backend to write it. "
         "Text written here is published as is, never replaced.",
     )
+    delivery: Delivery | None = Field(None, description=DELIVERY_HELP)
 
     @field_validator("focal_point", mode="before")
     @classmethod

@@ -253,3 +253,24 @@ def test_output_specs_match_the_request_size() -> None:
     assert (output.spec.width, output.spec.height) == (1200, 630)
     assert output.spec.format == "jpeg"
     assert output.spec.quality == QUALITY_LEVELS[Quality.FAST].encoder_quality
+
+
+# --- delivery (issue 16) ------------------------------------------------------
+
+
+def test_delivery_resolves_from_defaults_and_image_and_defaults_to_sync() -> None:
+    data = spec_data()
+    data["defaults"] = {"delivery": "batch"}
+    data["images"].append({"id": "note", "prompt": "A bank note", "delivery": "sync"})
+    data["images"].append({"id": "bar", "prompt": "A gold bar"})
+    assert [j.delivery for j in expand(data)] == ["batch", "sync", "batch"]
+    assert one().delivery == "sync"
+
+
+def test_delivery_is_not_part_of_the_cache_keys() -> None:
+    # The same image at another price: switching delivery regenerates nothing.
+    sync, flex, batch = one(), one(delivery="flex"), one(delivery="batch")
+    assert sync.gen_key == flex.gen_key == batch.gen_key
+    assert [o.out_key for o in sync.outputs] == [o.out_key for o in flex.outputs]
+    assert sync.facts_key == flex.facts_key
+    assert flex.request.delivery == "flex"  # what the backend is told
