@@ -117,6 +117,7 @@ class _Counters:
     lines_received: int = 0
     lines_answered: int = 0
     keys_received: Counter[str] = field(default_factory=Counter)
+    answers: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
 
 
@@ -225,6 +226,12 @@ class FakeBatchServer:
         """How often each line key was submitted, over all jobs."""
         with self._lock:
             return Counter(self._counters.keys_received)
+
+    @property
+    def answers(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(key, model, usageMetadata) of every line answered with a 200 answer."""
+        with self._lock:
+            return list(self._counters.answers)
 
     @property
     def requests(self) -> list[tuple[str, str]]:
@@ -373,6 +380,9 @@ class FakeBatchServer:
             status, payload, _, _, _ = self.gemini.answer(job.model, request, job.api_key)
             if status == 200 and isinstance(payload, dict):
                 out.append({"key": line.get("key"), "response": payload})
+                usage = dict(payload.get("usageMetadata") or {})
+                with self._lock:
+                    self._counters.answers.append((str(line.get("key")), job.model, usage))
             else:
                 error = payload.get("error") if isinstance(payload, dict) else None
                 out.append({"key": line.get("key"),
