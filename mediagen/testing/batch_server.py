@@ -37,78 +37,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
 
 from mediagen.testing.batch_http import handler_for
+from mediagen.testing.batch_wire import BATCH_TYPE, TERMINAL, BatchJob, StoredFile, new_id, now_iso
 from mediagen.testing.gemini_server import FakeGeminiServer
-
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
-BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
-
-
-def _now_iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex[:16]  # lowercase letters and digits: what the SDK's name parsing takes
-
-
-@dataclass
-class StoredFile:
-    name: str  # files/{id}
-    display_name: str
-    mime_type: str
-    data: bytes
-    created: float
-    source: str  # UPLOADED | GENERATED
-
-    def resource(self, base_url: str) -> dict[str, Any]:
-        out = {
-            "name": self.name,
-            "displayName": self.display_name,
-            "mimeType": self.mime_type,
-            "sizeBytes": str(len(self.data)),
-            "createTime": _now_iso(self.created),
-            "updateTime": _now_iso(self.created),
-            "state": "ACTIVE",
-            "source": self.source,
-            "uri": f"{base_url}/v1beta/{self.name}",
-        }
-        if self.source == "GENERATED":
-            out["downloadUri"] = f"{base_url}/v1beta/{self.name}:download?alt=media"
-        return out
-
-
-@dataclass
-class BatchJob:
-    name: str  # batches/{id}
-    model: str
-    display_name: str
-    input_file: str
-    lines: list[dict[str, Any]]
-    api_key: str | None
-    created: float
-    pending_s: float
-    running_s: float
-    outcome: str  # the terminal state it reaches on its own
-    cancelled_at: float | None = None
-    output_file: str | None = None
-    ended: float | None = None
-
-    def state(self, now: float) -> str:
-        if self.cancelled_at is not None:
-            return "CANCELLED"
-        if now < self.created + self.pending_s:
-            return "PENDING"
-        if now < self.created + self.pending_s + self.running_s:
-            return "RUNNING"
-        return self.outcome
 
 
 @dataclass
@@ -253,7 +189,7 @@ class FakeBatchServer:
         return self.api_key is None or api_key == self.api_key
 
     def start_upload(self, meta: dict[str, Any], size: int, mime_type: str) -> str:
-        upload_id = _new_id()
+        upload_id = new_id()
         with self._lock:
             self._uploads[upload_id] = {"meta": meta, "size": size, "mime": mime_type,
                                         "data": bytearray()}  # fmt: skip
@@ -273,7 +209,7 @@ class FakeBatchServer:
                 return None
             del self._uploads[upload_id]
             meta = upload["meta"] or {}
-            name = str(meta.get("name") or f"files/{_new_id()}")
+            name = str(meta.get("name") or f"files/{new_id()}")
             stored = StoredFile(name, str(meta.get("displayName") or ""), upload["mime"],
                                 bytes(upload["data"]), time.time(), "UPLOADED")  # fmt: skip
             self._files[name] = stored
@@ -307,7 +243,7 @@ class FakeBatchServer:
         with self._lock:
             outcome = self._outcomes.pop(0) if self._outcomes else "SUCCEEDED"
             job = BatchJob(
-                name=f"batches/{_new_id()}", model=model,
+                name=f"batches/{new_id()}", model=model,
                 display_name=str(batch.get("displayName") or ""), input_file=file_name,
                 lines=lines, api_key=api_key, created=time.time(), pending_s=self.pending_s,
                 running_s=self.running_s, outcome=outcome,
@@ -355,8 +291,8 @@ class FakeBatchServer:
             "model": f"models/{job.model}",
             "displayName": job.display_name,
             "inputConfig": {"fileName": job.input_file},
-            "createTime": _now_iso(job.created),
-            "updateTime": _now_iso(job.ended or now),
+            "createTime": now_iso(job.created),
+            "updateTime": now_iso(job.ended or now),
             "state": f"BATCH_STATE_{state}",
             "batchStats": {
                 "requestCount": str(count),
@@ -364,7 +300,7 @@ class FakeBatchServer:
             },
         }
         if job.ended is not None:
-            metadata["endTime"] = _now_iso(job.ended)
+            metadata["endTime"] = now_iso(job.ended)
         if job.output_file:
             metadata["output"] = {"responsesFile": job.output_file}
         out: dict[str, Any] = {"name": job.name, "metadata": metadata, "done": done}
@@ -388,7 +324,7 @@ class FakeBatchServer:
                 out.append({"key": line.get("key"),
                             "error": error or {"code": status, "message": "error"}})  # fmt: skip
         data = "".join(json.dumps(o) + "\n" for o in out).encode()
-        stored = StoredFile(f"files/{_new_id()}", f"{job.name}-responses", "application/jsonl",
+        stored = StoredFile(f"files/{new_id()}", f"{job.name}-responses", "application/jsonl",
                             data, time.time(), "GENERATED")  # fmt: skip
         with self._lock:
             self._files[stored.name] = stored
