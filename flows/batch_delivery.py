@@ -34,6 +34,7 @@ from flows import partial
 from mediagen.engine import batch
 from mediagen.engine.context import RunContext
 from mediagen.engine.run import Run
+from mediagen.errors import RunInterruptedError
 from mediagen.manifest.model import ImageEntry, Manifest
 from mediagen.plan.diff import Plan
 from mediagen.plan.jobs import ImageJob
@@ -70,10 +71,13 @@ def run_rounds(
     deadline = time.monotonic() + options.max_wait_hours * 3600
     while True:
         todo = [job for job in plan.todo if delivery_of(job) == "batch"]
-        outcome = batch.deliver(
-            todo, ctx, run, on_failure=options.on_failure, wait=not suspend,
-            poll_s=options.poll_seconds, max_attempts=options.max_attempts,
-        )  # fmt: skip
+        try:
+            outcome = batch.deliver(
+                todo, ctx, run, on_failure=options.on_failure, wait=not suspend,
+                poll_s=options.poll_seconds, max_attempts=options.max_attempts,
+            )  # fmt: skip
+        except RunInterruptedError:  # Ctrl-C / a cancel while waiting: the jobs stay recorded
+            outcome = batch.BatchRound(pending=todo)
         extra: dict[str, ImageEntry] = dict(outcome.failed)
         names = ", ".join(sorted({r.name for r in outcome.jobs})) or "?"
         for job in outcome.pending:

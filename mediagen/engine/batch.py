@@ -84,8 +84,9 @@ def deliver(
     todo: dict[str, list[ImageJob]] = defaultdict(list)  # gen_key -> the images waiting
     for job in jobs:
         todo[job.gen_key].append(job)
+    stored = set(bucket.find(keys.originals_folder(ctx.prefix)))  # one listing, not a HEAD each
     for gen_key in list(todo):
-        if bucket.exists(keys.sidecar_key(todo[gen_key][0].original_key)):
+        if keys.sidecar_key(todo[gen_key][0].original_key) in stored:
             out.ready += todo.pop(gen_key)
     records = batch_state.load_all(bucket, ctx.prefix, ctx.spec_name)
     clients: dict[str, Any] = {}
@@ -157,7 +158,7 @@ def _poll(
 ) -> bool:  # fmt: skip
     """Look at one job; collect or handle it when it has ended. True when it ended."""
     if not record.name:  # killed between the record and the job: find it by its name
-        found = [j for j in client.list() if j.display_name == record.display_name]
+        found = [j for j in client.list(1000) if j.display_name == record.display_name]
         if not found:
             record.state, record.note = "failed", "never submitted (the run stopped first)"
             batch_state.save(bucket, ctx.prefix, record)

@@ -95,6 +95,27 @@ def test_killed_while_pending_then_run_again(tmp_path: Path, slow_batches: FakeB
     assert [r["state"] for r in _records(tmp_path)] == ["collected"]
 
 
+def test_ctrl_c_while_waiting_leaves_the_job_to_the_next_run(
+    tmp_path: Path, slow_batches: FakeBatchServer
+) -> None:
+    (tmp_path / "coins.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    env = _env(tmp_path, slow_batches)
+    proc = start(tmp_path, env, "run", "coins.yaml", "--delivery", "batch")
+    wait_for(lambda: any(r["state"] == "submitted" for r in _records(tmp_path)), proc,
+             "the batch job was recorded")  # fmt: skip
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C
+    code, out, err = finish(proc)
+
+    assert code == 130, out + err
+    assert "Traceback" not in err
+    manifest = json.loads((tmp_path / "bucket" / "coins" / "manifest.json").read_text())
+    assert {e["status"] for e in manifest["images"].values()} == {"pending"}
+    slow_batches.finish_now()
+    code, out, err = finish(start(tmp_path, env, "run", "coins.yaml", "--delivery", "batch"))
+    assert code == 0, out + err
+    assert slow_batches.jobs_created == 1 and set(slow_batches.keys_received.values()) == {1}
+
+
 def test_batches_cancel(tmp_path: Path, slow_batches: FakeBatchServer) -> None:
     spec = {**SPEC, "batch": {"poll_seconds": 0.2, "on_failure": "fail"}}
     (tmp_path / "coins.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -76,6 +76,8 @@ def test_answers_become_originals_at_the_batch_price(batch_env: FakeBatchServer)
     assert sorted(i for r in records for ids in r.keys.values() for i in ids) == sorted(
         j.id for j in jobs
     )
+    again = _deliver(ctx, jobs)  # originals stored: ready at once, no job, no line
+    assert len(again.ready) == 6 and again.submitted == [] and batch_env.jobs_created == 2
 
 
 def test_a_second_round_resumes_the_same_job(batch_env: FakeBatchServer) -> None:
