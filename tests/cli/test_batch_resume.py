@@ -24,6 +24,9 @@ from tests.support.gemini import TEST_KEY
 from tests.support.interrupted_run import env_for, finish, start, wait_for
 
 IMAGES = 6
+
+# Two or three `mediagen` processes per test, each starting its own local Prefect API.
+pytestmark = pytest.mark.timeout(1500)
 SPEC = {
     "name": "coins",
     "backend": "gemini",
