@@ -46,15 +46,19 @@ def main(n: int = 40, pending_s: float = 5.0, running_s: float = 2.0) -> None:
             "MEDIAGEN_BACKEND": "gemini", "MEDIAGEN_WORK_DIR": f"{root}/work",
         })  # fmt: skip
         with local_api():
+            seen = (0, 0, 0)  # the counters before each run: print what each run added
             for delivery in ("sync", "batch"):
                 os.environ["MEDIAGEN_BUCKET_DIR"] = f"{root}/{delivery}"
                 started = time.perf_counter()
                 manifest = run_flow(spec(n, delivery))
                 seconds = time.perf_counter() - started
+                now = (len(server.gemini.image_requests), server.jobs_created,
+                       server.lines_received)  # fmt: skip
+                requests, jobs, lines = (a - b for a, b in zip(now, seen, strict=True))
+                seen = now
                 print(
                     f"{delivery:5}: {manifest.counts['ok']}/{n} published in {seconds:6.1f} s; "
-                    f"sync requests {len(server.gemini.image_requests)}, batch jobs "
-                    f"{server.jobs_created}, lines {server.lines_received}; "
+                    f"sync requests {requests}, batch jobs {jobs}, lines {lines}; "
                     f"cost ${manifest.cost_usd:.4f}"
                 )
 
