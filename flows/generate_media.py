@@ -21,7 +21,15 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import concurrency_limits, fanout, partial, run_logs, run_registry, secret_blocks
+from flows import (
+    batch_delivery,
+    concurrency_limits,
+    fanout,
+    partial,
+    run_logs,
+    run_registry,
+    secret_blocks,
+)
 from flows.artifacts import ProgressReporter, publish_run_artifacts
 from flows.parameters import SpecParameter, spec_name
 from flows.plan_handoff import take as take_handed_plan
@@ -168,15 +176,22 @@ def _run(job_spec: JobSpec, ctx: RunContext, run: Run) -> State:
     # No key for an explicit gemini spec, or an estimate over budget: fail before any work.
     if planned is None:
         preflight.check_run(job_spec, plan, settings)
+    if batch_delivery.wanted(plan):  # rounds of batch jobs (flows/batch_delivery.py)
+        return batch_delivery.run_rounds(job_spec, ctx, plan, previous, run, fan_out=_fan_out,
+                                         replan=lambda: plan_task(job_spec, ctx))  # fmt: skip
     return _fan_out(job_spec, ctx, plan, previous, run)
 
 
 def _fan_out(
-    job_spec: JobSpec, ctx: RunContext, plan: Plan, previous: Manifest | None, run: Run
-) -> State:
+    job_spec: JobSpec, ctx: RunContext, plan: Plan, previous: Manifest | None, run: Run,
+    extra: dict[str, ImageEntry] | None = None,
+) -> State:  # fmt: skip
+    """Run the chains of the plan's images, but for ``extra`` (entries decided already)."""
     logger = get_run_logger()
     settings = run.settings
-    models = orchestrate.quota_models(plan.todo, settings)
+    extra = extra or {}
+    todo = [job for job in plan.todo if job.id not in extra]
+    models = orchestrate.quota_models(todo, settings)
     if models and concurrency_limits.install(models, run):
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 
@@ -193,10 +208,10 @@ def _fan_out(
         future.wait()  # done already: this only records the final state, no API call
         progress.image_finished(future.state.is_completed())
 
-    progress = ProgressReporter(job_spec.name, len(plan.todo), logger)
+    progress = ProgressReporter(job_spec.name, len(todo), logger)
     # Chains in flight: about what the thread pool runs at once (3 tasks per image).
     fan = fanout.run_chains(
-        plan.todo, submit, run, window=ctx.concurrency + 1, grace=settings.interrupt_grace,
+        todo, submit, run, window=ctx.concurrency + 1, grace=settings.interrupt_grace,
         on_finished=finished, cancel_requested=fanout.cancel_requested_on_server(),
         logger=logger,
     )  # fmt: skip
@@ -209,6 +224,7 @@ def _fan_out(
     }
     for job, why in fan.pending():
         results[job.id] = partial.pending_entry(job, ctx, f"{why}: {fan.interrupted}", previous)
+    results.update(extra)
     manifest = manifest_task(ctx, plan, results, previous)
     failed = manifest.failed()
     # One line per image that failed on its own; one line for all the images that an

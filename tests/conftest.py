@@ -23,6 +23,7 @@ from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV
 # the candidates' seed-painting backend.
 pytest_plugins = [
     "tests.support.gemini",
+    "tests.support.batch",
     "tests.support.prefect_server",
     "tests.support.interrupted_run",
     "tests.support.candidates",

@@ -19,6 +19,7 @@ import typer
 
 from mediagen.cli import check_commands, generate_command, publish_commands, submit_command
 from mediagen.cli import models as cli_models
+from mediagen.cli.batch_commands import batches
 from mediagen.cli.console import configure_logging
 from mediagen.cli.verify_command import verify
 
@@ -49,6 +50,7 @@ app.command()(check_commands.schema)
 app.command()(generate_command.generate)
 app.command()(cli_models.models)  # `mediagen models`: the model catalogue
 app.command()(verify)  # `mediagen verify`: C2PA Content Credentials
+app.add_typer(batches)  # `mediagen batches list|cancel SPEC`
 
 
 def main() -> None:  # pragma: no cover - console entry point

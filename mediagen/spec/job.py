@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, field_validator
 
 from mediagen.spec.base import Slug, SpecModel
+from mediagen.spec.batch import BatchOptions
 from mediagen.spec.images import ImageOptions, ImageSpec
 from mediagen.spec.limits import MAX_IMAGES
 from mediagen.spec.rate_limits import RateLimit
@@ -57,6 +58,7 @@ class JobSpec(SpecModel):
         "shared by every task of a run.",
     )
     storage: StorageTarget = StorageTarget()
+    batch: BatchOptions = BatchOptions()  # images with delivery: batch (mediagen.spec.batch)
     defaults: ImageOptions = ImageOptions()
     images: list[ImageSpec] = Field(min_length=1)
     # Where it was read from (reference files are relative to its folder); not content.
