@@ -40,6 +40,7 @@ from mediagen.engine import batch_state
 from mediagen.engine.batch_state import BatchRecord
 from mediagen.engine.context import RunContext
 from mediagen.engine.entries import failed_entry
+from mediagen.engine.references import with_reference_bytes
 from mediagen.engine.run import Run
 from mediagen.errors import BadAnswerError, MediagenError
 from mediagen.imaging.answer_check import check_answer
@@ -133,7 +134,10 @@ def _submit(
     for (backend, model), gen_keys in sorted(groups.items()):
         batch_client = client(backend)
         model = model or _default_model(backend)
-        lines = [batch_client.line(k, model, todo[k][0].request) for k in gen_keys]
+        lines = [  # reference images go inline in the line, as in a sync request
+            batch_client.line(k, model, with_reference_bytes(todo[k][0].request, bucket))
+            for k in gen_keys
+        ]
         limits = {"max_lines": max_lines} if max_lines else {}
         for indexes in batching.split(backend, lines, **limits):
             record = BatchRecord(

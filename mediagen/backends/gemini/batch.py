@@ -36,6 +36,7 @@ from mediagen import redaction
 from mediagen.backends.base import GenerationRequest, GenerationResult
 from mediagen.backends.gemini import attempts as attempts_
 from mediagen.backends.gemini import credentials, pricing
+from mediagen.backends.gemini import references as refs
 from mediagen.backends.gemini.backend import API_VERSION, base_url
 from mediagen.backends.gemini.response import parse_answer
 from mediagen.backends.gemini.settings import GeminiSettings
@@ -123,13 +124,20 @@ class GeminiBatchClient:
 
     def line(self, key: str, model: str, request: GenerationRequest) -> bytes:
         """One JSONL input line: ``{"key", "request"}``, the request as the SDK sends it."""
+        from google.genai import _common
         from google.genai import batches as sdk_batches
 
         converted = sdk_batches._InlinedRequest_to_mldev(
             self._client._api_client,
-            {"model": model, "contents": request.prompt, "config": image_config(model, request)},
+            {
+                "model": model,
+                "contents": refs.contents(request),
+                "config": image_config(model, request),
+            },
         )
-        body = dict(converted["request"])
+        # As the SDK does before it sends a request: pydantic parts (an inline reference
+        # image's Blob) to dicts, bytes to base64.
+        body = _common.encode_unserializable_types(_common.convert_to_dict(converted["request"]))
         body.pop("model", None)  # the job's model is in its URL
         return (json.dumps({"key": key, "request": body}, separators=(",", ":")) + "\n").encode()
 
