@@ -21,7 +21,7 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import concurrency_limits, fanout, partial, run_logs, run_registry, secret_blocks
+from flows import concurrency_limits, fanout, partial, review, run_logs, run_registry, secret_blocks
 from flows.artifacts import ProgressReporter, publish_run_artifacts
 from flows.parameters import SpecParameter, spec_name
 from flows.plan_handoff import take as take_handed_plan
@@ -193,10 +193,12 @@ def _fan_out(
         future.wait()  # done already: this only records the final state, no API call
         progress.image_finished(future.state.is_completed())
 
-    progress = ProgressReporter(job_spec.name, len(plan.todo), logger)
+    # pick: review images wait for a person after the others are made (flows/review.py).
+    todo = [job for job in plan.todo if not review.wants_review(job)]
+    progress = ProgressReporter(job_spec.name, len(todo), logger)
     # Chains in flight: about what the thread pool runs at once (3 tasks per image).
     fan = fanout.run_chains(
-        plan.todo, submit, run, window=ctx.concurrency + 1, grace=settings.interrupt_grace,
+        todo, submit, run, window=ctx.concurrency + 1, grace=settings.interrupt_grace,
         on_finished=finished, cancel_requested=fanout.cancel_requested_on_server(),
         logger=logger,
     )  # fmt: skip
@@ -209,6 +211,11 @@ def _fan_out(
     }
     for job, why in fan.pending():
         results[job.id] = partial.pending_entry(job, ctx, f"{why}: {fan.interrupted}", previous)
+    waiting = [job for job in plan.todo if review.wants_review(job)]
+    if fan.interrupted:
+        results |= {j.id: partial.pending_entry(j, ctx, fan.interrupted, previous) for j in waiting}
+    else:
+        results |= review.review_todo(job_spec.name, waiting, previous, ctx, run)
     manifest = manifest_task(ctx, plan, results, previous)
     failed = manifest.failed()
     # One line per image that failed on its own; one line for all the images that an
