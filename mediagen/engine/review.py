@@ -58,6 +58,7 @@ logger = logging.getLogger("mediagen")
 
 MAX_ROUNDS = 5  # rejections of one image in one run; then it waits for the next run
 URL_SECONDS = 24 * 3600  # a reviewer's link to a private original (presigned)
+WAITING = "review: waiting for a decision (the Prefect UI's Resume form, or `mediagen review`)"
 SCORE_SIDE = 256  # scores are measured on a thumbnail: the share of pixels barely moves
 
 
@@ -216,10 +217,7 @@ def _conclude(
 ) -> ImageEntry:
     """The entry of an image whose review ended: published, skipped or waiting."""
     if answer is None:
-        entry = make_entry(
-            item.job, ctx, "pending", error="review: waiting for a decision (asked again next run)"
-        )
-        return entry
+        return make_entry(item.job, ctx, "pending", error=WAITING)
     decided = answer.decided_at or datetime.now(UTC)
     action: Action = "skip" if answer.action == "reject" else answer.action  # MAX_ROUNDS
     chosen = next((c for c in item.candidates if c.index == answer.candidate), None)

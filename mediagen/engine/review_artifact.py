@@ -1,16 +1,22 @@
 """What a reviewer looks at: each image's candidates, as a markdown page.
 
 The flow publishes it as a Prefect markdown artifact beside the paused run's
-input form (the terminal prints the same facts as a table). Thumbnails are
-markdown images: ``create_image_artifact`` only renders a public URL, and
-originals are never public, so each candidate links its original through a
-presigned URL (valid :data:`~mediagen.engine.review.URL_SECONDS`); a local
-folder's ``file://`` links are listed but a browser page served over HTTP will
-not show them. Every spec string is escaped: a prompt is not markup.
+input form (the terminal prints the same facts as a table). ``create_image_artifact``
+only renders a public URL, and originals are never public, so each candidate is
+shown from a presigned URL of its original (valid
+:data:`~mediagen.engine.review.URL_SECONDS`); a local folder's ``file://`` links
+are listed, but a page served over HTTP will not show them.
+
+Thumbnails are ``<img width=…>`` tags, not markdown images: the Prefect UI's
+markdown renderer (3.9, checked in Chromium) draws a markdown image at its full
+size (a 1K original fills the page) and shows an image inside a link as its
+source text; its HTML sanitiser keeps ``<img src width alt>``. Every spec
+string is escaped: a prompt is neither markdown nor HTML.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 from mediagen.engine.review import ReviewItem
@@ -23,9 +29,19 @@ def escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+THUMB_WIDTH = 192  # pixels, in the page
+
+
 def _url(url: str) -> str:
     # Inside (...) a markdown link ends at a space or ')': percent-encode both.
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def thumbnail(url: str, alt: str) -> str:
+    """An ``<img>`` the UI keeps to :data:`THUMB_WIDTH` (attributes HTML-escaped)."""
+    src, text = html.escape(_url(url), quote=True), html.escape(alt, quote=True)
+    tag = f'<img src="{src}" width="{THUMB_WIDTH}" alt="{text}">'
+    return tag.replace("|", "&#124;")  # a '|' would end the table cell
 
 
 def review_markdown(spec_name: str, items: list[ReviewItem], round_: int) -> str:
@@ -48,13 +64,12 @@ def review_markdown(spec_name: str, items: list[ReviewItem], round_: int) -> str
         for c in item.candidates:
             score = "n/a" if c.score is None else f"{c.score:.2f}"
             mark = " (best)" if c.index == best and len(item.candidates) > 1 else ""
-            alt = f"{escape(item.id)} candidate {c.index}"
             seed = "" if c.job.request.seed is None else str(c.job.request.seed)
             lines.append(
-                f"| **{c.index}**{mark} | [![{alt}]({_url(c.url)})]({_url(c.url)}) "
-                f"| {score} | {seed} |"
+                f"| **{c.index}**{mark} | {thumbnail(c.url, f'{item.id} candidate {c.index}')} "
+                f"[full size]({_url(c.url)}) | {score} | {seed} |"
             )
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["escape", "review_markdown"]
+__all__ = ["THUMB_WIDTH", "escape", "review_markdown", "thumbnail"]

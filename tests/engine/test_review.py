@@ -156,7 +156,9 @@ def test_the_review_page_shows_every_candidate_escaped(workspace: Path) -> None:
     run_review(ask)
     page = seen[0]
     assert "# Review: a \\<b\\> spec" in page and "## x\\*y\\_\\[z\\]" in page
-    assert page.count("](file://") == 3 * 2 * 2  # a thumbnail linked to its original
+    # Each candidate: a bounded <img> thumbnail and a link to its original.
+    assert page.count('<img src="file://') == 3 * 2 and page.count("](file://") == 3 * 2
+    assert 'width="192"' in page
     assert page.count("| **") == 6 and "(best)" in page
 
 
