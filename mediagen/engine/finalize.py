@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from mediagen.engine.context import RunContext
 from mediagen.engine.run import Run
 from mediagen.manifest import costs, prefix_owner, visibility
-from mediagen.manifest.commit import commit_manifest, count_images, keys_in_use, merge
+from mediagen.manifest.commit import commit_manifest, count_images, keys_in_use, merge, released
 from mediagen.manifest.gallery import write_gallery
 from mediagen.manifest.model import ImageEntry, Manifest
 from mediagen.plan.diff import Plan
@@ -41,6 +41,7 @@ def finalize(
     # Keys the spec no longer uses stay listed, so a later prune deletes exactly
     # what mediagen published and nothing else under the prefix.
     orphans = set(previous.orphaned_keys if previous else []) | keys_in_use(old.values())
+    orphans |= released(images.values())  # unchosen candidates, once a choice is recorded
     bucket = run.bucket(ctx.bucket)
     # Checked again at the end: another spec may have claimed the prefix during the run.
     claim = prefix_owner.Claim(ctx.prefix, ctx.spec_name, ctx.shared_prefix)

@@ -25,13 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mediagen.backends import get_backend_class
+
+# Candidate-aware stages: the ordinary ones for an image without candidates (issue 17).
+from mediagen.engine.candidates import generate_any as generate
+from mediagen.engine.candidates import process_any as process
+from mediagen.engine.candidates import upload_any as upload
 from mediagen.engine.context import Generated, Processed, RunContext
 from mediagen.engine.finalize import finalize
-from mediagen.engine.generate import generate
 from mediagen.engine.outcomes import StageState, Stopped, image_outcome, stopped, stopped_entry
-from mediagen.engine.process import process
 from mediagen.engine.run import Run
-from mediagen.engine.upload import upload
 from mediagen.manifest.model import ImageEntry, Manifest
 from mediagen.plan.diff import Plan
 from mediagen.plan.jobs import ImageJob

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mediagen.engine.candidates import AwaitingReview
 from mediagen.engine.context import Generated, RunContext
 from mediagen.engine.entries import failed_entry, is_abort
 from mediagen.errors import BudgetExceededError, RunInterruptedError
@@ -37,7 +38,7 @@ class Stopped:
 
 def stopped(stage: str, error: BaseException) -> Stopped | None:
     """The :class:`Stopped` an error of ``stage`` means, or None for an image's own failure."""
-    if isinstance(error, RunInterruptedError):  # Ctrl-C / cancel before its backend call
+    if isinstance(error, RunInterruptedError | AwaitingReview):  # Ctrl-C / cancel, or a review
         return Stopped("pending", f"{stage}: {error}")
     if is_abort(error):
         return Stopped("failed", f"{stage}: {short_reason(error)}", aborted=True)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from pydantic import ValidationError
 
 from mediagen.errors import ConditionsUnsupported, PreconditionFailed, StorageError
+from mediagen.manifest.candidate_keys import candidate_keys, released_keys
 from mediagen.manifest.model import (
     ImageEntry,
     Manifest,
@@ -49,15 +50,22 @@ _warned_unconditional: set[str] = set()
 
 
 def recorded_keys(entry: ImageEntry) -> set[str]:
-    """Every object key the manifest records for ``entry``: outputs, original, sidecar."""
+    """Every object key the manifest records for ``entry``: outputs, original, sidecar
+    (and its candidates' originals and pick record: :mod:`mediagen.manifest.candidate_keys`)."""
     keys = {o.key for o in entry.outputs}
     if entry.original_key:
         keys |= {entry.original_key, sidecar_of(entry.original_key)}
-    return keys
+    return keys | candidate_keys(entry)
 
 
 def keys_in_use(entries: Iterable[ImageEntry]) -> set[str]:
-    return set().union(*(recorded_keys(e) for e in entries))
+    """Recorded keys that entries still use (unchosen candidates' originals are released)."""
+    return set().union(*(recorded_keys(e) - released_keys(e) for e in entries))
+
+
+def released(entries: Iterable[ImageEntry]) -> set[str]:
+    """The unchosen candidates' originals the entries let go: for ``orphaned_keys``."""
+    return set().union(*(released_keys(e) for e in entries))
 
 
 def count_images(images: dict[str, ImageEntry], plan_counts: dict[str, int]) -> dict[str, int]:

@@ -73,6 +73,37 @@ class Attempt(BaseModel):
     reason: str = ""
 
 
+class CandidateEntry(BaseModel):
+    """One candidate of an image (``candidates: N``): how it was made and how it scored."""
+
+    index: int
+    seed: int | None = None
+    gen_key: str
+    original_key: str | None = None
+    # The score pick: auto ranks by (mediagen.imaging.scoring): total and each signal, 0-1.
+    score: float | None = None
+    signals: dict[str, float] = Field(default_factory=dict)
+    score_version: int | None = None
+    cost_usd: float = 0.0
+    reused: bool = False  # found in the bucket: no backend call in this run
+    chosen: bool = False
+
+
+class PickEntry(BaseModel):
+    """How the published candidate was chosen (``pick``), by whom and when."""
+
+    mode: Literal["auto", "review"] = "auto"
+    chosen: int | None = None  # the candidate index; None: none (rejected, skipped)
+    gen_key: str | None = None  # the chosen candidate's gen_key
+    decision: str = "auto"  # auto | approve | reject | skip
+    by: str | None = None  # who decided ("mediagen" for auto)
+    at: datetime | None = None
+    note: str | None = None  # a reviewer's note
+    record_key: str | None = None  # the pick record in the bucket (mediagen.engine.candidates)
+    # keep_candidates: prune leaves the unchosen candidates' originals (else it may remove them).
+    keep_candidates: bool = False
+
+
 class ImageEntry(BaseModel):
     """One image of the spec, as published (or why it was not)."""
 
@@ -132,6 +163,9 @@ class ImageEntry(BaseModel):
     alt_text_cost_usd: float = 0.0  # included in cost_usd
     alt_text_error: str | None = None  # why alt_text is the fallback (the describe call failed)
     facts_key: str | None = None
+    # Several candidates (issue 17, mediagen.spec.selection): every one, and the choice.
+    candidates: list[CandidateEntry] = Field(default_factory=list)
+    pick: PickEntry | None = None
 
     @property
     def out_keys(self) -> set[str]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from mediagen.backends import get_backend_class
 from mediagen.manifest.model import ImageEntry, Manifest
+from mediagen.plan.candidates import as_recorded
 from mediagen.plan.jobs import ImageJob
 from mediagen.settings import Settings
 
@@ -62,11 +63,18 @@ def make_plan(jobs: list[ImageJob], previous: Manifest | None, settings: Setting
     entries = previous.images if previous else {}
     items = []
     for job in jobs:
-        action, reason = _classify(job, entries.get(job.id))
+        entry = entries.get(job.id)
+        # With candidates, the entry describes the chosen one (mediagen.plan.candidates).
+        recorded, why = as_recorded(job, entry)
+        action, reason = _classify(recorded, entry)
+        if why and action == "unchanged":
+            action, reason = "changed", why
         cost = 0.0
-        if action != "unchanged":
-            cost = get_backend_class(job.backend).estimate_cost(job.request, settings)
-        score, off = brand_status(job, entries.get(job.id))
+        if action != "unchanged":  # every candidate is a generation
+            cost = job.candidates * get_backend_class(job.backend).estimate_cost(
+                job.request, settings
+            )
+        score, off = brand_status(recorded, entry)
         items.append(PlanItem(job, action, reason, cost, score, off))
     ids = {j.id for j in jobs}
     removed = sorted(i for i in entries if i not in ids)

@@ -36,6 +36,7 @@ from mediagen.spec.diagnostics import clean_loc, error_message, field_path
 from mediagen.spec.formats import EXTENSIONS
 from mediagen.spec.limits import Limits
 from mediagen.spec.models import CustomSize, FocalXY, ImageOptions, JobSpec
+from mediagen.spec.selection import DEFAULT_CANDIDATES, DEFAULT_PICK
 from mediagen.spec.templates import expand_images, fill_template
 from mediagen.spec.vocabulary import QUALITY_LEVELS, THEMES, Quality, SizePreset, Theme, preset_size
 
@@ -48,6 +49,9 @@ DEFAULT_OPTIONS = ImageOptions(
     constraints=[],
     tags=[],
     metadata={},
+    candidates=DEFAULT_CANDIDATES,
+    pick=DEFAULT_PICK,
+    keep_candidates=False,
 )
 
 
@@ -59,6 +63,17 @@ class Output:
     spec: OutputSpec
     out_key: str
     object_key: str  # where it is published, relative to the bucket root
+
+
+@dataclass(frozen=True)
+class Keying:
+    """What an image's keys hash besides its request: enough to re-key the job for another
+    request (a candidate's seed, a reviewer's note: :mod:`mediagen.plan.candidates`)."""
+
+    prefix: str
+    naming: str  # storage.naming: 'hashed' | 'stable'
+    out_extra: dict[str, Any]  # processing inputs of every out_key (focal, alt)
+    facts: dict[str, Any]  # the inputs of facts_key besides the gen_key
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,11 @@ class ImageJob:
     brand_check: BrandCheck | None = None
     picture_sizes: str = "100vw"
     facts_key: str = ""  # changes when placeholders/colours/brand fit/snippets must be redone
+    # Candidates (issue 17, mediagen.spec.selection): how many generations, how one is chosen.
+    candidates: int = 1
+    pick: str = "auto"  # a PickMode value
+    keep_candidates: bool = False
+    keying: Keying | None = None
 
     @property
     def prompt(self) -> str:
@@ -225,16 +245,16 @@ def _make_job(
     if options.brand_fit is not None:
         check = BrandCheck(options.brand_fit.max_delta_e, options.brand_fit.min_score)
     sizes = variants.sizes if variants is not None else "100vw"
-    facts_key = keys.facts_key_for(
-        gen_key,
-        v=FACTS_VERSION,
-        size=[width, height],
-        focal=focal,
-        brand=[hex_ for hex_, _ in brand],
-        check=[check.max_delta_e, check.min_score] if check else None,
-        sizes=sizes,
-        alt=alt_marker,
-    )
+    facts_inputs = {
+        "v": FACTS_VERSION,
+        "size": [width, height],
+        "focal": focal,
+        "brand": [hex_ for hex_, _ in brand],
+        "check": [check.max_delta_e, check.min_score] if check else None,
+        "sizes": sizes,
+        "alt": alt_marker,
+    }
+    facts_key = keys.facts_key_for(gen_key, **facts_inputs)
     return ImageJob(
         id=image_id,
         subject=subject,
@@ -252,6 +272,10 @@ def _make_job(
         brand_check=check,
         picture_sizes=sizes,
         facts_key=facts_key,
+        candidates=options.candidates or DEFAULT_CANDIDATES,
+        pick=str(options.pick or DEFAULT_PICK),
+        keep_candidates=bool(options.keep_candidates),
+        keying=Keying(prefix, spec.storage.naming, extra, facts_inputs),
     )
 
 

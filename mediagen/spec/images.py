@@ -27,6 +27,7 @@ from mediagen.spec.base import ID_RULES, HexColor, ModelName, Slug, SpecModel, i
 from mediagen.spec.diagnostics import HEX_RE, describe, did_you_mean
 from mediagen.spec.formats import OutputFormat, normalize_formats
 from mediagen.spec.schema import SIZE_NAMES, brand_color_schema, formats_schema, size_schema
+from mediagen.spec.selection import MAX_CANDIDATES, MIN_CANDIDATES, PickMode
 from mediagen.spec.vocabulary import MAX_SIDE, MIN_SIDE, Quality, SizePreset, Theme
 
 
@@ -232,6 +233,22 @@ class ImageOptions(SpecModel):
         max_length=1000,
         description="Alt text for the image; 'auto' asks the backend to write it. "
         "Text written here is published as is, never replaced.",
+    )
+    candidates: int | None = Field(
+        None,
+        ge=MIN_CANDIDATES,
+        le=MAX_CANDIDATES,
+        description="Generate this many candidates (each paid, each with its own seed) and "
+        "publish one of them (default 1).",
+    )
+    pick: PickMode | None = Field(
+        None,
+        description="How the published candidate is chosen: auto (the best brand-fit score, "
+        "default) or review (a person approves).",
+    )
+    keep_candidates: bool | None = Field(
+        None,
+        description="Keep the unchosen candidates' originals when pruning (default false).",
     )
 
     @field_validator("focal_point", mode="before")

@@ -1,0 +1,394 @@
+"""Several candidates per image: generate each, score each, choose one, publish only it.
+
+An image with ``candidates: N`` (or ``pick: review``) goes through the ordinary
+chain; only its generate stage differs (:func:`generate_any`):
+
+1. :func:`gather` generates every candidate through the ordinary generate stage
+   (:mod:`mediagen.engine.generate`: the bucket is the cache, so a candidate is
+   never paid twice) and scores it (:mod:`mediagen.imaging.scoring`);
+2. the choice: a recorded one (the pick record, below), else ``pick: auto``'s best
+   score; ``pick: review`` without a recorded decision raises
+   :class:`AwaitingReview` (the image is ``pending``: nothing is published);
+3. process and upload make and publish the chosen candidate only
+   (:func:`chosen_job` re-keys the job), and :func:`annotate` adds every candidate's
+   score and the choice to the manifest entry.
+
+**The pick record** (``{prefix}/_originals/{gen_key_0}.pick-{h16}.json``, private):
+every candidate's seed, gen_key, original, score and cost, and the choice, its
+decision, who made it and when. Keyed by the candidates' gen_keys and the pick
+mode (and the score version, for ``auto``): the same candidates give the same
+choice without scoring again, a person's approval is sticky, and once prune removed
+the losers' originals a re-run needs only the chosen one.
+
+**The seam for review** (``pick: review``): :func:`gather` makes and scores the
+candidates without choosing; :func:`decide` takes a person's :class:`Decision`
+(approve candidate i, reject with a note, skip) and records it; the chain then
+publishes the approved candidate as it would an automatic pick. The Prefect pause
+and the terminal UI are built on these two functions (see
+:mod:`mediagen.engine.decisions` for a run of decisions given in code).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from mediagen.engine.context import Generated, Processed, RunContext
+from mediagen.engine.entries import is_abort
+from mediagen.engine.generate import generate
+from mediagen.engine.process import process
+from mediagen.engine.run import Run
+from mediagen.engine.upload import upload
+from mediagen.errors import BudgetExceededError, MediagenError, RunInterruptedError
+from mediagen.imaging import pixel_budget, scoring
+from mediagen.imaging.answer_check import inspect as inspect_image
+from mediagen.imaging.colors import DEFAULT_MAX_DELTA_E
+from mediagen.manifest.model import CandidateEntry, ImageEntry, PickEntry
+from mediagen.plan import keys
+from mediagen.plan.candidates import candidate_jobs, has_choice, rekey
+from mediagen.plan.jobs import ImageJob
+from mediagen.reasons import short_reason
+from mediagen.storage.bucket import Bucket
+
+logger = logging.getLogger("mediagen")
+
+PICK_MARK = ".pick-"  # {original base of candidate 0}.pick-{h16}.json
+RECORD_VERSION = 1
+AUTO_BY = "mediagen"  # who made an automatic pick
+MAX_PARALLEL = 4  # candidates of one image generated at once (the run's slots still bound it)
+
+
+class AwaitingReview(MediagenError):
+    """``pick: review`` and no decision yet: the image waits (``pending``), nothing is published."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate: its job, its original (``None``: not made, or pruned after losing),
+    its score, and what it cost."""
+
+    index: int
+    job: ImageJob
+    generated: Generated | None
+    score: scoring.Score | None
+    cost_usd: float = 0.0
+    error: str | None = None  # why it has no original (blocked, failed)
+
+    @property
+    def usable(self) -> bool:
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """An image's candidates, scored, and the pick record stored for them (if any)."""
+
+    job: ImageJob
+    candidates: tuple[Candidate, ...]
+    record_key: str
+    record: dict[str, Any] | None = None
+
+    @property
+    def chosen(self) -> int | None:
+        """The recorded choice (a person's, or an earlier automatic pick), if any."""
+        return self.record.get("chosen") if self.record else None
+
+    def best(self) -> int:
+        """The index of the best-scoring usable candidate (ties: the lowest index)."""
+        usable = [c for c in self.candidates if c.usable]
+        if not usable:
+            raise MediagenError(f"image {self.job.id!r}: no candidate could be made")
+        winner = scoring.best([c.score for c in usable])  # type: ignore[misc]
+        return usable[winner].index
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's decision about one image's candidates (``pick: review``)."""
+
+    action: Literal["approve", "reject", "skip"]
+    candidate: int | None = None  # approve: which candidate
+    note: str = ""  # reject: appended to the prompt of the regenerated image
+    by: str = ""  # who decided
+    at: datetime | None = None  # when (default: now)
+
+
+@dataclass(frozen=True)
+class Picked(Generated):
+    """The chosen candidate's original (a :class:`Generated`), plus every candidate and the
+    choice, as the manifest records them."""
+
+    chosen: int = 0
+    candidates: tuple[dict[str, Any], ...] = ()  # CandidateEntry fields
+    pick: dict[str, Any] = field(default_factory=dict)  # PickEntry fields
+
+
+# -- the stages, candidate-aware ----------------------------------------------------------
+
+
+def generate_any(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
+    """The generate stage: the ordinary one, or for a job with candidates the chosen one's."""
+    if not has_choice(job):
+        return generate(job, ctx, run)
+    cset = gather(job, ctx, run)
+    chosen = cset.chosen
+    # A recorded choice stands while its candidate can be made; gather made it if it could.
+    if (
+        chosen is None
+        or not 0 <= chosen < len(cset.candidates)
+        or not cset.candidates[chosen].usable
+    ):
+        if job.pick == "review":
+            raise AwaitingReview(f"waiting for a review of {len(cset.candidates)} candidate(s)")
+        chosen = cset.best()
+        cset = _record(run, ctx, cset, chosen, "auto", AUTO_BY)
+    return picked(cset, chosen, ctx, run)
+
+
+def chosen_job(job: ImageJob, generated: Generated) -> ImageJob:
+    """The job process and upload work on: the chosen candidate's (re-keyed) job."""
+    if isinstance(generated, Picked) and has_choice(job):
+        return candidate_jobs(job)[generated.chosen]
+    return job
+
+
+def process_any(job: ImageJob, generated: Generated, ctx: RunContext, run: Run) -> list[Processed]:
+    return process(chosen_job(job, generated), generated, ctx, run)
+
+
+def upload_any(
+    job: ImageJob, generated: Generated, processed: list[Processed], ctx: RunContext, run: Run
+) -> ImageEntry:
+    return annotate(upload(chosen_job(job, generated), generated, processed, ctx, run), generated)
+
+
+def annotate(entry: ImageEntry, generated: Generated | None) -> ImageEntry:
+    """``entry`` with every candidate and the choice (for an image that had candidates)."""
+    if not isinstance(generated, Picked):
+        return entry
+    return entry.model_copy(
+        update={
+            "candidates": [CandidateEntry.model_validate(c) for c in generated.candidates],
+            "pick": PickEntry.model_validate(generated.pick),
+        }
+    )
+
+
+# -- gather, score, decide --------------------------------------------------------------
+
+
+def gather(job: ImageJob, ctx: RunContext, run: Run) -> CandidateSet:
+    """Generate (or find) and score every candidate of ``job``; chooses nothing.
+
+    A candidate that lost a recorded choice is not made again: its score is the
+    recorded one (its original may have been pruned). A candidate the backend
+    refused or failed on is left out of the choice (``error``); a stopped run
+    (abort, budget, interrupt) raises as the ordinary stage does.
+    """
+    jobs = candidate_jobs(job)
+    key = record_key(job, [c.gen_key for c in jobs])
+    record = read_record(run.bucket(ctx.bucket), key)
+    recorded = {c["index"]: c for c in (record or {}).get("candidates", [])}
+    chosen = record.get("chosen") if record else None
+
+    def one(index: int) -> Candidate:
+        candidate_job = jobs[index]
+        old = recorded.get(index)
+        if chosen is not None and index != chosen and old and old.get("score") is not None:
+            score = scoring.Score(old["score"], old.get("signals", {}), old.get("score_version", 0))
+            return Candidate(index, candidate_job, None, score, old.get("cost_usd", 0.0))
+        try:
+            made = generate(candidate_job, ctx, run)
+        except Exception as exc:
+            if _stops_run(exc):
+                raise
+            logger.warning("image %s: candidate %d failed: %s", job.id, index, short_reason(exc))
+            cost = float(getattr(exc, "cost_usd", 0.0) or 0.0)
+            return Candidate(index, candidate_job, None, None, cost, error=short_reason(exc))
+        score = score_original(candidate_job, made, ctx, run)
+        return Candidate(index, candidate_job, made, score, made.cost_usd)
+
+    indices = range(len(jobs))
+    if len(jobs) == 1:
+        candidates = [one(0)]
+    else:
+        with ThreadPoolExecutor(min(len(jobs), MAX_PARALLEL), "mediagen-candidate") as pool:
+            candidates = list(pool.map(one, indices))
+    return CandidateSet(job, tuple(candidates), key, record)
+
+
+def score_original(job: ImageJob, generated: Generated, ctx: RunContext, run: Run) -> scoring.Score:
+    """Score a stored original as it would be published (see :mod:`mediagen.imaging.scoring`)."""
+    data = run.bucket(ctx.bucket).get(generated.original_key)
+    checked = inspect_image(data)
+    delta_e = job.brand_check.max_delta_e if job.brand_check else DEFAULT_MAX_DELTA_E
+    with pixel_budget.hold(checked.pixels):
+        return scoring.score_image(
+            data,
+            job.request.width,
+            job.request.height,
+            job.request.brand_colors,
+            focal=job.focal_point,
+            max_delta_e=delta_e,
+        )
+
+
+def decide(job: ImageJob, ctx: RunContext, run: Run, decision: Decision) -> ImageJob | None:
+    """Record a person's decision about ``job``'s candidates.
+
+    - ``approve``: the candidate is recorded as chosen; the next chain of ``job``
+      (this run or any later one) publishes it. Returns ``job``.
+    - ``reject``: recorded with its note; returns the job to make instead: the same
+      image with the note appended to its prompt (new keys, new candidates).
+    - ``skip``: nothing is recorded (the next run asks again); returns ``None``.
+    """
+    if decision.action == "skip":
+        return None
+    cset = gather(job, ctx, run)
+    if decision.action == "approve":
+        index = decision.candidate
+        if index is None or not 0 <= index < len(cset.candidates):
+            raise ValueError(f"image {job.id!r}: no candidate {index!r} to approve")
+        if not cset.candidates[index].usable:
+            raise ValueError(f"image {job.id!r}: candidate {index} could not be made")
+        _record(run, ctx, cset, index, "approve", decision.by, decision.at)
+        return job
+    _record(run, ctx, cset, None, "reject", decision.by, decision.at, decision.note)
+    return with_note(job, decision.note)
+
+
+def with_note(job: ImageJob, note: str) -> ImageJob:
+    """``job`` with a reviewer's note appended to its prompt (re-keyed: a new image)."""
+    note = " ".join(note.split())
+    if not note:
+        return job
+    return rekey(job, replace(job.request, prompt=f"{job.request.prompt}\n\nReviewer note: {note}"))
+
+
+def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked:
+    """The :class:`Picked` of candidate ``chosen`` (its original made again if it is gone)."""
+    winner = cset.candidates[chosen]
+    made = winner.generated or generate(winner.job, ctx, run)
+    now_paid = [c for c in cset.candidates if c.generated is not None and not c.generated.reused]
+    paid_by = ctx.run_id if now_paid else made.cost_run_id
+    fields = {k: v for k, v in asdict(made).items() if k in Generated.__dataclass_fields__}
+    record = cset.record or {}
+    return Picked(
+        **{
+            **fields,
+            "cost_usd": round(sum(c.cost_usd for c in cset.candidates), 8),
+            "cost_run_id": paid_by,
+            "reused": not now_paid,
+        },
+        chosen=chosen,
+        candidates=tuple(_candidate_fields(c, chosen) for c in cset.candidates),
+        pick={
+            "mode": cset.job.pick,
+            "chosen": chosen,
+            "gen_key": winner.job.gen_key,
+            "decision": record.get("decision", "auto"),
+            "by": record.get("by"),
+            "at": record.get("at"),
+            "note": record.get("note"),
+            "record_key": cset.record_key,
+            "keep_candidates": cset.job.keep_candidates,
+        },
+    )
+
+
+# -- the pick record --------------------------------------------------------------------
+
+
+def record_key(job: ImageJob, gen_keys: Sequence[str]) -> str:
+    """Where the pick record of these candidates is (beside candidate 0's original)."""
+    identity: dict[str, Any] = {"candidates": list(gen_keys), "pick": job.pick}
+    if job.pick == "auto":
+        identity["score"] = scoring.SCORE_VERSION  # a person's choice outlives a new score
+    base = job.original_key  # candidate 0 is the job itself
+    return f"{base}{PICK_MARK}{keys.canonical_hash(identity)[:16]}.json"
+
+
+def read_record(bucket: Bucket, key: str) -> dict[str, Any] | None:
+    """The pick record at ``key``, or ``None`` (absent, or not one of ours)."""
+    try:
+        record = json.loads(bucket.get(key))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        logger.warning("unreadable pick record %s: choosing again", key)
+        return None
+    return record if isinstance(record, dict) and record.get("v") == RECORD_VERSION else None
+
+
+def _record(
+    run: Run,
+    ctx: RunContext,
+    cset: CandidateSet,
+    chosen: int | None,
+    decision: str,
+    by: str,
+    at: datetime | None = None,
+    note: str = "",
+) -> CandidateSet:
+    record = {
+        "v": RECORD_VERSION,
+        "image_id": cset.job.id,
+        "mode": cset.job.pick,
+        "chosen": chosen,
+        "decision": decision,
+        "by": by or None,
+        "at": (at or datetime.now(UTC)).isoformat(),
+        "note": note or None,
+        "candidates": [_candidate_fields(c, chosen) for c in cset.candidates],
+    }
+    run.bucket(ctx.bucket).put(
+        cset.record_key, json.dumps(record).encode(), content_type="application/json", public=False
+    )
+    return replace(cset, record=record)
+
+
+def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any]:
+    score = candidate.score
+    made = candidate.generated
+    return {
+        "index": candidate.index,
+        "seed": candidate.job.request.seed,
+        "gen_key": candidate.job.gen_key,
+        "original_key": made.original_key if made else None,
+        "score": score.total if score else None,
+        "signals": dict(score.signals) if score else {},
+        "score_version": score.version if score else None,
+        "cost_usd": round(candidate.cost_usd, 8),
+        "reused": bool(made and made.reused),
+        "chosen": candidate.index == chosen,
+    }
+
+
+def _stops_run(exc: BaseException) -> bool:
+    return isinstance(exc, RunInterruptedError | BudgetExceededError) or is_abort(exc)
+
+
+__all__ = [
+    "AwaitingReview",
+    "Candidate",
+    "CandidateSet",
+    "Decision",
+    "Picked",
+    "annotate",
+    "chosen_job",
+    "decide",
+    "gather",
+    "generate_any",
+    "picked",
+    "process_any",
+    "read_record",
+    "record_key",
+    "score_original",
+    "upload_any",
+    "with_note",
+]
