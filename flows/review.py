@@ -19,7 +19,8 @@ reporting to a server as well as for a deployment's run. Suspending frees the
 worker slot, but only a deployment's run can suspend, the lease would be
 released while it waits, and the run starts over on resume. Review waits for a
 person, typically minutes; the pause times out after
-:data:`PAUSE_TIMEOUT_S` and the images are recorded ``pending`` (asked next run).
+``MEDIAGEN_REVIEW_TIMEOUT`` (default a day) and the images are recorded ``pending``
+(asked next run).
 
 Without a server that a person can reach (``mediagen run`` on its temporary
 local API), the run does not pause: the images are recorded ``pending`` and
@@ -39,14 +40,12 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field, create_model
 
 from mediagen.engine.context import RunContext
-from mediagen.engine.review import Answer, ReviewItem, review_images
+from mediagen.engine.review import Answer, ReviewItem, review_images, wants_review
 from mediagen.engine.review_artifact import review_markdown
-from mediagen.engine.review_candidates import wants_review
 from mediagen.engine.run import Run
 from mediagen.manifest.model import ImageEntry, Manifest
 from mediagen.plan.jobs import ImageJob
 
-PAUSE_TIMEOUT_S = 24 * 3600  # then the images wait, pending, for the next run
 POLL_S = 2  # how often the paused run asks the server whether it was resumed
 REVIEWER_FIELD = "reviewer"
 
@@ -77,7 +76,7 @@ def input_form(items: list[ReviewItem]) -> type[RunInput]:
         ),
     }
     for number, item in enumerate(items):
-        shown = [c.index for c in item.candidates]
+        shown = item.usable
         group = create_model(
             f"Decision{number}",
             __base__=ImageDecisionBase,
@@ -129,7 +128,7 @@ def artifact_key(spec_name: str) -> str:
     return "review-" + (re.sub(r"[^a-z0-9-]+", "-", spec_name.lower()).strip("-") or "spec")
 
 
-def ask_in_prefect(spec_name: str) -> Any:
+def ask_in_prefect(spec_name: str, timeout: int) -> Any:
     """The engine's ``ask`` for a paused flow run: artifact, then the typed pause."""
 
     def ask(items: list[ReviewItem], round_: int) -> dict[str, Answer]:
@@ -148,14 +147,12 @@ def ask_in_prefect(spec_name: str) -> Any:
         try:
             form = pause_flow_run(
                 wait_for_input=input_form(items),
-                timeout=PAUSE_TIMEOUT_S,
+                timeout=timeout,
                 poll_interval=POLL_S,
                 key=f"review-{round_}",
             )
         except FlowPauseTimeout:
-            logger.warning(
-                "No review within %d s: the images wait for the next run", PAUSE_TIMEOUT_S
-            )
+            logger.warning("No review within %d s: the images wait for the next run", timeout)
             return {}
         answers = answers_from(form, items)
         for image_id, answer in answers.items():
@@ -188,12 +185,11 @@ def review_todo(
     jobs = [job for job in todo if wants_review(job)]
     if not jobs:
         return {}
-    ask = ask_in_prefect(spec_name) if can_ask() else not_asked
+    ask = ask_in_prefect(spec_name, run.settings.review_timeout) if can_ask() else not_asked
     return review_images(jobs, previous, ctx, run, ask, via="prefect")
 
 
 __all__ = [
-    "PAUSE_TIMEOUT_S",
     "answers_from",
     "artifact_key",
     "can_ask",

@@ -1,8 +1,8 @@
 """``mediagen review SPEC``: review the ``pick: review`` images in the terminal, then publish.
 
 The same loop as a paused Prefect run (:mod:`mediagen.engine.review`), with the
-terminal as the form: for each image a table of its candidates (number, brand
-fit, seed, where to look at it: a presigned URL for a private bucket, a file
+terminal as the form: for each image a table of its candidates (number, score
+and its signals, seed, where to look at it: a presigned URL for a private bucket, a file
 path for a local folder), then one answer: ``a [N]`` approve candidate N (the
 best by default), ``r NOTE`` reject with a note (new candidates are made with
 the note added to the prompt, and shown again), ``s`` skip. The spec's other
@@ -29,8 +29,7 @@ from mediagen.cli.run import print_summary, signal_guard
 from mediagen.engine.context import RunContext
 from mediagen.engine.finalize import finalize
 from mediagen.engine.orchestrate import run_images
-from mediagen.engine.review import Answer, ReviewItem, review_images
-from mediagen.engine.review_candidates import wants_review
+from mediagen.engine.review import Answer, ReviewItem, review_images, wants_review
 from mediagen.plan import preflight
 from mediagen.plan.jobs import prefix_of
 from mediagen.settings import get_settings
@@ -48,14 +47,15 @@ def _os_user() -> str:
 def show(item: ReviewItem) -> None:
     """One image's candidates, as a table."""
     table = Table(title=f"{item.id}: {item.job.subject}", title_justify="left")
-    for column in ("#", "brand fit", "seed", "look at it"):
+    for column in ("#", "score", "signals", "seed", "look at it"):
         table.add_column(column, overflow="fold")
     best = item.best()
-    for c in item.candidates:
-        score = "n/a" if c.score is None else f"{c.score:.0%}"
-        mark = " (best)" if c.index == best and len(item.candidates) > 1 else ""
-        seed = "" if c.job.request.seed is None else str(c.job.request.seed)
-        table.add_row(f"{c.index}{mark}", score, seed, c.url)
+    for c in item.shown:
+        score = "n/a" if c.score is None else f"{c.score:.2f}"
+        mark = " (best)" if c.index == best and len(item.shown) > 1 else ""
+        signals = ", ".join(f"{k} {v:.2f}" for k, v in sorted(c.signals.items()))
+        seed = "" if c.seed is None else str(c.seed)
+        table.add_row(f"{c.index}{mark}", score, signals, seed, c.url or f"not made: {c.error}")
     console.print(table)
     if item.notes:
         console.print("notes so far: " + "; ".join(item.notes), highlight=False, markup=False)
@@ -65,7 +65,7 @@ def parse_answer(text: str, item: ReviewItem) -> Answer | str:
     """An :class:`Answer` from a typed line, or why the line is not one."""
     word, _, rest = text.strip().partition(" ")
     word, rest = word.lower(), rest.strip()
-    shown = {c.index for c in item.candidates}
+    shown = set(item.usable)
     if word in ("a", "approve"):
         if not rest:
             return Answer("approve", item.best())

@@ -1,96 +1,114 @@
 """``pick: review``: make every candidate, ask a person, publish what they approve.
 
-The loop, whoever asks (the Prefect form in ``flows/review.py``, the terminal in
-``mediagen review``):
+Built on the candidate model's seam (:mod:`mediagen.engine.candidates`): ``gather``
+makes and scores an image's candidates without choosing, ``decide`` records a
+person's decision in the pick record, and the ordinary chain then publishes the
+approved candidate. The loop, whoever asks (the Prefect form in
+``flows/review.py``, the terminal in ``mediagen review``):
 
-1. an image with a sticky approval (:mod:`mediagen.manifest.decisions`) is
-   published again as approved, without asking (its candidate is in the bucket:
-   no backend call);
-2. every other image gets its candidates (:mod:`mediagen.engine.review_candidates`),
-   each generated through the engine's ``generate`` (so cached like any original)
-   and scored;
+1. an image whose decisions are already recorded is not asked again: recorded
+   rejections are followed (their notes appended to the prompt, as when they were
+   made), and a recorded approval is published as it stands (its candidates are
+   in the bucket: no backend call). An approval is sticky until the image changes
+   (its prompt or options: new candidate keys, no record);
+2. every other image gets its candidates (generated through the engine's
+   ``generate``, so cached like any original, and scored);
 3. ``ask`` shows them and returns one :class:`Answer` per image:
-   - **approve** candidate *i*: that candidate is processed and published;
-   - **skip**: nothing is published; the image is recorded ``skipped`` (asked again
-     next run);
-   - **reject** with a note: the note is appended to the prompt, new candidates
-     are made in the same run, and the image is **reviewed again** in the next
-     round (a person rejected it: a machine should not pick the replacement);
-   - no answer for an image (the terminal was closed, the form left it out): it
-     is recorded ``pending``, asked next run;
-4. each decision (who, when, what, the rejections on the way and the candidates
-   shown with their scores) goes into the image's manifest entry.
+   - **approve** candidate *i*: recorded, then processed and published;
+   - **skip**: nothing is recorded or published; the image is ``skipped`` and asked
+     again next run;
+   - **reject** with a note: recorded; the note is appended to the prompt, new
+     candidates are made in the same run, and the image is **reviewed again** in the
+     next round (a person rejected it: a machine should not pick the replacement).
+     A rejection without a note changes nothing it could regenerate: it is a skip;
+   - no answer (the terminal's input closed, the pause timed out, no server): the
+     image is ``pending`` with its candidates stored; it is asked next run;
+4. the decision trail (who, when, via what, every rejection's note) goes into the
+   image's manifest entry as ``review`` (:mod:`mediagen.manifest.decisions`), beside
+   the candidate model's ``candidates`` and ``pick``.
 
-Rounds end when no image is rejected; :data:`MAX_ROUNDS` bounds a loop that a
-script answering "reject" forever would otherwise never leave.
+:data:`MAX_ROUNDS` bounds the rejections of one image in one run.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from PIL import Image
-
-from mediagen.engine.context import Generated, RunContext
-from mediagen.engine.entries import entry as make_entry
-from mediagen.engine.orchestrate import generate_step, make_image
-from mediagen.engine.outcomes import Stopped, stopped_entry
-from mediagen.engine.review_candidates import candidate_count, candidate_job
-from mediagen.engine.run import Run
-from mediagen.imaging.colors import brand_fit_score
-from mediagen.manifest.decisions import (
-    Action,
-    CandidateRecord,
-    Rejection,
-    ReviewRecord,
-    sticky_approval,
-    with_review,
+from mediagen.engine.candidates import (
+    CandidateSet,
+    Decision,
+    decide,
+    gather,
+    read_record,
+    record_key,
+    with_note,
 )
+from mediagen.engine.context import RunContext
+from mediagen.engine.entries import entry as make_entry
+from mediagen.engine.orchestrate import make_image
+from mediagen.engine.outcomes import Stopped, stopped_entry
+from mediagen.engine.run import Run
+from mediagen.errors import MediagenError
+from mediagen.manifest.decisions import Action, Rejection, ReviewRecord, with_review
 from mediagen.manifest.model import ImageEntry, Manifest
+from mediagen.plan.candidates import candidate_gen_keys
 from mediagen.plan.jobs import ImageJob
 from mediagen.reasons import short_reason
 
 logger = logging.getLogger("mediagen")
+T = TypeVar("T")
 
 MAX_ROUNDS = 5  # rejections of one image in one run; then it waits for the next run
-URL_SECONDS = 24 * 3600  # a reviewer's link to a private original (presigned)
 WAITING = "review: waiting for a decision (the Prefect UI's Resume form, or `mediagen review`)"
-SCORE_SIDE = 256  # scores are measured on a thumbnail: the share of pixels barely moves
+
+
+def wants_review(job: ImageJob) -> bool:
+    """True when the spec says ``pick: review`` for this image."""
+    return job.pick == "review"
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One candidate, stored in the bucket, as a reviewer sees it."""
+class Shown:
+    """One candidate as a reviewer sees it."""
 
     index: int
-    job: ImageJob
-    generated: Generated
-    score: float | None  # brand fit 0-1 (None: the image has no colours to fit)
-    url: str  # where a person can look at it (presigned for a private bucket)
+    url: str | None  # None: it could not be made (``error``)
+    score: float | None  # the candidate model's score (0-1, higher is better)
+    signals: dict[str, float]
+    seed: int | None
+    error: str | None = None
 
 
 @dataclass
 class ReviewItem:
     """An image waiting for a decision: its candidates this round, and the notes so far."""
 
-    job: ImageJob  # as the spec asks for it (base gen_key)
-    candidates: list[Candidate]
+    job: ImageJob  # as the spec asks for it
+    current: ImageJob  # after the reviewers' notes
+    cset: CandidateSet
+    shown: list[Shown]
     notes: tuple[str, ...] = ()
     rejections: list[Rejection] = field(default_factory=list)
-    failure: ImageEntry | None = None  # no candidate could be made: this is its entry
 
     @property
     def id(self) -> str:
         return self.job.id
 
+    @property
+    def usable(self) -> list[int]:
+        return [s.index for s in self.shown if s.url is not None and s.score is not None]
+
     def best(self) -> int:
-        """The index of the highest-scoring candidate (the form's suggestion)."""
-        scored = [(c.score if c.score is not None else -1.0, -c.index) for c in self.candidates]
-        return -max(scored)[1] if scored else 0
+        """The best-scoring candidate (the form's suggestion)."""
+        try:
+            return self.cset.best()
+        except MediagenError:
+            return 0
 
 
 @dataclass(frozen=True)
@@ -117,157 +135,170 @@ def review_images(
     via: str,
 ) -> dict[str, ImageEntry]:
     """Review ``jobs`` (see the module doc); returns {image id: manifest entry}."""
-    entries = previous.images if previous else {}
+    del previous  # decisions live in the pick records, which outlive a lost manifest
     results: dict[str, ImageEntry] = {}
     open_items: dict[str, ReviewItem] = {}
-    for job in jobs:
-        kept = sticky_approval(entries.get(job.id), job.gen_key)
-        chosen = _kept_candidate(job, kept)
-        if kept is not None and chosen is not None:
-            published = make_image(chosen, ctx, run)
-            results[job.id] = with_review(published, kept.model_copy(update={"via": "kept"}))
-            continue
-        item = ReviewItem(job, make_candidates(job, (), ctx, run))
-        _settle_failure(item, ctx)
-        if item.failure is not None:
-            results[job.id] = item.failure
+    for item in _each(jobs, lambda job: _open(job, ctx, run), ctx):
+        record = item.cset.record or {}
+        if record.get("decision") == "approve" and item.cset.chosen is not None:
+            kept = _trail(item, "approve", record.get("chosen"), record.get("by") or "", "kept")
+            kept.decided_at = _when(record.get("at"))
+            results[item.id] = _publish(item, kept, ctx, run)
+        elif not item.usable:
+            results[item.id] = _no_candidate(item, ctx)
         else:
-            open_items[job.id] = item
+            open_items[item.id] = item
     for round_ in range(1, MAX_ROUNDS + 1):
         if not open_items:
             break
         answers = ask(list(open_items.values()), round_)
+        rejected = []
         for image_id, item in list(open_items.items()):
             answer = answers.get(image_id)
-            if answer is None or answer.action != "reject" or round_ == MAX_ROUNDS:
-                results[image_id] = _conclude(item, answer, ctx, run, via)
-                del open_items[image_id]
+            if answer is None:
+                results[image_id] = make_entry(item.current, ctx, "pending", error=WAITING)
+            elif answer.action == "reject" and answer.note.strip() and round_ < MAX_ROUNDS:
+                rejected.append((item, answer))
                 continue
-            decided = answer.decided_at or datetime.now(UTC)
-            item.rejections.append(
-                Rejection(
-                    candidate=answer.candidate,
-                    note=answer.note,
-                    reviewer=answer.reviewer,
-                    decided_at=decided,
-                )
-            )
-            item.notes = (*item.notes, answer.note)
-            logger.info("image %s rejected: regenerating with the note %r", image_id, answer.note)
-            item.candidates = make_candidates(item.job, item.notes, ctx, run)
-            _settle_failure(item, ctx)
-            if item.failure is not None:
-                results[image_id] = item.failure
-                del open_items[image_id]
+            else:
+                results[image_id] = _conclude(item, answer, ctx, run, via)
+            del open_items[image_id]
+        # The rejected images' new candidates, made side by side (the run's slots bound it).
+        for item in _each(rejected, lambda pair: _reject(*pair, ctx, run), ctx):
+            if not item.usable:
+                results[item.id] = _no_candidate(item, ctx)
+                del open_items[item.id]
     return results
 
 
-def make_candidates(
-    job: ImageJob, notes: tuple[str, ...], ctx: RunContext, run: Run
-) -> list[Candidate]:
-    """Generate (or find in the bucket) each candidate of ``job`` after ``notes``; score them.
+def _each(
+    values: Iterable[T], work: Callable[[T], ReviewItem], ctx: RunContext
+) -> list[ReviewItem]:
+    """``work`` on every value, up to the run's concurrency at once, in order."""
+    values = list(values)
+    if len(values) <= 1:
+        return [work(v) for v in values]
+    with ThreadPoolExecutor(min(len(values), ctx.concurrency), "mediagen-review") as pool:
+        return list(pool.map(work, values))
 
-    A candidate that could not be made is left out (logged); a stop of the run
-    (abort, budget, interrupt) ends the list there."""
+
+def _open(job: ImageJob, ctx: RunContext, run: Run) -> ReviewItem:
+    """The image's review so far: recorded rejections followed, the current candidates."""
     bucket = run.bucket(ctx.bucket)
-    made: list[Candidate] = []
-    for index in range(candidate_count(job)):
-        cjob = candidate_job(job, index, notes)
-        try:
-            generated = generate_step(cjob, ctx, run)
-        except Exception as exc:
-            logger.warning("image %s: candidate %d failed: %s", job.id, index, short_reason(exc))
-            continue
-        if isinstance(generated, Stopped):
+    current, notes, rejections = job, (), []  # type: ignore[var-annotated]
+    for _ in range(MAX_ROUNDS):  # a record only: no candidate is made to read it
+        record = read_record(bucket, record_key(current, candidate_gen_keys(current)))
+        if not record or record.get("decision") != "reject" or not record.get("note"):
             break
-        data = bucket.get(generated.original_key)
-        url = (
-            bucket.plain_url(generated.original_key)
-            if bucket.local
-            else bucket.sign(generated.original_key, URL_SECONDS)
+        note = str(record["note"])
+        rejections.append(
+            Rejection(note=note, reviewer=record.get("by") or "", decided_at=_when(record["at"]))
         )
-        made.append(Candidate(index, cjob, generated, score_of(job, data), url))
-    return made
+        notes, current = (*notes, note), with_note(current, note)
+    cset = gather(current, ctx, run)
+    return ReviewItem(job, current, cset, _shown(cset, ctx, run), notes, rejections)
 
 
-def score_of(job: ImageJob, data: bytes) -> float | None:
-    """Brand fit (CIEDE2000, :func:`~mediagen.imaging.colors.brand_fit_score`) against the
-    spec's brand colours, else the theme's palette; a thumbnail is enough to measure it."""
-    colours = job.request.brand_colors or job.request.palette
-    if not colours:
-        return None
-    with Image.open(io.BytesIO(data)) as image:
-        image.thumbnail((SCORE_SIDE, SCORE_SIDE))
-        max_delta_e = job.brand_check.max_delta_e if job.brand_check else 10.0
-        return brand_fit_score(image.convert("RGB"), list(colours), max_delta_e)
+def _shown(cset: CandidateSet, ctx: RunContext, run: Run) -> list[Shown]:
+    bucket = run.bucket(ctx.bucket)
+    expiry = run.settings.review_timeout
+    shown = []
+    for c in cset.candidates:
+        url = None
+        if c.generated is not None:
+            key = c.generated.original_key
+            # Originals are private: a person sees them through a presigned link that lives
+            # as long as the run waits (anyone who can read the review page can open it).
+            url = bucket.plain_url(key) if bucket.local else bucket.sign(key, expiry)
+        score = c.score.total if c.score else None
+        signals = dict(c.score.signals) if c.score else {}
+        shown.append(Shown(c.index, url, score, signals, c.job.request.seed, c.error))
+    return shown
 
 
-def _settle_failure(item: ReviewItem, ctx: RunContext) -> None:
-    if item.candidates:
-        return
-    # Every candidate failed (or the run stopped): the image's last attempt says why.
-    last = candidate_job(item.job, 0, item.notes)
-    item.failure = stopped_entry(
-        last, ctx, Stopped("failed", "review: no candidate could be made (see the run's log)")
-    )
-
-
-def _conclude(
-    item: ReviewItem, answer: Answer | None, ctx: RunContext, run: Run, via: str
-) -> ImageEntry:
-    """The entry of an image whose review ended: published, skipped or waiting."""
-    if answer is None:
-        return make_entry(item.job, ctx, "pending", error=WAITING)
+def _reject(item: ReviewItem, answer: Answer, ctx: RunContext, run: Run) -> ReviewItem:
+    """Record the rejection and make the next candidates, with the note in the prompt."""
     decided = answer.decided_at or datetime.now(UTC)
-    action: Action = "skip" if answer.action == "reject" else answer.action  # MAX_ROUNDS
-    chosen = next((c for c in item.candidates if c.index == answer.candidate), None)
-    if action == "approve" and chosen is None:
-        action = "skip"  # an index that was not shown: nothing is published on a guess
-    record = ReviewRecord(
+    note = " ".join(answer.note.split())
+    decision = Decision("reject", answer.candidate, note, answer.reviewer, decided)
+    regenerated = _decide(item, decision, ctx, run)
+    assert regenerated is not None
+    item.rejections.append(
+        Rejection(
+            candidate=answer.candidate, note=note, reviewer=answer.reviewer, decided_at=decided
+        )
+    )
+    item.notes, item.current = (*item.notes, note), regenerated
+    logger.info("image %s rejected: regenerating with the note %r", item.id, note)
+    item.cset = gather(item.current, ctx, run)
+    item.shown = _shown(item.cset, ctx, run)
+    return item
+
+
+def _conclude(item: ReviewItem, answer: Answer, ctx: RunContext, run: Run, via: str) -> ImageEntry:
+    """The entry of an image whose review ended: published or skipped."""
+    decided = answer.decided_at or datetime.now(UTC)
+    if answer.action == "approve" and answer.candidate in item.usable:
+        decision = Decision("approve", answer.candidate, "", answer.reviewer, decided)
+        _decide(item, decision, ctx, run)
+        record = _trail(item, "approve", answer.candidate, answer.reviewer, via)
+        record.decided_at = decided
+        return _publish(item, record, ctx, run)
+    why = "skipped"
+    if answer.action == "approve":
+        why = f"candidate {answer.candidate} cannot be approved (not made)"
+    elif answer.action == "reject":
+        why = "rejected without a note" if not answer.note.strip() else "too many rejections"
+    record = _trail(item, "skip", None, answer.reviewer, via)
+    record.decided_at = decided
+    entry = make_entry(item.current, ctx, "skipped", error=f"review: {why} by {record.reviewer}")
+    return with_review(entry, record)
+
+
+def _decide(item: ReviewItem, decision: Decision, ctx: RunContext, run: Run) -> ImageJob | None:
+    return decide(item.current, ctx, run, decision)
+
+
+def _publish(item: ReviewItem, record: ReviewRecord, ctx: RunContext, run: Run) -> ImageEntry:
+    """Publish the approved candidate through the ordinary chain (the pick record says which)."""
+    return with_review(make_image(item.current, ctx, run), record)
+
+
+def _no_candidate(item: ReviewItem, ctx: RunContext) -> ImageEntry:
+    errors = "; ".join(sorted({s.error for s in item.shown if s.error})) or "none was made"
+    stop = Stopped("failed", f"review: no candidate to show ({short_reason(errors)})")
+    return stopped_entry(item.current, ctx, stop)
+
+
+def _trail(
+    item: ReviewItem, action: Action, candidate: int | None, reviewer: str, via: str
+) -> ReviewRecord:
+    return ReviewRecord(
         action=action,
-        candidate=chosen.index if action == "approve" and chosen else None,
-        chosen_gen_key=chosen.job.gen_key if action == "approve" and chosen else None,
-        reviewer=answer.reviewer or "unknown",
-        decided_at=decided,
+        candidate=candidate,
+        reviewer=reviewer or "unknown",
+        decided_at=datetime.now(UTC),
         via=via,  # type: ignore[arg-type]
         base_gen_key=item.job.gen_key,
         notes=list(item.notes),
-        rejections=item.rejections,
-        candidates=[_record(c) for c in item.candidates],
+        rejections=list(item.rejections),
     )
-    if action == "approve" and chosen is not None:
-        published = make_image(chosen.job, ctx, run)
-        return with_review(published, record)
-    skipped = make_entry(item.job, ctx, "skipped", error=f"review: skipped by {record.reviewer}")
-    return with_review(skipped, record)
 
 
-def _kept_candidate(job: ImageJob, kept: ReviewRecord | None) -> ImageJob | None:
-    """The candidate an earlier approval chose, made from the same notes; ``None`` when it
-    is not the very generation approved then (never publish what nobody saw)."""
-    if kept is None or kept.candidate is None:
-        return None
-    chosen = candidate_job(job, kept.candidate, tuple(kept.notes))
-    return chosen if chosen.gen_key == kept.chosen_gen_key else None
-
-
-def _record(candidate: Candidate) -> CandidateRecord:
-    return CandidateRecord(
-        index=candidate.index,
-        gen_key=candidate.job.gen_key,
-        seed=candidate.job.request.seed,
-        score=candidate.score,
-        original_key=candidate.generated.original_key,
-    )
+def _when(text: object) -> datetime:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return datetime.now(UTC)
 
 
 __all__ = [
     "MAX_ROUNDS",
+    "WAITING",
     "Answer",
     "Ask",
-    "Candidate",
     "ReviewItem",
-    "make_candidates",
+    "Shown",
     "review_images",
-    "score_of",
+    "wants_review",
 ]

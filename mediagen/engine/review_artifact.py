@@ -4,7 +4,7 @@ The flow publishes it as a Prefect markdown artifact beside the paused run's
 input form (the terminal prints the same facts as a table). ``create_image_artifact``
 only renders a public URL, and originals are never public, so each candidate is
 shown from a presigned URL of its original (valid
-:data:`~mediagen.engine.review.URL_SECONDS`); a local folder's ``file://`` links
+``MEDIAGEN_REVIEW_TIMEOUT``, as long as the run waits); a local folder's ``file://`` links
 are listed, but a page served over HTTP will not show them.
 
 Thumbnails are ``<img width=…>`` tags, not markdown images: the Prefect UI's
@@ -52,23 +52,26 @@ def review_markdown(spec_name: str, items: list[ReviewItem], round_: int) -> str
         f"{len(items)} image(s) wait for a decision. In the run's **Resume** form, for "
         "each image: **approve** a candidate (its number), **reject** it with a note "
         "(the note is added to the prompt and new candidates are made in this run), or "
-        "**skip** it (nothing is published). Brand fit: the share of pixels near a brand "
-        "colour (CIEDE2000), higher is closer.",
+        "**skip** it (nothing is published). Score: what `pick: auto` ranks by (0-1, higher "
+        "is better; brand fit by CIEDE2000, sharpness, aspect fit).",
     ]
     for item in items:
         best = item.best()
-        lines += ["", f"## {escape(item.id)}", "", f"Prompt: {escape(item.job.prompt)}"]
+        lines += ["", f"## {escape(item.id)}", "", f"Prompt: {escape(item.current.prompt)}"]
         if item.notes:
             lines += ["", "Notes so far: " + "; ".join(f"“{escape(n)}”" for n in item.notes)]
-        lines += ["", "| candidate | preview | brand fit | seed |", "|---|---|---|---|"]
-        for c in item.candidates:
+        lines += ["", "| candidate | preview | score | signals | seed |", "|---|---|---|---|---|"]
+        for c in item.shown:
             score = "n/a" if c.score is None else f"{c.score:.2f}"
-            mark = " (best)" if c.index == best and len(item.candidates) > 1 else ""
-            seed = "" if c.job.request.seed is None else str(c.job.request.seed)
-            lines.append(
-                f"| **{c.index}**{mark} | {thumbnail(c.url, f'{item.id} candidate {c.index}')} "
-                f"[full size]({_url(c.url)}) | {score} | {seed} |"
-            )
+            mark = " (best)" if c.index == best and len(item.shown) > 1 else ""
+            seed = "" if c.seed is None else str(c.seed)
+            signals = ", ".join(f"{escape(k)} {v:.2f}" for k, v in sorted(c.signals.items()))
+            if c.url is None:
+                preview = f"not made: {escape(c.error or 'unknown')}"
+            else:
+                alt = f"{item.id} candidate {c.index}"
+                preview = f"{thumbnail(c.url, alt)} [full size]({_url(c.url)})"
+            lines.append(f"| **{c.index}**{mark} | {preview} | {score} | {signals} | {seed} |")
     return "\n".join(lines) + "\n"
 
 

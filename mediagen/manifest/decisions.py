@@ -2,13 +2,12 @@
 
 Each image that went through review carries a ``review`` record in its manifest
 entry: who decided, when, how (the Prefect form, the terminal, or a decision
-kept from an earlier run), what (approve candidate *i*, skip; the rejections on
-the way with their notes) and which candidates were shown, with their scores.
-
-An approval is sticky: the next run publishes the same candidate again without
-asking, as long as the image is the same (``base_gen_key``: what the spec asks
-for, before candidates and notes) and the candidate was made from the same
-notes. A skip is not a decision to keep: the next run asks again.
+kept from an earlier run) and what (approve candidate *i*, or skip), with the
+rejections on the way and their notes. The candidates shown, their scores and
+the chosen one are the candidate model's ``candidates`` and ``pick`` fields of
+the same entry (:mod:`mediagen.manifest.model`); the decisions themselves are
+kept in the pick records in the bucket (:mod:`mediagen.engine.candidates`),
+which is what makes an approval sticky (:mod:`mediagen.engine.review`).
 """
 
 from __future__ import annotations
@@ -22,16 +21,6 @@ from mediagen.manifest.model import ImageEntry
 
 Action = Literal["approve", "reject", "skip"]
 Via = Literal["prefect", "terminal", "kept"]
-
-
-class CandidateRecord(BaseModel):
-    """One candidate a reviewer saw."""
-
-    index: int
-    gen_key: str
-    seed: int | None = None
-    score: float | None = None  # brand fit (0-1), when the image has brand colours
-    original_key: str | None = None
 
 
 class Rejection(BaseModel):
@@ -48,14 +37,12 @@ class ReviewRecord(BaseModel):
 
     action: Action  # approve | skip: the last word (a reject is followed by a new round)
     candidate: int | None = None  # the approved candidate's index
-    chosen_gen_key: str | None = None
     reviewer: str
     decided_at: datetime
-    via: Via
-    base_gen_key: str  # the image as the spec asks for it: the decision holds while it does
+    via: Via  # prefect (the Resume form), terminal (mediagen review), kept (an earlier run's)
+    base_gen_key: str  # the image as the spec asks for it (before the notes)
     notes: list[str] = Field(default_factory=list)  # appended to the prompt, oldest first
     rejections: list[Rejection] = Field(default_factory=list)
-    candidates: list[CandidateRecord] = Field(default_factory=list)
 
 
 def review_of(entry: ImageEntry | None) -> ReviewRecord | None:
@@ -75,20 +62,10 @@ def with_review(entry: ImageEntry, record: ReviewRecord) -> ImageEntry:
     return ImageEntry.model_validate(data)
 
 
-def sticky_approval(entry: ImageEntry | None, base_gen_key: str) -> ReviewRecord | None:
-    """An approval that still holds for the image asking ``base_gen_key``, if any."""
-    record = review_of(entry)
-    if record is None or record.action != "approve" or record.candidate is None:
-        return None
-    return record if record.base_gen_key == base_gen_key else None
-
-
 __all__ = [
     "Action",
-    "CandidateRecord",
     "Rejection",
     "ReviewRecord",
     "review_of",
-    "sticky_approval",
     "with_review",
 ]

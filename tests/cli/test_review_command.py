@@ -17,19 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from mediagen.engine.review_candidates import NOTE_HEAD
-from mediagen.spec.images import ImageOptions
 from mediagen.testing import FakeGeminiServer
 from tests.support.cli import CLI_TIMEOUT
 from tests.support.gemini import TEST_KEY
 from tests.support.paths import REPO
 
-# The spec fields `candidates` and `pick` come from branch h17-candidates: until it is
-# merged, a spec cannot ask for review (the engine and the form are tested without them).
-pytestmark = pytest.mark.skipif(
-    "pick" not in ImageOptions.model_fields, reason="needs the spec fields candidates and pick"
-)
-
+NOTE_HEAD = "Reviewer note: "  # how mediagen.engine.candidates.with_note adds a note
 SPEC: dict[str, Any] = {
     "name": "desk",
     "backend": "gemini",
@@ -108,7 +101,8 @@ def test_review_in_the_terminal_then_publish_and_keep_the_approvals(
     assert len(gemini.image_requests) == len(prompts)
     kept = manifest(tmp_path)
     assert {i: kept[i]["key"] for i in kept} == {i: images[i]["key"] for i in images}
-    assert kept["lamp"]["review"]["via"] == "kept"
+    assert kept["lamp"]["review"] == images["lamp"]["review"]  # unchanged: not even re-made
+    assert kept["mug"]["review"]["via"] == "kept"  # its recorded rejection and approval followed
 
 
 def test_closed_input_leaves_the_images_pending(tmp_path: Path, gemini: FakeGeminiServer) -> None:

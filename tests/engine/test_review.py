@@ -8,7 +8,6 @@ are tested in tests/flows/test_review_form.py and tests/cli/test_review_command.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,10 @@ from mediagen.engine.context import RunContext
 from mediagen.engine.finalize import finalize
 from mediagen.engine.review import Answer, ReviewItem, review_images
 from mediagen.engine.review_artifact import review_markdown
-from mediagen.engine.review_candidates import NOTE_HEAD, candidate_job, rekey
 from mediagen.manifest.decisions import review_of
 from mediagen.manifest.model import Manifest
 from mediagen.plan.diff import make_plan
-from mediagen.plan.jobs import ImageJob, expand_spec
+from mediagen.plan.jobs import expand_spec
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
 from tests.support.backends import CountingBackend
@@ -30,7 +28,12 @@ from tests.support.backends import CountingBackend
 SPEC: dict[str, Any] = {
     "name": "review",
     "backend": "counting",
-    "defaults": {"size": "thumbnail", "brand_colors": ["#0A7B83 teal"]},
+    "defaults": {
+        "size": "thumbnail",
+        "brand_colors": ["#0A7B83 teal"],
+        "candidates": 2,
+        "pick": "review",
+    },
     "images": [
         {"id": "keep", "prompt": "a jar of coins"},
         {"id": "redo", "prompt": "a piggy bank"},
@@ -39,11 +42,7 @@ SPEC: dict[str, Any] = {
 }
 
 
-def as_review(job: ImageJob, candidates: int = 2) -> ImageJob:
-    """The job as ``pick: review, candidates: N`` makes it (fields of h17-candidates)."""
-    object.__setattr__(job, "candidates", candidates)
-    object.__setattr__(job, "pick", "review")
-    return job
+NOTE_HEAD = "Reviewer note: "  # how mediagen.engine.candidates.with_note appends a note
 
 
 class Reviewer:
@@ -62,7 +61,7 @@ class Reviewer:
 def run_review(ask: Any, previous: Manifest | None = None) -> Manifest:
     settings = get_settings()
     spec = parse_spec(SPEC)
-    jobs = [as_review(job) for job in expand_spec(spec, settings)]
+    jobs = expand_spec(spec, settings)
     ctx = RunContext.for_spec(spec, settings, run_id=f"run-{len(CountingBackend.calls)}")
     plan = make_plan(jobs, previous, settings)
     with ctx.new_run(settings) as run:
@@ -98,15 +97,18 @@ def test_approve_reject_with_note_and_skip(workspace: Path) -> None:
     kept = review_of(keep)
     assert kept is not None and kept.action == "approve" and kept.candidate == 1
     assert kept.reviewer == "ana" and kept.via == "terminal"
-    assert kept.chosen_gen_key == keep.gen_key != kept.base_gen_key
-    assert [c.index for c in kept.candidates] == [0, 1]
-    assert all(c.score is not None for c in kept.candidates)
+    # The candidate model's record of the same choice: every candidate scored, one chosen.
+    assert keep.pick is not None and (keep.pick.chosen, keep.pick.decision) == (1, "approve")
+    assert keep.pick.by == "ana" and keep.gen_key == keep.pick.gen_key != kept.base_gen_key
+    assert [(c.index, c.chosen) for c in keep.candidates] == [(0, False), (1, True)]
+    assert all(c.score is not None for c in keep.candidates)
     redone = review_of(redo)
     assert redone is not None and redone.reviewer == "bo" and redone.notes == ["more teal, no text"]
     assert [(r.note, r.reviewer) for r in redone.rejections] == [("more teal, no text", "ana")]
     assert redo.prompt.endswith(NOTE_HEAD + "more teal, no text")
     skipped = review_of(later)
     assert skipped is not None and skipped.action == "skip" and not later.outputs
+    assert later.error == "review: skipped by ana"
     # Only the two approved images are published: no candidate of 'later', no unchosen one.
     assert published(workspace) == {Path(keep.key or "").name, Path(redo.key or "").name}
     stored = json.loads((workspace / "bucket" / "review" / "manifest.json").read_text())
@@ -132,8 +134,14 @@ def test_an_approval_is_sticky_and_a_skip_is_asked_again(workspace: Path) -> Non
     for image_id in ("keep", "redo"):
         entry, before = second.images[image_id], first.images[image_id]
         assert entry.status == "ok" and entry.key == before.key
-        record = review_of(entry)
-        assert record is not None and record.via == "kept" and record.reviewer == "ana"
+    # 'keep' is unchanged (the plan compares the chosen candidate): its entry stands as it was.
+    assert review_of(second.images["keep"]) == review_of(first.images["keep"])
+    # 'redo' was published from the noted prompt: the recorded rejection is followed, the
+    # recorded approval published again, nobody asked.
+    redone = review_of(second.images["redo"])
+    assert redone is not None and (redone.via, redone.reviewer, redone.notes) == (
+        "kept", "ana", ["warmer"])  # fmt: skip
+    assert [r.note for r in redone.rejections] == ["warmer"]
     assert second.images["later"].status == "ok"
     assert review_of(second.images["later"]).reviewer == "cy"  # type: ignore[union-attr]
 
@@ -149,38 +157,21 @@ def test_the_review_page_shows_every_candidate_escaped(workspace: Path) -> None:
     seen: list[str] = []
 
     def ask(items: list[ReviewItem], round_: int) -> dict[str, Answer]:
-        items[0].job = replace(items[0].job, id="x*y_[z]")
         seen.append(review_markdown("a <b> spec", items, round_))
         return {}
 
-    run_review(ask)
+    SPEC["images"][0]["id"] = "x_y"
+    try:
+        run_review(ask)
+    finally:
+        SPEC["images"][0]["id"] = "keep"
     page = seen[0]
-    assert "# Review: a \\<b\\> spec" in page and "## x\\*y\\_\\[z\\]" in page
+    assert "# Review: a \\<b\\> spec" in page and "## x\\_y" in page
+    assert "brand 0." in page and "sharpness" in page
     # Each candidate: a bounded <img> thumbnail and a link to its original.
     assert page.count('<img src="file://') == 3 * 2 and page.count("](file://") == 3 * 2
     assert 'width="192"' in page
     assert page.count("| **") == 6 and "(best)" in page
-
-
-def test_rekey_gives_the_same_job_back_and_candidate_zero_is_the_image() -> None:
-    spec = parse_spec(
-        {
-            "name": "k",
-            "images": [
-                {"id": "a", "prompt": "p", "alt_text": "auto", "focal_point": "top",
-                 "brand_colors": ["#112233"], "brand_fit": {"min_score": 0.2},
-                 "variants": {"widths": [100, 200]}, "formats": ["png", "webp"]},
-                {"id": "b", "prompt": "q", "seed": 5},
-            ],
-        }
-    )  # fmt: skip
-    for job in expand_spec(spec, get_settings()):
-        assert rekey(job, job.request) == job
-        assert candidate_job(job, 0) is job
-        other = candidate_job(job, 1, ("bluer",))
-        assert other.request.seed == (job.request.seed or 0) + 1
-        assert other.gen_key != job.gen_key and other.original_key.endswith(other.gen_key)
-        assert {o.object_key for o in other.outputs}.isdisjoint(o.object_key for o in job.outputs)
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,10 @@ import pytest
 from prefect.utilities.schema_tools.validation import validate
 
 from flows.review import answers_from, artifact_key, can_ask, input_form
+from mediagen.engine.candidates import Candidate, CandidateSet
 from mediagen.engine.context import Generated
-from mediagen.engine.review import Candidate, ReviewItem
+from mediagen.engine.review import ReviewItem, Shown
+from mediagen.imaging.scoring import Score
 from mediagen.plan.jobs import expand_spec
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
@@ -28,8 +30,12 @@ def items(*ids: str, candidates: int = 3) -> list[ReviewItem]:
     out = []
     for job in expand_spec(spec, get_settings()):
         scores = [0.2, 0.9, 0.5][:candidates]
-        shown = [Candidate(n, job, made, s, f"https://x/{n}") for n, s in enumerate(scores)]
-        out.append(ReviewItem(job, shown))
+        cands = tuple(
+            Candidate(n, job, made, Score(total, {"brand": total}))
+            for n, total in enumerate(scores)
+        )
+        shown = [Shown(n, f"https://x/{n}", t, {"brand": t}, None) for n, t in enumerate(scores)]
+        out.append(ReviewItem(job, job, CandidateSet(job, cands, "k.pick.json"), shown))
     return out
 
 
