@@ -19,11 +19,13 @@ from tests.support.paths import REPO as REPO  # re-exported: many tests import i
 from tests.support.s3 import AWS_KEY, AWS_SECRET, S3_BUCKET, STORAGE_ENV
 
 # Fixture modules shared across test folders: the fake Gemini server; one real Prefect
-# server, deployments and worker (session); a slow run stopped by a signal or a Cancel.
+# server, deployments and worker (session); a slow run stopped by a signal or a Cancel;
+# the candidates' seed-painting backend.
 pytest_plugins = [
     "tests.support.gemini",
     "tests.support.prefect_server",
     "tests.support.interrupted_run",
+    "tests.support.candidates",
 ]
 
 

@@ -13,12 +13,9 @@ chain; only its generate stage differs (:func:`generate_any`):
    (:func:`chosen_job` re-keys the job), and :func:`annotate` adds every candidate's
    score and the choice to the manifest entry.
 
-**The pick record** (``{prefix}/_originals/{gen_key_0}.pick-{h16}.json``, private):
-every candidate's seed, gen_key, original, score and cost, and the choice, its
-decision, who made it and when. Keyed by the candidates' gen_keys and the pick
-mode (and the score version, for ``auto``): the same candidates give the same
-choice without scoring again, a person's approval is sticky, and once prune removed
-the losers' originals a re-run needs only the chosen one.
+**The pick record** (:mod:`mediagen.engine.pick_record`): every candidate's score
+and the choice, stored privately beside candidate 0's original; the same candidates
+give the same choice, an approval is sticky, and pruned losers are never made again.
 
 **The seam for review** (``pick: review``): :func:`gather` makes and scores the
 candidates without choosing; :func:`decide` takes a person's :class:`Decision`
@@ -30,35 +27,35 @@ and the terminal UI are built on these two functions (see
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from mediagen.engine.context import Generated, Processed, RunContext
 from mediagen.engine.entries import is_abort
 from mediagen.engine.generate import generate
+from mediagen.engine.pick_record import read_record, record_key, write_record
 from mediagen.engine.process import process
 from mediagen.engine.run import Run
 from mediagen.engine.upload import upload
-from mediagen.errors import BudgetExceededError, MediagenError, RunInterruptedError
+from mediagen.errors import (
+    BudgetExceededError,
+    MediagenError,
+    PermanentError,
+    RunInterruptedError,
+)
 from mediagen.imaging import pixel_budget, scoring
 from mediagen.imaging.answer_check import inspect as inspect_image
 from mediagen.imaging.colors import DEFAULT_MAX_DELTA_E
 from mediagen.manifest.model import CandidateEntry, ImageEntry, PickEntry
-from mediagen.plan import keys
 from mediagen.plan.candidates import candidate_jobs, has_choice, rekey
 from mediagen.plan.jobs import ImageJob
 from mediagen.reasons import short_reason
-from mediagen.storage.bucket import Bucket
 
 logger = logging.getLogger("mediagen")
 
-PICK_MARK = ".pick-"  # {original base of candidate 0}.pick-{h16}.json
-RECORD_VERSION = 1
 AUTO_BY = "mediagen"  # who made an automatic pick
 MAX_PARALLEL = 4  # candidates of one image generated at once (the run's slots still bound it)
 
@@ -78,6 +75,7 @@ class Candidate:
     score: scoring.Score | None
     cost_usd: float = 0.0
     error: str | None = None  # why it has no original (blocked, failed)
+    original_key: str | None = None  # a loser's, from the pick record (maybe pruned since)
 
     @property
     def usable(self) -> bool:
@@ -102,7 +100,8 @@ class CandidateSet:
         """The index of the best-scoring usable candidate (ties: the lowest index)."""
         usable = [c for c in self.candidates if c.usable]
         if not usable:
-            raise MediagenError(f"image {self.job.id!r}: no candidate could be made")
+            errors = "; ".join(f"#{c.index}: {c.error}" for c in self.candidates if c.error)
+            raise PermanentError(f"no candidate could be made ({errors or 'none scored'})")
         winner = scoring.best([c.score for c in usable])  # type: ignore[misc]
         return usable[winner].index
 
@@ -145,9 +144,15 @@ def generate_any(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
     ):
         if job.pick == "review":
             raise AwaitingReview(f"waiting for a review of {len(cset.candidates)} candidate(s)")
-        chosen = cset.best()
+        try:
+            chosen = cset.best()
+        except PermanentError:
+            run.emit(job.id, "failed")
+            raise
         cset = _record(run, ctx, cset, chosen, "auto", AUTO_BY)
-    return picked(cset, chosen, ctx, run)
+    result = picked(cset, chosen, ctx, run)
+    run.emit(job.id, "generated")
+    return result
 
 
 def chosen_job(job: ImageJob, generated: Generated) -> ImageJob:
@@ -195,15 +200,17 @@ def gather(job: ImageJob, ctx: RunContext, run: Run) -> CandidateSet:
     record = read_record(run.bucket(ctx.bucket), key)
     recorded = {c["index"]: c for c in (record or {}).get("candidates", [])}
     chosen = record.get("chosen") if record else None
+    quiet = _Quiet(run)  # one image's progress, not one event per candidate
 
     def one(index: int) -> Candidate:
         candidate_job = jobs[index]
         old = recorded.get(index)
         if chosen is not None and index != chosen and old and old.get("score") is not None:
             score = scoring.Score(old["score"], old.get("signals", {}), old.get("score_version", 0))
-            return Candidate(index, candidate_job, None, score, old.get("cost_usd", 0.0))
+            return Candidate(index, candidate_job, None, score, old.get("cost_usd", 0.0),
+                             original_key=old.get("original_key"))  # fmt: skip
         try:
-            made = generate(candidate_job, ctx, run)
+            made = generate(candidate_job, ctx, quiet)
         except Exception as exc:
             if _stops_run(exc):
                 raise
@@ -273,7 +280,7 @@ def with_note(job: ImageJob, note: str) -> ImageJob:
 def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked:
     """The :class:`Picked` of candidate ``chosen`` (its original made again if it is gone)."""
     winner = cset.candidates[chosen]
-    made = winner.generated or generate(winner.job, ctx, run)
+    made = winner.generated or generate(winner.job, ctx, _Quiet(run))
     now_paid = [c for c in cset.candidates if c.generated is not None and not c.generated.reused]
     paid_by = ctx.run_id if now_paid else made.cost_run_id
     fields = {k: v for k, v in asdict(made).items() if k in Generated.__dataclass_fields__}
@@ -301,30 +308,6 @@ def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked
     )
 
 
-# -- the pick record --------------------------------------------------------------------
-
-
-def record_key(job: ImageJob, gen_keys: Sequence[str]) -> str:
-    """Where the pick record of these candidates is (beside candidate 0's original)."""
-    identity: dict[str, Any] = {"candidates": list(gen_keys), "pick": job.pick}
-    if job.pick == "auto":
-        identity["score"] = scoring.SCORE_VERSION  # a person's choice outlives a new score
-    base = job.original_key  # candidate 0 is the job itself
-    return f"{base}{PICK_MARK}{keys.canonical_hash(identity)[:16]}.json"
-
-
-def read_record(bucket: Bucket, key: str) -> dict[str, Any] | None:
-    """The pick record at ``key``, or ``None`` (absent, or not one of ours)."""
-    try:
-        record = json.loads(bucket.get(key))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
-        logger.warning("unreadable pick record %s: choosing again", key)
-        return None
-    return record if isinstance(record, dict) and record.get("v") == RECORD_VERSION else None
-
-
 def _record(
     run: Run,
     ctx: RunContext,
@@ -335,19 +318,17 @@ def _record(
     at: datetime | None = None,
     note: str = "",
 ) -> CandidateSet:
-    record = {
-        "v": RECORD_VERSION,
-        "image_id": cset.job.id,
-        "mode": cset.job.pick,
-        "chosen": chosen,
-        "decision": decision,
-        "by": by or None,
-        "at": (at or datetime.now(UTC)).isoformat(),
-        "note": note or None,
-        "candidates": [_candidate_fields(c, chosen) for c in cset.candidates],
-    }
-    run.bucket(ctx.bucket).put(
-        cset.record_key, json.dumps(record).encode(), content_type="application/json", public=False
+    record = write_record(
+        run.bucket(ctx.bucket),
+        cset.record_key,
+        image_id=cset.job.id,
+        mode=cset.job.pick,
+        chosen=chosen,
+        decision=decision,
+        by=by,
+        at=at,
+        note=note,
+        candidates=[_candidate_fields(c, chosen) for c in cset.candidates],
     )
     return replace(cset, record=record)
 
@@ -359,7 +340,7 @@ def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any
         "index": candidate.index,
         "seed": candidate.job.request.seed,
         "gen_key": candidate.job.gen_key,
-        "original_key": made.original_key if made else None,
+        "original_key": made.original_key if made else candidate.original_key,
         "score": score.total if score else None,
         "signals": dict(score.signals) if score else {},
         "score_version": score.version if score else None,
@@ -367,6 +348,19 @@ def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any
         "reused": bool(made and made.reused),
         "chosen": candidate.index == chosen,
     }
+
+
+class _Quiet:
+    """The run, without progress events: a candidate is not an image of the run."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)
+
+    def emit(self, image_id: str, event: str) -> None:
+        return None
 
 
 def _stops_run(exc: BaseException) -> bool:
@@ -386,8 +380,6 @@ __all__ = [
     "generate_any",
     "picked",
     "process_any",
-    "read_record",
-    "record_key",
     "score_original",
     "upload_any",
     "with_note",

@@ -41,7 +41,7 @@ def finalize(
     # Keys the spec no longer uses stay listed, so a later prune deletes exactly
     # what mediagen published and nothing else under the prefix.
     orphans = set(previous.orphaned_keys if previous else []) | keys_in_use(old.values())
-    orphans |= released(images.values())  # unchosen candidates, once a choice is recorded
+    orphans |= released(results.values())  # unchosen candidates, once a choice is recorded
     bucket = run.bucket(ctx.bucket)
     # Checked again at the end: another spec may have claimed the prefix during the run.
     claim = prefix_owner.Claim(ctx.prefix, ctx.spec_name, ctx.shared_prefix)

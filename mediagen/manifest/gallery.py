@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote, urlsplit
 
+from mediagen.manifest import gallery_candidates as candidate_strip
 from mediagen.manifest.model import ImageEntry, Manifest, OutputEntry
 from mediagen.plan.keys import GALLERY_NAME as GALLERY_NAME
 from mediagen.plan.keys import folder, gallery_key
@@ -71,9 +72,10 @@ details { color: var(--muted); font-size: 12px; }
 def write_gallery(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
     """Render the gallery of ``manifest`` and put it beside the manifest; returns its key."""
     key = gallery_key(prefix, manifest.spec_name if manifest.shared_prefix else None)
+    link, note = candidate_strip.link_for(bucket, prefix)
     bucket.put(
         key,
-        render_gallery(manifest, prefix).encode(),
+        render_gallery(manifest, prefix, candidates=(link, note)).encode(),
         content_type="text/html; charset=utf-8",
         # Rewritten every run, so a minute of caching; ``private`` on a private bucket
         # so no CDN or proxy keeps a copy of a page that lists private images.
@@ -82,8 +84,15 @@ def write_gallery(bucket: Bucket, prefix: str, manifest: Manifest) -> str:
     return key
 
 
-def render_gallery(manifest: Manifest, prefix: str = "") -> str:
-    """The page as text. ``prefix`` is the folder of the page: thumbnails are relative to it."""
+def render_gallery(
+    manifest: Manifest,
+    prefix: str = "",
+    *,
+    candidates: tuple[candidate_strip.Link | None, str] = (None, ""),
+) -> str:
+    """The page as text. ``prefix`` is the folder of the page: thumbnails are relative to it.
+    ``candidates``: how candidates' originals are linked, and a note (see
+    :mod:`mediagen.manifest.gallery_candidates`)."""
     images = list(manifest.images.values())
     # Failures first: they are what a reader has to act on.
     images.sort(key=lambda e: (e.status == "ok", e.id))
@@ -117,21 +126,24 @@ def render_gallery(manifest: Manifest, prefix: str = "") -> str:
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "img-src 'self' data: file: http: https:; style-src 'unsafe-inline'\">",
         f"<title>{name} · mediagen gallery</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{_CSS}{candidate_strip.CSS}</style>",
         "</head><body>",
         f"<header><h1>{name}</h1>",
         '<div class="stats">'
         + "".join(f"<span>{_e(label)}: <b>{_e(value)}</b></span>" for label, value in stats)
         + "</div></header>",
         "<main>",
-        *(_card(entry, prefix) for entry in images),
+        *(
+            _card(entry, prefix, candidate_strip.candidates_html(entry, manifest, *candidates))
+            for entry in images
+        ),
         "</main></body></html>",
         "",
     ]
     return "\n".join(parts)
 
 
-def _card(entry: ImageEntry, prefix: str) -> str:
+def _card(entry: ImageEntry, prefix: str, strip: str = "") -> str:
     status = entry.status if entry.status in ("ok", "failed", "blocked") else "failed"
     output = thumbnail_output(entry)
     if status == "ok" and output is not None:
@@ -184,7 +196,7 @@ def _card(entry: ImageEntry, prefix: str) -> str:
         f'<span class="status">{_e(status)}</span>{flag}</div>'
         f'<p class="prompt">{_e(entry.subject)}</p>'
         f"<details><summary>final prompt</summary>{_e(entry.prompt)}</details>"
-        f"<dl>{details}</dl>{reason}</div></article>"
+        f"<dl>{details}</dl>{strip}{reason}</div></article>"
     )
 
 

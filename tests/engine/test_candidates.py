@@ -11,33 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
-from mediagen import backends
 from mediagen.engine.candidates import Decision, decide, gather
 from mediagen.engine.context import RunContext
-from mediagen.engine.orchestrate import run_spec
-from mediagen.manifest.model import Manifest, read_manifest
+from mediagen.engine.decisions import apply_decisions
+from mediagen.engine.orchestrate import make_image
 from mediagen.manifest.prune import prune
 from mediagen.plan.candidates import candidate_jobs, candidate_seeds, rekey
-from mediagen.plan.diff import make_plan
-from mediagen.plan.jobs import ImageJob, expand_spec
 from mediagen.settings import get_settings
 from mediagen.spec.models import parse_spec
 from mediagen.storage.bucket import Bucket
 from tests.support.backends import CountingBackend
-from tests.support.candidate_backends import SeedPaintBackend
+from tests.support.candidates import SeedPaintBackend, colour_of, jobs_of, paint, run
+from tests.support.candidates import files as bucket_files
 
 TEAL, RED, BLUE = "#0A7B83", "#D0312D", "#2A52BE"
-
-
-@pytest.fixture
-def seedpaint(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> type[SeedPaintBackend]:
-    monkeypatch.setitem(
-        backends.BUILTIN_BACKENDS, "seedpaint", "tests.support.candidate_backends:SeedPaintBackend"
-    )
-    monkeypatch.setattr(SeedPaintBackend, "colours", {})
-    return SeedPaintBackend
 
 
 def spec_of(backend: str = "seedpaint", **image: Any) -> dict[str, Any]:
@@ -46,39 +34,13 @@ def spec_of(backend: str = "seedpaint", **image: Any) -> dict[str, Any]:
             **options}]}  # fmt: skip
 
 
-def jobs_of(spec: dict[str, Any]) -> list[ImageJob]:
-    return expand_spec(parse_spec(spec), get_settings())
-
-
-def run(spec: dict[str, Any]) -> tuple[Manifest, dict[str, int]]:
-    """One run of ``spec`` against the last manifest; returns it and the plan's counts."""
-    settings = get_settings()
-    job_spec = parse_spec(spec)
-    ctx = RunContext.for_spec(job_spec, settings, run_id="r")
-    previous = read_manifest(_bucket(ctx), ctx.prefix)
-    plan = make_plan(expand_spec(job_spec, settings), previous, settings)
-    with ctx.new_run(settings) as engine_run:
-        manifest = run_spec(plan, ctx, engine_run, previous)
-    return manifest, plan.counts()
-
-
 def _bucket(ctx: RunContext) -> Bucket:
     with ctx.new_run(get_settings()) as engine_run:
         return engine_run.bucket(ctx.bucket)
 
 
 def files(workspace: Path) -> set[str]:
-    root = workspace / "bucket"
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-
-
-def colour_of(path: Path) -> tuple[int, ...]:
-    with Image.open(path) as image:
-        return image.convert("RGB").getpixel((image.width // 2, image.height // 2))  # type: ignore[return-value]
-
-
-def paint(job: ImageJob, *colours: str) -> None:
-    SeedPaintBackend.colours.update(dict(zip(candidate_seeds(job), colours, strict=True)))
+    return bucket_files(workspace / "bucket")
 
 
 # -- keys -------------------------------------------------------------------------------
@@ -212,6 +174,13 @@ def test_keep_candidates_keeps_them_from_prune(
     bucket = _bucket(RunContext.for_spec(parse_spec(spec_of()), get_settings(), run_id="p"))
     prune(bucket, "cands", dry_run=False)
     assert originals <= files(workspace)
+    # Re-made for a new format from the recorded choice: the kept ones stay kept.
+    manifest, counts = run(spec_of(keep_candidates=True, formats=["webp"]))
+    assert counts["changed"] == 1 and SeedPaintBackend.total() == 3
+    assert {c.original_key for c in manifest.images["coin"].candidates} == originals
+    assert not originals & set(manifest.orphaned_keys)
+    prune(bucket, "cands", dry_run=False)
+    assert originals <= files(workspace)
 
 
 # -- pick: review: the seam ---------------------------------------------------------------
@@ -262,3 +231,76 @@ def test_reject_returns_the_image_with_the_note_and_skip_records_nothing(
     assert cset.record and cset.record["decision"] == "reject" and cset.chosen is None
     bucket_record = json.loads((workspace / "bucket" / cset.record_key).read_bytes())
     assert bucket_record["note"] == "less  red" and bucket_record["by"] == "ana"
+
+
+def test_a_review_pass_approves_rejects_with_a_note_and_skips(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of(pick="review")
+    spec["images"] += [
+        {**spec["images"][0], "id": "jar", "prompt": "a jar"},
+        {**spec["images"][0], "id": "box", "prompt": "a box"},
+    ]
+    coin, jar, box = jobs_of(spec)
+    paint(coin, RED, BLUE, TEAL)
+    settings = get_settings()
+    ctx = RunContext.for_spec(parse_spec(spec), settings, run_id="review")
+    with ctx.new_run(settings) as engine_run:
+        decisions = {
+            "coin": Decision("approve", 2, by="ana"),
+            "jar": Decision("reject", note="no lid", by="ana"),
+            "box": Decision("skip", by="ana"),
+        }
+        reviewed = apply_decisions([coin, jar, box], ctx, engine_run, decisions)
+    entries = reviewed.entries
+    assert entries["coin"].status == "ok" and entries["coin"].pick is not None
+    assert (entries["coin"].pick.chosen, entries["coin"].pick.by) == (2, "ana")
+    assert colour_of(workspace / "bucket" / entries["coin"].outputs[0].key) == (0x0A, 0x7B, 0x83)
+    # rejected: made again with the note, its 3 new candidates wait for a decision
+    assert entries["jar"].status == "pending" and not entries["jar"].outputs
+    noted = reviewed.regenerate["jar"]
+    assert noted.prompt.endswith("Reviewer note: no lid")
+    assert SeedPaintBackend.calls[noted.prompt] == 3
+    assert entries["box"].status == "pending"  # skipped: asked again next time
+    assert SeedPaintBackend.calls[coin.prompt] == 3 and SeedPaintBackend.calls[box.prompt] == 3
+
+
+def test_a_candidate_the_backend_refuses_is_left_out_of_the_pick(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of()
+    [job] = jobs_of(spec)
+    paint(job, TEAL, "blocked", RED)
+    manifest, _ = run(spec)
+    entry = manifest.images["coin"]
+    assert entry.status == "ok" and entry.pick is not None and entry.pick.chosen == 0
+    assert entry.candidates[1].score is None and entry.candidates[1].original_key is None
+
+
+def test_progress_hears_one_image_not_each_candidate(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of()
+    [job] = jobs_of(spec)
+    paint(job, TEAL, "blocked", RED)
+    heard: list[tuple[str, str]] = []
+    settings = get_settings()
+    ctx = RunContext.for_spec(parse_spec(spec), settings, run_id="events")
+    with ctx.new_run(settings) as engine_run:
+        engine_run.subscribe(lambda image, event: heard.append((image, event)))
+        entry = make_image(job, ctx, engine_run)
+    assert entry.status == "ok"
+    assert heard == [("coin", "generated"), ("coin", "published")]
+
+
+def test_an_image_none_of_whose_candidates_can_be_made_fails_once(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    spec = spec_of(candidates=2)
+    [job] = jobs_of(spec)
+    paint(job, "blocked", "blocked")
+    manifest, _ = run(spec)
+    entry = manifest.images["coin"]
+    assert entry.status == "failed" and not entry.outputs
+    assert "no candidate could be made" in (entry.error or "")
+    assert SeedPaintBackend.total() == 2
