@@ -39,19 +39,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from mediagen.engine.candidates import (
-    CandidateSet,
-    Decision,
-    decide,
-    gather,
-    read_record,
-    record_key,
-    with_note,
-)
+from mediagen.engine.candidates import CandidateSet, Decision, decide, gather, with_note
 from mediagen.engine.context import RunContext
 from mediagen.engine.entries import entry as make_entry
 from mediagen.engine.orchestrate import make_image
 from mediagen.engine.outcomes import Stopped, stopped_entry
+from mediagen.engine.pick_record import read_record, record_key
 from mediagen.engine.run import Run
 from mediagen.errors import MediagenError
 from mediagen.manifest.decisions import Action, Rejection, ReviewRecord, with_review
