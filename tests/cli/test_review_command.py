@@ -41,7 +41,9 @@ def gemini() -> Iterator[FakeGeminiServer]:
         yield server
 
 
-def review(folder: Path, gemini: FakeGeminiServer, answers: str, *args: str) -> Any:
+def review(
+    folder: Path, gemini: FakeGeminiServer, answers: str, *args: str, command: str = "review"
+) -> Any:
     ours = ("GEMINI", "GOOGLE", "MEDIAGEN", "PREFECT_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env |= {
@@ -52,11 +54,13 @@ def review(folder: Path, gemini: FakeGeminiServer, answers: str, *args: str) -> 
         "MEDIAGEN_GEMINI_BASE_URL": gemini.base_url,
         "MEDIAGEN_BUCKET_DIR": str(folder / "bucket"),
         "MEDIAGEN_WORK_DIR": str(folder / "work"),
+        # `run` starts a temporary local Prefect API: give it time on a loaded machine.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
     }
     return subprocess.run(
-        [sys.executable, "-m", "mediagen.cli.app", "review", "desk.yaml", *args],
+        [sys.executable, "-m", "mediagen.cli.app", command, "desk.yaml", *args],
         cwd=folder, env=env, input=answers, capture_output=True, text=True,
-        timeout=CLI_TIMEOUT,
+        timeout=2 * CLI_TIMEOUT,
     )  # fmt: skip
 
 
@@ -113,3 +117,25 @@ def test_closed_input_leaves_the_images_pending(tmp_path: Path, gemini: FakeGemi
     images = manifest(tmp_path)
     assert (images["lamp"]["status"], images["lamp"]["review"]["action"]) == ("skipped", "skip")
     assert images["mug"]["status"] == "pending" and "mediagen review" in images["mug"]["error"]
+
+
+@pytest.mark.timeout(900)  # a temporary local Prefect API, then a review, on a loaded machine
+def test_a_run_without_a_server_waits_for_mediagen_review(
+    tmp_path: Path, gemini: FakeGeminiServer
+) -> None:
+    (tmp_path / "desk.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    ran = review(tmp_path, gemini, "", command="run")
+    assert ran.returncode == 1, ran.stdout + ran.stderr  # two images not published yet
+    assert "Traceback" not in ran.stderr
+    images = manifest(tmp_path)
+    assert (images["plant"]["status"], images["lamp"]["status"]) == ("ok", "pending")
+    assert "mediagen review" in images["lamp"]["error"]
+    made = len(gemini.image_requests)
+    assert made == 2 * 2 + 1  # every candidate is stored: the review costs nothing more
+
+    reviewed = review(tmp_path, gemini, "a 0\na 1\n")
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+    assert len(gemini.image_requests) == made
+    images = manifest(tmp_path)
+    assert {e["status"] for e in images.values()} == {"ok"}
+    assert (images["lamp"]["pick"]["chosen"], images["mug"]["pick"]["chosen"]) == (0, 1)
