@@ -60,18 +60,19 @@ def review_markdown(spec_name: str, items: list[ReviewItem], round_: int) -> str
         lines += ["", f"## {escape(item.id)}", "", f"Prompt: {escape(item.current.prompt)}"]
         if item.notes:
             lines += ["", "Notes so far: " + "; ".join(f"“{escape(n)}”" for n in item.notes)]
-        lines += ["", "| candidate | preview | score | signals | seed |", "|---|---|---|---|---|"]
+        # Narrow columns only: the UI hides what is wider than its page behind a scrollbar
+        # (seeds and keys are in the manifest).
+        lines += ["", "| candidate | preview | score | signals |", "|---|---|---|---|"]
         for c in item.shown:
             score = "n/a" if c.score is None else f"{c.score:.2f}"
             mark = " (best)" if c.index == best and len(item.shown) > 1 else ""
-            seed = "" if c.seed is None else str(c.seed)
             signals = ", ".join(f"{escape(k)} {v:.2f}" for k, v in sorted(c.signals.items()))
             if c.url is None:
                 preview = f"not made: {escape(c.error or 'unknown')}"
             else:
                 alt = f"{item.id} candidate {c.index}"
                 preview = f"{thumbnail(c.url, alt)} [full size]({_url(c.url)})"
-            lines.append(f"| **{c.index}**{mark} | {preview} | {score} | {signals} | {seed} |")
+            lines.append(f"| **{c.index}**{mark} | {preview} | {score} | {signals} |")
     return "\n".join(lines) + "\n"
 
 
