@@ -66,10 +66,10 @@ def score_image(
 ) -> Score:
     """Score the encoded image ``data`` as it would be published at ``width`` x ``height``."""
     with Image.open(io.BytesIO(data)) as opened:
+        src_w, src_h = opened.size  # before draft, which reports the reduced size
         opened.draft("RGB", (SAMPLE * 2, SAMPLE * 2))  # JPEG: decode at a reduced scale
-        src_w, src_h = opened.size
+        opened.thumbnail((SAMPLE, SAMPLE), Image.Resampling.BOX)  # decodes once, in place
         sample = as_rgb(opened) if opened.mode != "RGB" else opened.copy()
-        sample.thumbnail((SAMPLE, SAMPLE), Image.Resampling.BOX)
     focus = focus_point(focal, sample, width, height)
     box = cover_box(sample.width, sample.height, width, height, focus)
     crop = sample.crop(tuple(round(v) for v in box))  # type: ignore[arg-type]

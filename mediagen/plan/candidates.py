@@ -115,9 +115,14 @@ def as_recorded(job: ImageJob, entry: ImageEntry | None) -> tuple[ImageJob, str]
     recorded = [c.gen_key for c in entry.candidates] or [entry.gen_key]
     if recorded != wanted:
         return job, f"candidates changed ({len(recorded)} recorded, {len(wanted)} wanted)"
-    chosen = entry.pick.chosen if entry.pick is not None else None
-    if chosen is None or not 0 <= chosen < len(jobs):
+    pick = entry.pick
+    chosen = pick.chosen if pick is not None else None
+    if pick is None or chosen is None or not 0 <= chosen < len(jobs):
         return job, "no candidate chosen yet"
+    if pick.mode != job.pick:
+        return job, f"pick changed ({pick.mode} → {job.pick})"
+    if pick.keep_candidates != job.keep_candidates:  # re-recorded: no call, prune follows
+        return jobs[chosen], "keep_candidates changed"
     return jobs[chosen], ""
 
 

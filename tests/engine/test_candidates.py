@@ -16,6 +16,7 @@ from mediagen.engine.candidates import Decision, decide, gather
 from mediagen.engine.context import RunContext
 from mediagen.engine.decisions import apply_decisions
 from mediagen.engine.orchestrate import make_image
+from mediagen.manifest.prefix_owner import Claim
 from mediagen.manifest.prune import prune
 from mediagen.plan.candidates import candidate_jobs, candidate_seeds, rekey
 from mediagen.settings import get_settings
@@ -95,6 +96,11 @@ def test_gemini_three_candidates_are_three_requests_then_none(gemini_env: Any) -
     manifest, _ = run(spec)
     assert [e.status for e in manifest.images.values()] == ["ok", "ok"]
     assert len(gemini_env.image_requests) == 6  # 3 per image, through the real SDK
+    for entry in manifest.images.values():  # each paid answer counted once, with its image
+        paid = [c.cost_usd for c in entry.candidates]
+        assert len(paid) == 3 and all(p > 0 for p in paid)
+        assert entry.cost_usd == pytest.approx(sum(paid))
+    assert manifest.cost_usd == pytest.approx(sum(e.cost_usd for e in manifest.images.values()))
     manifest, counts = run(spec)
     assert len(gemini_env.image_requests) == 6 and counts["unchanged"] == 2
 
@@ -304,3 +310,43 @@ def test_an_image_none_of_whose_candidates_can_be_made_fails_once(
     assert entry.status == "failed" and not entry.outputs
     assert "no candidate could be made" in (entry.error or "")
     assert SeedPaintBackend.total() == 2
+
+
+def test_pruning_a_loser_never_deletes_another_specs_image(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    storage = {"prefix": "shared", "shared_prefix": True}
+    mine = {**spec_of(), "name": "mine", "storage": storage}
+    [job] = jobs_of(mine)
+    paint(job, RED, BLUE, TEAL)  # candidate 2 wins; 0 and 1 are released
+    # Another spec on the prefix asks exactly candidate 1's request: one shared original.
+    theirs = {**spec_of(candidates=1, seed=candidate_seeds(job)[1]), "name": "theirs",
+              "storage": storage}  # fmt: skip
+    [their_job] = jobs_of(theirs)
+    assert their_job.gen_key == candidate_jobs(job)[1].gen_key
+    their_manifest, _ = run(theirs)
+    shared_original = their_manifest.images["coin"].original_key
+    manifest, _ = run(mine)
+    entry = manifest.images["coin"]
+    assert entry.pick and entry.pick.chosen == 2
+    assert shared_original in {c.original_key for c in entry.candidates if not c.chosen}
+    assert shared_original in manifest.orphaned_keys  # released by mine, used by theirs
+    bucket = _bucket(RunContext.for_spec(parse_spec(mine), get_settings(), run_id="p"))
+    deletion = prune(bucket, "shared", dry_run=False, claim=Claim("shared", "mine", True))
+    assert shared_original not in deletion.keys and shared_original in files(workspace)
+    loser = entry.candidates[0].original_key
+    assert loser in deletion.keys and loser not in files(workspace)
+    assert all(o.key in files(workspace) for o in their_manifest.images["coin"].outputs)
+
+
+def test_changing_pick_asks_again_and_keep_candidates_follows_without_a_call(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    run(spec_of(keep_candidates=True))
+    manifest, counts = run(spec_of(keep_candidates=False))
+    assert counts["changed"] == 1 and SeedPaintBackend.total() == 3
+    entry = manifest.images["coin"]
+    losers = {c.original_key for c in entry.candidates if not c.chosen}
+    assert len(losers) == 2 and losers <= set(manifest.orphaned_keys)
+    manifest, counts = run(spec_of(pick="review"))
+    assert counts["changed"] == 1 and manifest.images["coin"].status == "pending"
