@@ -17,15 +17,10 @@ from typing import Annotated
 
 import typer
 
-from mediagen.cli import (
-    check_commands,
-    generate_command,
-    publish_commands,
-    review_command,
-    submit_command,
-)
+from mediagen.cli import check_commands, generate_command, publish_commands, submit_command
 from mediagen.cli import models as cli_models
 from mediagen.cli.console import configure_logging
+from mediagen.cli.review_command import review
 
 app = typer.Typer(
     name="mediagen",
@@ -53,7 +48,7 @@ app.command()(submit_command.submit)
 app.command()(check_commands.schema)
 app.command()(generate_command.generate)
 app.command()(cli_models.models)  # `mediagen models`: the model catalogue
-app.command()(review_command.review)  # `mediagen review`: pick: review in the terminal
+app.command()(review)  # `mediagen review`: pick: review in the terminal (docs/review.md)
 
 
 def main() -> None:  # pragma: no cover - console entry point

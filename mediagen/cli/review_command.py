@@ -17,7 +17,7 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.prompt import Prompt
@@ -25,14 +25,10 @@ from rich.table import Table
 
 from mediagen.cli.console import EXIT_FAILED, EXIT_OK, console, user_errors
 from mediagen.cli.planning import IfRunning, SpecArg, hold_lease, load, plan_spec
-from mediagen.cli.run import print_summary, signal_guard
-from mediagen.engine.context import RunContext
-from mediagen.engine.finalize import finalize
-from mediagen.engine.orchestrate import run_images
-from mediagen.engine.review import Answer, ReviewItem, review_images, wants_review
-from mediagen.plan import preflight
-from mediagen.plan.jobs import prefix_of
 from mediagen.settings import get_settings
+
+if TYPE_CHECKING:  # the engine is imported when a review runs, not when the CLI starts
+    from mediagen.engine.review import Answer, ReviewItem
 
 HELP = "a [N]: approve candidate N (default: the best) · r NOTE: reject, regenerate · s: skip"
 
@@ -63,6 +59,8 @@ def show(item: ReviewItem) -> None:
 
 def parse_answer(text: str, item: ReviewItem) -> Answer | str:
     """An :class:`Answer` from a typed line, or why the line is not one."""
+    from mediagen.engine.review import Answer
+
     word, _, rest = text.strip().partition(" ")
     word, rest = word.lower(), rest.strip()
     shown = set(item.usable)
@@ -81,6 +79,8 @@ def parse_answer(text: str, item: ReviewItem) -> Answer | str:
 
 def terminal_ask(reviewer: str):  # type: ignore[no-untyped-def]
     """The engine's ``ask``: each image's table, then a prompt until the answer is valid."""
+
+    from mediagen.engine.review import Answer
 
     def ask(items: list[ReviewItem], round_: int) -> dict[str, Answer]:
         answers: dict[str, Answer] = {}
@@ -118,11 +118,21 @@ def review(
     ] = None,
 ) -> None:
     """Review the candidates of `pick: review` images here, then publish (no Prefect)."""
+    from mediagen.cli.run import signal_guard
+
     with signal_guard():
         _review(ctx, spec, reviewer or _os_user(), if_running)
 
 
 def _review(ctx: typer.Context, spec: Path, reviewer: str, if_running: IfRunning | None) -> None:
+    from mediagen.cli.run import print_summary
+    from mediagen.engine.context import RunContext
+    from mediagen.engine.finalize import finalize
+    from mediagen.engine.orchestrate import run_images
+    from mediagen.engine.review import review_images, wants_review
+    from mediagen.plan import preflight
+    from mediagen.plan.jobs import prefix_of
+
     settings = get_settings()
     with user_errors():
         job_spec = load(spec)
