@@ -18,7 +18,7 @@ and the choice, stored privately beside candidate 0's original; the same candida
 give the same choice, an approval is sticky, and pruned losers are never made again.
 
 **The seam for review** (``pick: review``): :func:`gather` makes and scores the
-candidates without choosing; :func:`decide` takes a person's :class:`Decision`
+candidates without choosing; :func:`mediagen.engine.decisions.decide` takes a person's decision
 (approve candidate i, reject with a note, skip) and records it; the chain then
 publishes the approved candidate as it would an automatic pick. The Prefect pause
 and the terminal UI are built on these two functions (see
@@ -31,7 +31,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from mediagen.engine.context import Generated, Processed, RunContext
 from mediagen.engine.entries import is_abort
@@ -50,7 +50,7 @@ from mediagen.imaging import pixel_budget, scoring
 from mediagen.imaging.answer_check import inspect as inspect_image
 from mediagen.imaging.colors import DEFAULT_MAX_DELTA_E
 from mediagen.manifest.model import CandidateEntry, ImageEntry, PickEntry
-from mediagen.plan.candidates import candidate_jobs, has_choice, rekey
+from mediagen.plan.candidates import candidate_jobs, has_choice
 from mediagen.plan.jobs import ImageJob
 from mediagen.reasons import short_reason
 
@@ -61,7 +61,13 @@ MAX_PARALLEL = 4  # candidates of one image generated at once (the run's slots s
 
 
 class AwaitingReview(MediagenError):
-    """``pick: review`` and no decision yet: the image waits (``pending``), nothing is published."""
+    """``pick: review`` and no decision yet: the image waits (``pending``), nothing is published.
+
+    ``fields``: its scored candidates, for the pending manifest entry (what a reviewer sees)."""
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
 
 
 @dataclass(frozen=True)
@@ -107,17 +113,6 @@ class CandidateSet:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """A person's decision about one image's candidates (``pick: review``)."""
-
-    action: Literal["approve", "reject", "skip"]
-    candidate: int | None = None  # approve: which candidate
-    note: str = ""  # reject: appended to the prompt of the regenerated image
-    by: str = ""  # who decided
-    at: datetime | None = None  # when (default: now)
-
-
-@dataclass(frozen=True)
 class Picked(Generated):
     """The chosen candidate's original (a :class:`Generated`), plus every candidate and the
     choice, as the manifest records them."""
@@ -143,13 +138,16 @@ def generate_any(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
         or not cset.candidates[chosen].usable
     ):
         if job.pick == "review":
-            raise AwaitingReview(f"waiting for a review of {len(cset.candidates)} candidate(s)")
+            raise AwaitingReview(
+                f"waiting for a review of {len(cset.candidates)} candidate(s)",
+                _pending_fields(cset),
+            )
         try:
             chosen = cset.best()
         except PermanentError:
             run.emit(job.id, "failed")
             raise
-        cset = _record(run, ctx, cset, chosen, "auto", AUTO_BY)
+        cset = record_choice(run, ctx, cset, chosen, "auto", AUTO_BY)
     result = picked(cset, chosen, ctx, run)
     run.emit(job.id, "generated")
     return result
@@ -245,38 +243,6 @@ def score_original(job: ImageJob, generated: Generated, ctx: RunContext, run: Ru
         )
 
 
-def decide(job: ImageJob, ctx: RunContext, run: Run, decision: Decision) -> ImageJob | None:
-    """Record a person's decision about ``job``'s candidates.
-
-    - ``approve``: the candidate is recorded as chosen; the next chain of ``job``
-      (this run or any later one) publishes it. Returns ``job``.
-    - ``reject``: recorded with its note; returns the job to make instead: the same
-      image with the note appended to its prompt (new keys, new candidates).
-    - ``skip``: nothing is recorded (the next run asks again); returns ``None``.
-    """
-    if decision.action == "skip":
-        return None
-    cset = gather(job, ctx, run)
-    if decision.action == "approve":
-        index = decision.candidate
-        if index is None or not 0 <= index < len(cset.candidates):
-            raise ValueError(f"image {job.id!r}: no candidate {index!r} to approve")
-        if not cset.candidates[index].usable:
-            raise ValueError(f"image {job.id!r}: candidate {index} could not be made")
-        _record(run, ctx, cset, index, "approve", decision.by, decision.at)
-        return job
-    _record(run, ctx, cset, None, "reject", decision.by, decision.at, decision.note)
-    return with_note(job, decision.note)
-
-
-def with_note(job: ImageJob, note: str) -> ImageJob:
-    """``job`` with a reviewer's note appended to its prompt (re-keyed: a new image)."""
-    note = " ".join(note.split())
-    if not note:
-        return job
-    return rekey(job, replace(job.request, prompt=f"{job.request.prompt}\n\nReviewer note: {note}"))
-
-
 def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked:
     """The :class:`Picked` of candidate ``chosen`` (its original made again if it is gone)."""
     winner = cset.candidates[chosen]
@@ -308,7 +274,7 @@ def picked(cset: CandidateSet, chosen: int, ctx: RunContext, run: Run) -> Picked
     )
 
 
-def _record(
+def record_choice(
     run: Run,
     ctx: RunContext,
     cset: CandidateSet,
@@ -318,6 +284,7 @@ def _record(
     at: datetime | None = None,
     note: str = "",
 ) -> CandidateSet:
+    """Store the pick record of ``cset`` (a choice, or a decision without one)."""
     record = write_record(
         run.bucket(ctx.bucket),
         cset.record_key,
@@ -350,6 +317,15 @@ def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any
     }
 
 
+def _pending_fields(cset: CandidateSet) -> dict[str, Any]:
+    """The entry fields of an image awaiting review: its candidates, no choice yet."""
+    record = cset.record or {}
+    pick = {"mode": cset.job.pick, "chosen": None, "decision": record.get("decision", "pending"),
+            "by": record.get("by"), "at": record.get("at"), "note": record.get("note"),
+            "record_key": cset.record_key, "keep_candidates": cset.job.keep_candidates}  # fmt: skip
+    return {"candidates": [_candidate_fields(c, None) for c in cset.candidates], "pick": pick}
+
+
 class _Quiet:
     """The run, without progress events: a candidate is not an image of the run."""
 
@@ -371,16 +347,14 @@ __all__ = [
     "AwaitingReview",
     "Candidate",
     "CandidateSet",
-    "Decision",
     "Picked",
     "annotate",
     "chosen_job",
-    "decide",
     "gather",
     "generate_any",
     "picked",
     "process_any",
+    "record_choice",
     "score_original",
     "upload_any",
-    "with_note",
 ]

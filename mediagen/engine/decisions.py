@@ -1,7 +1,9 @@
-"""A review pass in code: apply people's decisions to images with ``pick: review``.
+"""People's decisions about an image's candidates (``pick: review``), and a review pass.
 
 The seam the review UIs (the Prefect form, ``mediagen review``) are built on, and
-what a test drives with decisions written in code. For each image:
+what a test drives with decisions written in code: :func:`decide` records one
+decision (:class:`Decision`); :func:`apply_decisions` records many and makes each
+image accordingly:
 
 - ``approve`` candidate *i*: recorded (sticky: the pick record), then the image is
   made through the ordinary chain, which publishes candidate *i*;
@@ -14,14 +16,60 @@ what a test drives with decisions written in code. For each image:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
 
-from mediagen.engine.candidates import Decision, decide
+from mediagen.engine.candidates import gather, record_choice
 from mediagen.engine.context import RunContext
 from mediagen.engine.orchestrate import make_image
 from mediagen.engine.run import Run
 from mediagen.manifest.model import ImageEntry
+from mediagen.plan.candidates import rekey
 from mediagen.plan.jobs import ImageJob
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's decision about one image's candidates (``pick: review``)."""
+
+    action: Literal["approve", "reject", "skip"]
+    candidate: int | None = None  # approve: which candidate
+    note: str = ""  # reject: appended to the prompt of the regenerated image
+    by: str = ""  # who decided
+    at: datetime | None = None  # when (default: now)
+
+
+def decide(job: ImageJob, ctx: RunContext, run: Run, decision: Decision) -> ImageJob | None:
+    """Record a person's decision about ``job``'s candidates.
+
+    - ``approve``: the candidate is recorded as chosen; the next chain of ``job``
+      (this run or any later one) publishes it. Returns ``job``.
+    - ``reject``: recorded with its note; returns the job to make instead: the same
+      image with the note appended to its prompt (new keys, new candidates).
+    - ``skip``: nothing is recorded (the next run asks again); returns ``None``.
+    """
+    if decision.action == "skip":
+        return None
+    cset = gather(job, ctx, run)
+    if decision.action == "approve":
+        index = decision.candidate
+        if index is None or not 0 <= index < len(cset.candidates):
+            raise ValueError(f"image {job.id!r}: no candidate {index!r} to approve")
+        if not cset.candidates[index].usable:
+            raise ValueError(f"image {job.id!r}: candidate {index} could not be made")
+        record_choice(run, ctx, cset, index, "approve", decision.by, decision.at)
+        return job
+    record_choice(run, ctx, cset, None, "reject", decision.by, decision.at, decision.note)
+    return with_note(job, decision.note)
+
+
+def with_note(job: ImageJob, note: str) -> ImageJob:
+    """``job`` with a reviewer's note appended to its prompt (re-keyed: a new image)."""
+    note = " ".join(note.split())
+    if not note:
+        return job
+    return rekey(job, replace(job.request, prompt=f"{job.request.prompt}\n\nReviewer note: {note}"))
 
 
 @dataclass
@@ -48,4 +96,4 @@ def apply_decisions(
     return out
 
 
-__all__ = ["Decision", "Reviewed", "apply_decisions"]
+__all__ = ["Decision", "Reviewed", "apply_decisions", "decide", "with_note"]

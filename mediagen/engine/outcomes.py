@@ -34,11 +34,15 @@ class Stopped:
     status: str  # failed | skipped | pending
     error: str
     aborted: bool = False  # stopped by the run's abort (a refused key or setting)
+    # Entry fields to keep (an image awaiting review: its scored candidates).
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 def stopped(stage: str, error: BaseException) -> Stopped | None:
     """The :class:`Stopped` an error of ``stage`` means, or None for an image's own failure."""
-    if isinstance(error, RunInterruptedError | AwaitingReview):  # Ctrl-C / cancel, or a review
+    if isinstance(error, AwaitingReview):  # its candidates are made: a person decides next
+        return Stopped("pending", f"{stage}: {error}", fields=error.fields)
+    if isinstance(error, RunInterruptedError):  # Ctrl-C / cancel before its backend call
         return Stopped("pending", f"{stage}: {error}")
     if is_abort(error):
         return Stopped("failed", f"{stage}: {short_reason(error)}", aborted=True)
@@ -48,7 +52,10 @@ def stopped(stage: str, error: BaseException) -> Stopped | None:
 
 
 def stopped_entry(job: ImageJob, ctx: RunContext, stop: Stopped) -> ImageEntry:
-    return failed_entry(job, ctx, stop.error, status=stop.status, aborted=stop.aborted)
+    entry = failed_entry(job, ctx, stop.error, status=stop.status, aborted=stop.aborted)
+    if stop.fields:
+        entry = ImageEntry.model_validate(entry.model_dump() | stop.fields)
+    return entry
 
 
 @dataclass(frozen=True)

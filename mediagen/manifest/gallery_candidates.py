@@ -67,8 +67,9 @@ def candidates_html(entry: ImageEntry, manifest: Manifest, link: Link | None, no
         present = _present(candidate, entry, orphaned, keep)
         cells.append(_cell(candidate, chosen, link if present else None))
     mode = entry.pick.mode if entry.pick else "auto"
-    how = f"pick: {mode}" + (f" · {entry.pick.decision}" if entry.pick else "")
-    if entry.pick and entry.pick.by and entry.pick.decision != "auto":
+    decision = entry.pick.decision if entry.pick else "auto"
+    how = f"pick: {mode}" + (" (the best score)" if decision == "auto" else f" · {decision}")
+    if entry.pick and entry.pick.by and decision != "auto":
         how += f" by {entry.pick.by}"
     footer = f'<div class="cands-note">{_e(how)}{" · " + _e(note) if note else ""}</div>'
     return f'<div class="cands">{"".join(cells)}</div>{footer}'

@@ -41,9 +41,10 @@ spec's candidate gen_keys with the recorded ones and the outputs with the chosen
 candidate's: unchanged means no call, no pick, no upload.
 
 **Review.** With ``pick: review`` the engine generates and scores every
-candidate, then stops and waits for a decision from outside
-(:mod:`mediagen.engine.candidates`: ``gather`` then ``decide``); approving
-publishes that candidate, as ``auto`` would have.
+candidate, then stops (the entry is ``pending``, with its scored candidates) and
+waits for a decision from outside (``gather`` in :mod:`mediagen.engine.candidates`,
+then ``decide`` in :mod:`mediagen.engine.decisions`); approving publishes that
+candidate, as ``auto`` would have.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from mediagen.engine.candidates import Decision, decide, gather
+from mediagen.engine.candidates import gather
 from mediagen.engine.context import RunContext
-from mediagen.engine.decisions import apply_decisions
+from mediagen.engine.decisions import Decision, apply_decisions, decide
 from mediagen.engine.orchestrate import make_image
 from mediagen.manifest.prefix_owner import Claim
 from mediagen.manifest.prune import prune
@@ -202,6 +202,10 @@ def test_review_waits_then_publishes_the_approved_candidate(
     entry = manifest.images["coin"]
     assert entry.status == "pending" and "review" in (entry.error or "") and not entry.outputs
     assert SeedPaintBackend.total() == 3
+    # What a reviewer sees in the manifest (and the gallery): every candidate, scored.
+    assert [c.score is not None for c in entry.candidates] == [True] * 3
+    assert entry.pick and (entry.pick.mode, entry.pick.chosen) == ("review", None)
+    assert not set(manifest.orphaned_keys) & {c.original_key for c in entry.candidates}
     settings = get_settings()
     ctx = RunContext.for_spec(parse_spec(spec), settings, run_id="review")
     with ctx.new_run(settings) as engine_run:

@@ -12,7 +12,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from mediagen.manifest.prune import prune
+from tests.support.browser import screenshot
 from tests.support.candidates import (
     SeedPaintBackend,
     bucket_of,
@@ -57,7 +61,7 @@ def test_a_local_gallery_shows_every_candidate_its_score_and_the_chosen_one(
         assert src is not None  # a relative path into _originals/, as the page is private
         assert src.group(1) == candidate.original_key.removeprefix("cands/")  # type: ignore[union-attr]
         assert (workspace / "bucket" / "cands" / src.group(1)).is_file()
-    assert "pick: auto · auto" in page
+    assert "pick: auto (the best score)" in page
     # After prune, the losers' pictures are gone and the page says so (no dead links).
     prune(bucket_of(spec), "cands", dry_run=False)
     manifest, _ = run(spec)  # unchanged: the gallery is written again
@@ -96,3 +100,39 @@ def test_a_private_s3_gallery_links_candidates_by_presigned_urls_that_work(
         with urllib.request.urlopen(url.replace("&amp;", "&"), timeout=10) as answer:
             colours.append(colour_of(answer.read()))
     assert colours == [(0xD0, 0x31, 0x2D), (0x0A, 0x7B, 0x83), (0x2A, 0x52, 0xBE)]
+
+
+def test_chromium_shows_the_candidates_thumbnails(
+    workspace: Path, seedpaint: type[SeedPaintBackend], tmp_path: Path
+) -> None:
+    spec = spec_of()
+    [job] = jobs_of(spec)
+    paint(job, RED, TEAL, BLUE)
+    run(spec)
+    page = workspace / "bucket" / "cands" / "index.html"
+    shot = screenshot(page.as_uri(), tmp_path / "candidates.png")
+    with Image.open(shot) as image:
+        rgb = np.asarray(image.convert("RGB"), dtype=int)
+
+    def pixels_of(colour: tuple[int, int, int]) -> int:
+        return int((np.abs(rgb - colour) <= 6).all(axis=2).sum())
+
+    # Red and blue exist only as the losing candidates' thumbnails (about 56 px high each);
+    # teal is the published image (200 px) plus its own thumbnail.
+    red, blue, teal = (pixels_of(c) for c in ((0xD0, 0x31, 0x2D), (0x2A, 0x52, 0xBE),
+                                               (0x0A, 0x7B, 0x83)))  # fmt: skip
+    assert red > 1500 and blue > 1500, (red, blue)
+    assert teal > red + 20_000
+
+
+def test_an_image_awaiting_review_shows_its_candidates(
+    workspace: Path, seedpaint: type[SeedPaintBackend]
+) -> None:
+    image = {**spec_of()["images"][0], "pick": "review"}
+    manifest, _ = run({**spec_of(), "images": [image]})
+    assert manifest.images["coin"].status == "pending"
+    page = (workspace / "bucket" / "cands" / "index.html").read_text()
+    found = cells(page)
+    assert len(found) == 3 and all("<img" in c for c in found)
+    assert not any("chosen" in c.split(">")[0] for c in found)
+    assert "pick: review · pending" in page and "waiting for a review" in page
