@@ -1,6 +1,6 @@
 """``pick: review``: make every candidate, ask a person, publish what they approve.
 
-Built on the candidate model's seam (:mod:`mediagen.engine.candidates`): ``gather``
+Built on the candidate model's seam (:mod:`mediagen.engine.candidates`, ``decisions``): ``gather``
 makes and scores an image's candidates without choosing, ``decide`` records a
 person's decision in the pick record, and the ordinary chain then publishes the
 approved candidate. The loop, whoever asks (the Prefect form in
@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from mediagen.engine.candidates import CandidateSet, Decision, decide, gather, with_note
+from mediagen.engine.candidates import CandidateSet, gather
+from mediagen.engine.candidates import _pending_fields as _pending_fields  # see _waiting
 from mediagen.engine.context import RunContext
+from mediagen.engine.decisions import Decision, decide, with_note
 from mediagen.engine.entries import entry as make_entry
 from mediagen.engine.orchestrate import make_image
 from mediagen.engine.outcomes import Stopped, stopped_entry
@@ -149,7 +151,7 @@ def review_images(
         for image_id, item in list(open_items.items()):
             answer = answers.get(image_id)
             if answer is None:
-                results[image_id] = make_entry(item.current, ctx, "pending", error=WAITING)
+                results[image_id] = _waiting(item, ctx)
             elif answer.action == "reject" and answer.note.strip() and round_ < MAX_ROUNDS:
                 rejected.append((item, answer))
                 continue
@@ -255,6 +257,14 @@ def _decide(item: ReviewItem, decision: Decision, ctx: RunContext, run: Run) -> 
 def _publish(item: ReviewItem, record: ReviewRecord, ctx: RunContext, run: Run) -> ImageEntry:
     """Publish the approved candidate through the ordinary chain (the pick record says which)."""
     return with_review(make_image(item.current, ctx, run), record)
+
+
+def _waiting(item: ReviewItem, ctx: RunContext) -> ImageEntry:
+    """``pending``, with its scored candidates in the entry (the gallery shows them)."""
+    # The candidate model's own fields of an image awaiting review (private there: to be
+    # made public when both branches are in; one shape for the chain's pending and ours).
+    fields = _pending_fields(item.cset)
+    return make_entry(item.current, ctx, "pending", error=WAITING, **fields)
 
 
 def _no_candidate(item: ReviewItem, ctx: RunContext) -> ImageEntry:

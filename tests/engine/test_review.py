@@ -149,6 +149,10 @@ def test_an_approval_is_sticky_and_a_skip_is_asked_again(workspace: Path) -> Non
 def test_no_answer_leaves_the_image_pending_and_nothing_published(workspace: Path) -> None:
     manifest = run_review(Reviewer())
     assert {e.status for e in manifest.images.values()} == {"pending"}
+    # The gallery can show them for a review outside Prefect: scored, none chosen.
+    for entry in manifest.images.values():
+        assert len(entry.candidates) == 2 and all(c.score is not None for c in entry.candidates)
+        assert entry.pick is not None and entry.pick.chosen is None
     assert published(workspace) == set()
     assert CountingBackend.total() == 6  # the candidates are stored: the next ask is free
 
