@@ -26,6 +26,7 @@ from flows import (
     concurrency_limits,
     fanout,
     partial,
+    review,
     run_logs,
     run_registry,
     secret_blocks,
@@ -190,7 +191,8 @@ def _fan_out(
     logger = get_run_logger()
     settings = run.settings
     extra = extra or {}
-    todo = [job for job in plan.todo if job.id not in extra]
+    # pick: review images wait for a person after the others are made (flows/review.py).
+    todo = [job for job in plan.todo if job.id not in extra and not review.wants_review(job)]
     models = orchestrate.quota_models(todo, settings)
     if models and concurrency_limits.install(models, run):
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
@@ -225,6 +227,11 @@ def _fan_out(
     for job, why in fan.pending():
         results[job.id] = partial.pending_entry(job, ctx, f"{why}: {fan.interrupted}", previous)
     results.update(extra)
+    waiting = [job for job in plan.todo if review.wants_review(job) and job.id not in extra]
+    if fan.interrupted:
+        results |= {j.id: partial.pending_entry(j, ctx, fan.interrupted, previous) for j in waiting}
+    else:
+        results |= review.review_todo(job_spec.name, waiting, previous, ctx, run)
     manifest = manifest_task(ctx, plan, results, previous)
     failed = manifest.failed()
     # One line per image that failed on its own; one line for all the images that an

@@ -151,6 +151,13 @@ class Settings(SpecCaps):
         description="Opt-in: show a private S3/Spaces bucket's thumbnails in the run's summary "
         "artifact through presigned URLs valid this many seconds (unset: no thumbnails).",
     )
+    review_timeout: int = Field(
+        86400,
+        ge=60,
+        le=604800,  # SigV4's longest validity: the candidates' links must outlive the wait
+        description="pick: review: how long a paused run waits for a person (s); the review "
+        "page's presigned links to the candidates are valid as long.",
+    )
     aws_access_key_id: SecretStr | None = Field(
         None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "MEDIAGEN_AWS_ACCESS_KEY_ID")
     )

@@ -22,6 +22,7 @@ from mediagen.cli import models as cli_models
 from mediagen.cli.batch_commands import batches
 from mediagen.cli.console import configure_logging
 from mediagen.cli.verify_command import verify
+from mediagen.cli.review_command import review
 
 app = typer.Typer(
     name="mediagen",
@@ -51,6 +52,7 @@ app.command()(generate_command.generate)
 app.command()(cli_models.models)  # `mediagen models`: the model catalogue
 app.command()(verify)  # `mediagen verify`: C2PA Content Credentials
 app.add_typer(batches)  # `mediagen batches list|cancel SPEC`
+app.command()(review)  # `mediagen review`: pick: review in the terminal (docs/review.md)
 
 
 def main() -> None:  # pragma: no cover - console entry point
