@@ -66,6 +66,12 @@ def reporting(run_id: str, report: Report) -> Iterator[None]:
             _reports.pop(run_id, None)
 
 
+def report_for(run_id: str) -> Report | None:
+    """The flow's per-image callback of ``run_id``, if that flow runs in this process."""
+    with _lock:
+        return _reports.get(run_id)
+
+
 def batch_name(jobs: list[ImageJob]) -> str:
     """``make-{id}``, or ``make-{first}..{last}`` for several images."""
     if len(jobs) == 1:
@@ -106,8 +112,9 @@ def make_task(jobs: list[ImageJob], ctx: RunContext) -> Any:
     """Make and publish ``jobs``; returns {image id: entry} (Failed if one failed)."""
     run = run_registry.run_for(ctx)
     settings = run.settings
-    with _lock:
-        report = _reports.get(ctx.run_id)
+    # Only plain module functions here: on Dask this task is pickled by value, and
+    # what it names (a lock) must not travel with it.
+    report = report_for(ctx.run_id)
 
     def ended(job: ImageJob, entry: ImageEntry) -> None:
         image_event(ctx.spec_name, entry)
