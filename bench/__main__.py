@@ -2,7 +2,9 @@
 
 Options: ``--tiny`` (every benchmark at a tiny size: the smoke test's mode),
 ``--only 1,3`` (benchmark numbers), ``--out FILE`` (default bench/RESULTS.md;
-``-`` writes nothing). Benchmark 6 is part of 1 (same manifest, other runner).
+``-`` writes nothing). Benchmark 6 is part of 1 (same manifest, other runner); 7 is
+mediagen vs the hand-written peer (bench/versus_peer.py), 8 the mappings of images onto
+task runs (bench/mapping.py); both also run alone, with ``--quick``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import duplicates, memory, noop, processing, throughput
+from bench import duplicates, mapping, memory, noop, processing, throughput, versus_peer
 from bench.harness import PREFECT_HOME, REPO, Row, Workspace, machine, run_cli, write_spec
 
 NOTES = Path(__file__).with_name("notes.md")
@@ -33,6 +35,8 @@ def suite(tiny: bool, api_url: str | None) -> dict[str, Callable[[Path], list[Ro
         "3": lambda root: memory.run(root, getattr(memory, size), api_url),
         "4": lambda root: processing.run(root, getattr(processing, size), api_url),
         "5": lambda root: duplicates.run(root, getattr(duplicates, size), api_url),
+        "7": lambda root: versus_peer.run(root, getattr(versus_peer, size), api_url),
+        "8": lambda root: mapping.run(root, getattr(mapping, size), api_url),
     }
 
 

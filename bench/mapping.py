@@ -74,10 +74,12 @@ def _baseline_flows(root: Path) -> Path:
     return target
 
 
-def _measure(root: Path, p: Params, env: dict[str, str], command: list[str] | None) -> Measured:
+def _measure(
+    root: Path, p: Params, env: dict[str, str], command: list[str] | None, api_url: str | None
+) -> Measured:
     with FakeGeminiServer(image_side=64, max_side=64) as gemini:
         gemini.script(Fault.slow(p.latency), times=None)
-        ws = Workspace.make(root)
+        ws = Workspace.make(root, api_url)
         ws.gemini(gemini.base_url)
         # The async variant starts Prefect's own temporary API (the CLI waits as long).
         ws.env |= {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"} | env
@@ -126,7 +128,7 @@ def run(root: Path, p: Params, api_url: str | None = None, progress: bool = Fals
     for label, (env, command) in variants(root, p).items():
         slug = "".join(c if c.isalnum() else "-" for c in label)
         try:
-            m = _measure(root / slug, p, env, command)
+            m = _measure(root / slug, p, env, command, api_url)
         except Exception as exc:  # one mapping failing must not lose the others' figures
             rows.append(Row(name, label, f"did not finish: {str(exc)[-300:]}", "", False))
             continue

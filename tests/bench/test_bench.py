@@ -45,7 +45,10 @@ pytestmark = [
 def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    rows, seconds = run_suite(tiny=True, api_url=PREFECT_API_URL.value(), workdir=tmp_path)
+    only = {"1", "2", "3", "4", "5"}
+    rows, seconds = run_suite(
+        tiny=True, only=only, api_url=PREFECT_API_URL.value(), workdir=tmp_path
+    )
 
     assert set(seconds) == {"1", "2", "3", "4", "5"}
     benches = {row.bench.split()[0] for row in rows}
@@ -63,3 +66,21 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     assert not failed, failed
     report = markdown(rows, machine(), "python -m bench --tiny", sum(seconds.values()))
     assert "| 6 scale-out" in report
+
+
+@pytest.mark.timeout(540)
+@pytest.mark.usefixtures("prefect_server")
+def test_the_side_by_side_benchmarks_run_at_tiny_size(tmp_path: Path) -> None:
+    """7: mediagen vs the hand-written peer; 8: the mappings of images onto task runs."""
+    from prefect.settings import PREFECT_API_URL
+
+    rows, seconds = run_suite(
+        tiny=True, only={"7", "8"}, api_url=PREFECT_API_URL.value(), workdir=tmp_path
+    )
+    assert set(seconds) == {"7", "8"}
+    counted = [row for row in rows if row.metric.startswith(("requests", "thumbnails"))]
+    assert len(counted) == 2  # 7: both sides asked once per image and wrote every file
+    mappings = [row for row in rows if row.bench.startswith("8 ") and row.target]
+    assert len(mappings) == 5  # before, 1 per task run, auto, 3 per task run, async
+    failed = [row for row in counted + mappings if not row.ok]
+    assert not failed, failed
