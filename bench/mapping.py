@@ -12,9 +12,10 @@ server), each mapping a fresh server and a fresh workspace:
 - ``async tasks, one loop``: an async task run per image awaited on the flow's event
   loop, the chain in a thread pool (``bench/mapping_async.py``; not shipped).
 
-What a mapping costs shows in ``wall − start-up`` (launch → the first request is
-imports, the temporary API and planning: the same for every mapping) against the
-ideal N·L/C.
+What a mapping costs shows in its CPU seconds (the run's processes, its temporary
+API included: what a loaded machine cannot hide) and in ``wall − start-up``
+(launch → the first request is imports, the temporary API and planning: the same
+for every mapping) against the ideal N·L/C.
 
 Run alone: ``python -m bench.mapping [--quick]``; in the suite: ``python -m bench --only 8``.
 """
@@ -30,7 +31,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import REPO, CliRun, Row, Workspace, check, fmt_s, run_cli, write_spec
+from bench.harness import (
+    REPO,
+    CliRun,
+    Row,
+    Workspace,
+    check,
+    children_cpu,
+    fmt_s,
+    run_cli,
+    write_spec,
+)
 from mediagen.engine.pool import images_per_task
 from mediagen.testing import FakeGeminiServer, Fault
 
@@ -56,6 +67,7 @@ class Measured:
     startup: float
     requests: int
     max_in_flight: int
+    cpu: float  # CPU seconds of the run's processes (its temporary API included)
 
 
 def _baseline_flows(root: Path) -> Path:
@@ -84,6 +96,7 @@ def _measure(
         # The async variant starts Prefect's own temporary API (the CLI waits as long).
         ws.env |= {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"} | env
         spec = write_spec(root / "mapping.yaml", "mapping", p.images, concurrency=p.concurrency)
+        cpu = children_cpu()
         if command is None:
             run = run_cli(ws, "run", str(spec), "--concurrency", str(p.concurrency))
             check(run, f"mapping {root.name}")
@@ -91,7 +104,8 @@ def _measure(
             run = _run_script(ws, [*command, str(spec), str(p.concurrency)])
         requests = gemini.image_requests
         startup = min(r.started for r in requests) - run.started_at
-        return Measured(run.wall, startup, len(requests), gemini.max_in_flight)
+        cpu = children_cpu() - cpu
+        return Measured(run.wall, startup, len(requests), gemini.max_in_flight, cpu)
 
 
 def _run_script(ws: Workspace, args: list[str]) -> CliRun:
@@ -136,7 +150,8 @@ def run(root: Path, p: Params, api_url: str | None = None, progress: bool = Fals
         rows.append(
             Row(name, label,
                 f"wall {fmt_s(m.wall)}, start-up {fmt_s(m.startup)}, wall − start-up "
-                f"{fmt_s(work)} = {work / ideal:.2f}× ideal; {m.requests} requests, "
+                f"{fmt_s(work)} = {work / ideal:.2f}× ideal; CPU {fmt_s(m.cpu)} "
+                f"({1000 * m.cpu / p.images:.0f} ms/image); {m.requests} requests, "
                 f"≤ {m.max_in_flight} in flight",
                 f"= {p.images} requests", m.requests == p.images)
         )  # fmt: skip

@@ -10,7 +10,9 @@ The same prompts, at the same concurrency, against the same local Gemini server
   timed from launch like mediagen.
 
 Each side gets a fresh server (same settings); wall time is launch → exit,
-start-up is launch → the first request the server saw. Ideal is N·L/C. Workloads:
+start-up is launch → the first request the server saw, CPU the seconds its
+processes used (mediagen's temporary API included: on a loaded machine the one
+figure the load does not inflate much). Ideal is N·L/C. Workloads:
 1,000 images at 64 in flight, 200 at 16, 10 at 16 (``--quick``: smaller N).
 
 Run alone: ``python -m bench.versus_peer [--quick]`` (prints rows and the load
@@ -27,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import REPO, Row, Workspace, check, fmt_s, run_cli, write_spec
+from bench.harness import REPO, Row, Workspace, check, children_cpu, fmt_s, run_cli, write_spec
 from mediagen.testing import FakeGeminiServer, Fault
 
 IMAGE_SIDE = 512  # what the server answers (a 1K request at a small size asks for 512)
@@ -56,6 +58,7 @@ class Side:
     startup: float
     requests: int
     files: int
+    cpu: float  # CPU seconds of its processes (mediagen's temporary API included)
 
 
 def _server(latency: float) -> FakeGeminiServer:
@@ -74,12 +77,14 @@ def run_mediagen(root: Path, w: Workload, latency: float, api_url: str | None) -
             root / "versus.yaml", "versus", w.images, size="thumbnail", formats=("jpeg",),
             concurrency=w.concurrency,
         )  # fmt: skip
+        cpu = children_cpu()
         run = run_cli(ws, "run", str(spec), "--concurrency", str(w.concurrency))
+        cpu = children_cpu() - cpu
         check(run, f"versus peer: mediagen {w.images}/{w.concurrency}")
         requests = server.image_requests
         startup = min(r.started for r in requests) - run.started_at
         files = len(list((root / "bucket" / "versus").glob("img-*.jpg")))
-        return Side(run.wall, startup, len(requests), files)
+        return Side(run.wall, startup, len(requests), files, cpu)
     finally:
         server.stop()
 
@@ -92,6 +97,7 @@ def run_peer(root: Path, w: Workload, latency: float) -> Side:
         out = root / "peer-out"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE"))}
         env["PYTHONPATH"] = str(REPO)
+        cpu = children_cpu()
         started = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "bench.peer", "--base-url", server.base_url, "--model",
@@ -99,11 +105,12 @@ def run_peer(root: Path, w: Workload, latency: float) -> Side:
             env=env, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         wall = time.monotonic() - started
+        cpu = children_cpu() - cpu
         if proc.returncode != 0:
             raise RuntimeError(f"peer exited {proc.returncode}: {proc.stderr[-2000:]}")
         requests = server.image_requests
         startup = min(r.started for r in requests) - started
-        return Side(wall, startup, len(requests), len(list(out.glob("*.jpg"))))
+        return Side(wall, startup, len(requests), len(list(out.glob("*.jpg"))), cpu)
     finally:
         server.stop()
 
@@ -120,6 +127,8 @@ def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
             Row(name, "mediagen wall (start-up)", f"{fmt_s(ours.wall)} ({fmt_s(ours.startup)})"),
             Row(name, "peer wall (start-up)", f"{fmt_s(peer.wall)} ({fmt_s(peer.startup)})"),
             Row(name, "ideal N·L/C", fmt_s(ideal)),
+            Row(name, "CPU s (mediagen / peer)",
+                f"{fmt_s(ours.cpu)} / {fmt_s(peer.cpu)} = {ours.cpu / max(peer.cpu, 1e-9):.2f}×"),
             Row(name, "mediagen / peer", f"{ratio:.2f}×",
                 *(("≤ 1.3×", ratio <= 1.3) if w.images >= 1000 else ())),
             Row(name, "mediagen − start-up vs ideal",
