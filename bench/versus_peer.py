@@ -115,9 +115,12 @@ def run_peer(root: Path, w: Workload, latency: float) -> Side:
         server.stop()
 
 
-def run(root: Path, p: Params, api_url: str | None = None) -> list[Row]:
+def run(root: Path, p: Params, api_url: str | None = None, progress: bool = False) -> list[Row]:
     rows: list[Row] = []
     for w in p.workloads:
+        if progress and rows:
+            for row in rows[-9:]:
+                print(f"  {row.metric}: {row.value} {row.target} {row.verdict}", flush=True)
         name = f"7 vs peer ({w.images} img, {p.latency:g} s, c={w.concurrency})"
         peer = run_peer(root / f"peer-{w.images}-{w.concurrency}", w, p.latency)
         ours = run_mediagen(root / f"mediagen-{w.images}-{w.concurrency}", w, p.latency, api_url)
@@ -158,7 +161,7 @@ def main() -> None:
     warm_up(root / "warm-up", None)
     before = os.getloadavg()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    for row in run(root, params):
+    for row in run(root, params, progress=True):
         print(f"{row.bench} | {row.metric} | {row.value} | {row.target} {row.verdict}", flush=True)
     after = os.getloadavg()
     print(f"started {started}; 1/5/15-min load {' '.join(f'{x:.2f}' for x in before)} before, "
