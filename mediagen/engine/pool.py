@@ -19,6 +19,7 @@ What the three task runs gave stays:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -113,7 +114,9 @@ def make_batch(
         return {job.id: one(job) for job in jobs}
     out: dict[str, ImageEntry] = {}
     with ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="mediagen-image") as pool:
-        futures = {pool.submit(one, job): job for job in jobs}
+        # Each image's thread gets a copy of the caller's context: a Prefect task's run
+        # context (its logger, the events it relates to its task and flow run) included.
+        futures = {pool.submit(contextvars.copy_context().run, one, job): job for job in jobs}
         for future in as_completed(futures):
             out[futures[future].id] = future.result()
     return {job.id: out[job.id] for job in jobs}
