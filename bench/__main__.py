@@ -2,7 +2,9 @@
 
 Options: ``--tiny`` (every benchmark at a tiny size: the smoke test's mode),
 ``--only 1,3`` (benchmark numbers), ``--out FILE`` (default bench/RESULTS.md;
-``-`` writes nothing). Benchmark 6 is part of 1 (same manifest, other runner).
+``-`` writes nothing). Benchmark 6 is part of 1 (same manifest, other runner); 7 is
+mediagen vs the hand-written peer (bench/versus_peer.py), 8 the mappings of images onto
+task runs (bench/mapping.py); both also run alone, with ``--quick``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from bench import (
     c2pa_signing,
     dask_vs_threads,
     duplicates,
+    mapping,
     memory,
     noop,
     processing,
     startup,
     throughput,
+    versus_peer,
 )
 from bench.harness import PREFECT_HOME, REPO, Row, Workspace, machine, run_cli, write_spec
 
@@ -45,6 +49,8 @@ def suite(tiny: bool, api_url: str | None) -> dict[str, Callable[[Path], list[Ro
         "c2pa": lambda root: c2pa_signing.run(root, getattr(c2pa_signing, size), api_url),
         "7": lambda root: startup.run(root, getattr(startup, size), api_url),
         "8": lambda root: dask_vs_threads.run(root, getattr(dask_vs_threads, size), api_url),
+        "9": lambda root: versus_peer.run(root, getattr(versus_peer, size), api_url),
+        "10": lambda root: mapping.run(root, getattr(mapping, size), api_url),
     }
 
 

@@ -259,5 +259,14 @@ def machine() -> dict[str, str]:
     }
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children and theirs: the
+    delta around one run is that run's CPU, whatever else loads the machine."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def fmt_s(seconds: float) -> str:
     return f"{seconds:.2f} s"

@@ -1,22 +1,22 @@
 """The Prefect flow ``generate-media``: thin wrappers around :mod:`mediagen.engine`.
 
-Plan first, then fan out only the images that need work, as the engine's chain
-(:func:`mediagen.engine.orchestrate.chain`) with each stage a task run (retries,
-a row in the UI); the tasks pass references, never bytes, and call straight into
-the engine. One :class:`~mediagen.engine.run.Run` per flow run holds the run's
-state (abort, budget, limits, clients); tasks find it through
-:mod:`flows.run_registry`. The bucket is the cache (originals are stored the
-moment they exist), so Prefect's own task cache is off: it would key on the run
-and never hit across runs.
+Plan first, then fan out only the images that need work: each image's whole
+chain (:func:`mediagen.engine.orchestrate.chain`: generate → process → upload)
+runs inside one task run, one image per task run for up to 100 images, several
+for larger runs (``flows/image_tasks.py``: why, and what the UI shows per image);
+the tasks pass references, never bytes, and call straight into the engine. One
+:class:`~mediagen.engine.run.Run` per flow run holds the run's state (abort,
+budget, limits, clients); tasks find it through :mod:`flows.run_registry`. The
+bucket is the cache (originals are stored the moment they exist), so Prefect's
+own task cache is off: it would key on the run and never hit across runs.
 """
 
-import random
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectFuture
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -32,14 +32,15 @@ from flows import (
     secret_blocks,
 )
 from flows.artifacts import ProgressReporter, publish_run_artifacts
+from flows.image_tasks import batch_name, make_task
 from flows.parameters import SpecParameter, spec_name
 from flows.plan_handoff import take as take_handed_plan
 from mediagen.engine import orchestrate
-from mediagen.engine.context import Generated, Processed, RunContext
+from mediagen.engine.context import RunContext
 from mediagen.engine.finalize import finalize
-from mediagen.engine.outcomes import StageState, Stopped, image_outcome, summarize
+from mediagen.engine.outcomes import summarize
+from mediagen.engine.pool import batches, images_per_task
 from mediagen.engine.run import Run
-from mediagen.errors import TransientError, TransientStorageError
 from mediagen.manifest.model import ImageEntry, Manifest
 from mediagen.manifest.prefix_owner import claim_of, open_prefix
 from mediagen.plan import preflight, trust
@@ -54,53 +55,7 @@ secret_blocks.register()  # the Gemini key may live in a Prefect Secret block
 run_logs.install()  # mediagen's own log lines go to the run's logs on the server too
 
 
-def _retry_transient(task: Any, task_run: Any, state: State) -> bool:
-    """Retry only what may succeed later; blocked and permanent errors fail at once."""
-    try:
-        state.result()
-    except (TransientError, TransientStorageError, ConnectionError, TimeoutError):
-        return True
-    except Exception:
-        return False
-    return False
-
-
-def _jittered_delays(retries: int, base: float) -> list[float]:
-    # Prefect's client-side engine ignores retry_jitter_factor: jitter here, per image,
-    # so a storm of 429s does not come back as a synchronised storm.
-    return [round(base * 2**i * random.uniform(1.0, 1.5), 3) for i in range(retries)]
-
-
-_task_options: dict[str, Any] = {
-    "cache_policy": NO_CACHE,
-    "persist_result": False,
-    "retry_condition_fn": _retry_transient,
-}
-
-
-@task(name="generate", task_run_name="generate-{job.id}", **_task_options)
-def generate_task(job: ImageJob, ctx: RunContext) -> Generated | Stopped:
-    return orchestrate.generate_step(job, ctx, run_registry.run_for(ctx))
-
-
-@task(name="process", task_run_name="process-{job.id}", **_task_options)
-def process_task(
-    job: ImageJob, generated: Generated | Stopped, ctx: RunContext
-) -> list[Processed] | Stopped:
-    return orchestrate.process_step(job, generated, ctx, run_registry.run_for(ctx))
-
-
-@task(name="upload", task_run_name="upload-{job.id}", **_task_options)
-def upload_task(
-    job: ImageJob,
-    generated: Generated | Stopped,
-    processed: list[Processed] | Stopped,
-    ctx: RunContext,
-) -> ImageEntry:
-    return orchestrate.upload_step(job, generated, processed, ctx, run_registry.run_for(ctx))
-
-
-TASKS = {"generate": generate_task, "process": process_task, "upload": upload_task}
+_task_options: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
 @task(name="plan", **_task_options)
@@ -197,33 +152,21 @@ def _fan_out(
     if models and concurrency_limits.install(models, run):
         logger.info("Requests to %s share Prefect global concurrency limits", sorted(models))
 
-    delays = {"retries": settings.task_retries}
+    # One task run per image, or per few images in a large run (flows/image_tasks.py).
+    per_task = images_per_task(len(todo), settings.images_per_task)
 
-    def submit(job: ImageJob) -> list[PrefectFuture[Any]]:
-        retry = {**delays, "retry_delay_seconds": _jittered_delays(
-            settings.task_retries, settings.retry_base_delay)}  # fmt: skip
-        return orchestrate.chain(
-            job, ctx, lambda stage, *args: TASKS[stage].with_options(**retry).submit(*args)
-        )
-
-    def finished(future: PrefectFuture[Any]) -> None:
-        future.wait()  # done already: this only records the final state, no API call
-        progress.image_finished(future.state.is_completed())
+    def submit(jobs: list[ImageJob]) -> PrefectFuture[Any]:
+        return make_task.with_options(task_run_name=batch_name(jobs)).submit(jobs, ctx)
 
     progress = ProgressReporter(job_spec.name, len(todo), logger)
-    # Chains in flight: about what the thread pool runs at once (3 tasks per image).
-    fan = fanout.run_chains(
-        todo, submit, run, window=ctx.concurrency + 1, grace=settings.interrupt_grace,
-        on_finished=finished, cancel_requested=fanout.cancel_requested_on_server(),
-        logger=logger,
+    fan = fanout.run_batches(
+        batches(todo, per_task), submit, run, ctx, window=ctx.concurrency + per_task,
+        grace=settings.interrupt_grace,
+        on_entry=lambda _, entry: progress.image_finished(entry.status == "ok"),
+        cancel_requested=fanout.cancel_requested_on_server(), logger=logger,
     )  # fmt: skip
     progress.flush()
-    done = fan.done()
-    wait([f for _, futures in done.values() for f in futures])
-    results = {
-        image_id: image_outcome(job, ctx, [_state(f) for f in futures])
-        for image_id, (job, futures) in done.items()
-    }
+    results = dict(fan.entries)
     for job, why in fan.pending():
         results[job.id] = partial.pending_entry(job, ctx, f"{why}: {fan.interrupted}", previous)
     results.update(extra)
@@ -263,18 +206,3 @@ def _fan_out(
     if fan.interrupted:
         return Cancelled(message=message, data=data)
     return Failed(message=message, data=data) if failed else Completed(message=message, data=data)
-
-
-def _state(future: PrefectFuture[Any]) -> StageState:
-    """A task run's end, as the engine's outcome rules read it."""
-    state = future.state
-    if state.is_completed():
-        return StageState(completed=True, value=state.result())
-    if state.is_failed() or state.is_crashed():
-        error = state.result(raise_on_failure=False)
-        return StageState(
-            failed=True,
-            error=error if isinstance(error, BaseException) else None,
-            message=state.message or "",
-        )
-    return StageState(name=state.name)

@@ -79,6 +79,13 @@ class Settings(SpecCaps):
         "pixels plus its largest output's; images wait for room (one larger alone runs alone).",
     )
     task_retries: int = Field(4, ge=0, le=20, description="Retries of a transient failure.")
+    images_per_task: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="Images per Prefect task run (0: one each up to 100 images, then at "
+        "most ~100 task runs). Each image's stages run inside its task run.",
+    )
     retry_base_delay: float = Field(
         1.0, ge=0, description="First retry delay in seconds; doubles each retry, plus jitter."
     )

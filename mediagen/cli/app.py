@@ -21,8 +21,8 @@ from mediagen.cli import check_commands, generate_command, publish_commands, sub
 from mediagen.cli import models as cli_models
 from mediagen.cli.batch_commands import batches
 from mediagen.cli.console import configure_logging
-from mediagen.cli.verify_command import verify
 from mediagen.cli.review_command import review
+from mediagen.cli.verify_command import verify
 
 app = typer.Typer(
     name="mediagen",

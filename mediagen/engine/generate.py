@@ -54,7 +54,7 @@ def generate(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
                        sidecar_key)  # fmt: skip
     # A generation whose upload failed (storage down longer than its retries) waits in
     # the scratch folder: the task's retry uploads it instead of paying the backend again.
-    pending = scratch.scratch_dir() / f"{job.gen_key}.original"
+    pending = scratch.scratch_dir(run.settings) / f"{job.gen_key}.original"
     try:
         info, data = scratch.read_pending(pending)
     except (FileNotFoundError, ValueError):
@@ -74,7 +74,7 @@ def generate(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
             raise
         try:
             # Checked before it is stored: a cached original is never asked for again.
-            checked = check_answer(result.data)
+            checked = check_answer(result.data, run.settings)
         except BadAnswerError as exc:
             exc.cost_usd, exc.usage = result.cost_usd, result.usage  # paid, though unusable
             costs.settle(ledger, result)

@@ -48,12 +48,12 @@ def process(job: ImageJob, generated: Generated, ctx: RunContext, run: Run) -> l
     bucket = run.bucket(ctx.bucket)
     original = bucket.get(generated.original_key)
     try:
-        checked = inspect_image(original)
+        checked = inspect_image(original, run.settings)
     except BadAnswerError as exc:
         run.emit(job.id, "failed")
         raise _forget_original(job, generated, bucket, exc) from None
     largest = max(o.spec.width * o.spec.height for o in job.outputs)
-    with pixel_budget.hold(checked.pixels + largest):
+    with pixel_budget.hold(checked.pixels + largest, run.settings.pixel_budget):
         return _process(job, generated, ctx, run, original)
 
 
@@ -81,7 +81,7 @@ def _process(
         generator=GENERATOR,
         image_id=job.id,
     )
-    folder = scratch.scratch_dir()
+    folder = scratch.scratch_dir(run.settings)
     signer = signer_for(job, generated, original, run.settings)  # C2PA; None: XMP only
     out = []
     try:

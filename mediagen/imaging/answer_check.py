@@ -98,7 +98,7 @@ def inspect(data: bytes, settings: Settings | None = None) -> CheckedImage:
 def check_answer(data: bytes, settings: Settings | None = None) -> CheckedImage:
     """:func:`inspect`, then decode every pixel (under the pixel budget) to prove they are there."""
     checked = inspect(data, settings)
-    with pixel_budget.hold(checked.pixels):
+    with pixel_budget.hold(checked.pixels, settings.pixel_budget if settings else None):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)

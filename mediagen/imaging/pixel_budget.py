@@ -55,10 +55,12 @@ _budget: PixelBudget | None = None
 _lock = threading.Lock()
 
 
-def current() -> PixelBudget:
-    """This process's budget, sized by ``MEDIAGEN_PIXEL_BUDGET`` (rebuilt when it changes)."""
+def current(limit: int | None = None) -> PixelBudget:
+    """This process's budget, sized by ``limit`` (the run's ``MEDIAGEN_PIXEL_BUDGET``; read
+    from the environment when not given), rebuilt when it changes."""
     global _budget
-    limit = get_settings().pixel_budget
+    # Reading the environment builds a Settings (~ms of CPU): callers with a run pass it.
+    limit = get_settings().pixel_budget if limit is None else limit
     with _lock:
         if _budget is None or _budget.limit != limit:
             _budget = PixelBudget(limit)
@@ -66,9 +68,9 @@ def current() -> PixelBudget:
 
 
 @contextmanager
-def hold(pixels: int) -> Iterator[None]:
-    """Hold ``pixels`` of this process's budget for the block."""
-    with current().hold(pixels):
+def hold(pixels: int, limit: int | None = None) -> Iterator[None]:
+    """Hold ``pixels`` of this process's budget for the block (``limit``: see :func:`current`)."""
+    with current(limit).hold(pixels):
         yield
 
 

@@ -116,6 +116,12 @@ class _State:
     max_in_flight: int = 0
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: 64 clients connecting at once on a busy machine
+    # (bench/versus_peer.py) saw resets and 1 s SYN retransmits that no real API adds.
+    request_queue_size = 256
+
+
 class FakeGeminiServer:
     """A threaded HTTP server speaking Gemini's REST API on 127.0.0.1.
 
@@ -151,7 +157,7 @@ class FakeGeminiServer:
         self.flex_delay = flex_delay
         self._state = _State()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, 0), handler_for(self))
+        self._httpd = _HTTPServer((host, 0), handler_for(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread: threading.Thread | None = None

@@ -45,9 +45,12 @@ pytestmark = [
 def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    rows, seconds = run_suite(tiny=True, api_url=PREFECT_API_URL.value(), workdir=tmp_path)
+    only = {"1", "2", "3", "4", "5", "7", "8", "c2pa"}  # 9 and 10: the next test
+    rows, seconds = run_suite(
+        tiny=True, only=only, api_url=PREFECT_API_URL.value(), workdir=tmp_path
+    )
 
-    assert set(seconds) == {"1", "2", "3", "4", "5", "7", "8", "c2pa"}
+    assert set(seconds) == only
     benches = {row.bench.split()[0] for row in rows}
     assert benches == {"1", "2", "3", "4", "5", "6", "7", "8", "c2pa"}
     behaviour = [
@@ -63,3 +66,21 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     assert not failed, failed
     report = markdown(rows, machine(), "python -m bench --tiny", sum(seconds.values()))
     assert "| 6 scale-out" in report
+
+
+@pytest.mark.timeout(540)
+@pytest.mark.usefixtures("prefect_server")
+def test_the_side_by_side_benchmarks_run_at_tiny_size(tmp_path: Path) -> None:
+    """9: mediagen vs the hand-written peer; 10: the mappings of images onto task runs."""
+    from prefect.settings import PREFECT_API_URL
+
+    rows, seconds = run_suite(
+        tiny=True, only={"9", "10"}, api_url=PREFECT_API_URL.value(), workdir=tmp_path
+    )
+    assert set(seconds) == {"9", "10"}
+    counted = [row for row in rows if row.metric.startswith(("requests", "thumbnails"))]
+    assert len(counted) == 2  # 9: both sides asked once per image and wrote every file
+    mappings = [row for row in rows if row.bench.startswith("10 ") and row.target]
+    assert len(mappings) == 5  # before, 1 per task run, auto, 3 per task run, async
+    failed = [row for row in counted + mappings if not row.ok]
+    assert not failed, failed

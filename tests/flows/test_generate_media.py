@@ -189,8 +189,14 @@ def test_flow_state_names_and_artifacts(workspace, counting):
         tasks = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
         )
-        names = {t.name for t in tasks}
-        assert {"generate-sq", "process-sq", "upload-sq", "generate-bad"} <= names
+        # One task run per image, its whole chain inside (flows/image_tasks.py): the failed
+        # image's task run is Failed and names why; the published one's is Completed.
+        by_name = {t.name: t for t in tasks}
+        assert {"make-sq", "make-bad"} <= set(by_name)
+        assert not {n for n in by_name if n.startswith(("generate-", "process-", "upload-"))}
+        assert by_name["make-sq"].state.is_completed()
+        bad = by_name["make-bad"].state
+        assert bad.is_failed() and "bad failed: generate:" in bad.message, bad.message
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["names-test-images"]))
         )
