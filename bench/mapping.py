@@ -70,19 +70,26 @@ class Measured:
     cpu: float  # CPU seconds of the run's processes (its temporary API included)
 
 
-def _baseline_flows(root: Path) -> Path:
-    """main's ``flows/`` package at BASELINE, in a folder put first on PYTHONPATH."""
+def baseline_available() -> bool:
+    """Whether this checkout holds BASELINE (a shallow clone does not)."""
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{BASELINE}^{{commit}}"], cwd=REPO, capture_output=True
+    )
+    return found.returncode == 0
+
+
+def _baseline_tree(root: Path) -> Path:
+    """main's ``flows/`` and ``mediagen/`` at BASELINE, in a folder put first on PYTHONPATH.
+
+    Both packages, not ``flows/`` alone: old flows beside today's library break as soon as
+    an internal they import moves (the CLI's early local API did)."""
     target = root / "baseline"
-    files = subprocess.run(
-        ["git", "ls-tree", "--name-only", BASELINE, "flows/"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    (target / "flows").mkdir(parents=True, exist_ok=True)
-    for name in files:
-        body = subprocess.run(
-            ["git", "show", f"{BASELINE}:{name}"], cwd=REPO, capture_output=True, check=True
-        ).stdout
-        (target / name).write_bytes(body)
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", BASELINE, "flows", "mediagen"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
 
 
@@ -122,9 +129,11 @@ def _run_script(ws: Workspace, args: list[str]) -> CliRun:
 
 def variants(root: Path, p: Params) -> dict[str, tuple[dict[str, str], list[str] | None]]:
     auto = images_per_task(p.images)
-    baseline = _baseline_flows(root)
-    out: dict[str, tuple[dict[str, str], list[str] | None]] = {
-        "3 task runs per image (before)": ({"PYTHONPATH": f"{baseline}:{REPO}"}, None),
+    out: dict[str, tuple[dict[str, str], list[str] | None]] = {}
+    if baseline_available():
+        baseline = _baseline_tree(root)
+        out["3 task runs per image (before)"] = ({"PYTHONPATH": f"{baseline}:{REPO}"}, None)
+    out |= {
         "1 task run per image": ({"MEDIAGEN_IMAGES_PER_TASK": "1"}, None),
         f"{auto} images per task run (auto)": ({"MEDIAGEN_IMAGES_PER_TASK": "0"}, None),
     }

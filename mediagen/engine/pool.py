@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -36,6 +37,8 @@ from mediagen.plan.jobs import ImageJob
 
 # Auto mapping: one task run per image up to this many images (a row per image in
 # the Prefect UI), then this many task runs at most, with several images each.
+logger = logging.getLogger(__name__)
+
 AUTO_TASK_RUNS = 100
 TRANSIENT = (TransientError, TransientStorageError, ConnectionError, TimeoutError)
 
@@ -75,6 +78,7 @@ def make_image_retrying(
     while True:
         states = chain(job, ctx, Direct(run))
         if not delays or not _transient(states) or run.interrupted or run.aborted:
+            _log_failure(job, states)
             return image_outcome(job, ctx, states)
         try:
             run.sleep(delays.pop(0))
@@ -82,6 +86,15 @@ def make_image_retrying(
             # The run stopped during the wait: one more pass records how (its generate
             # step refuses the backend call and says pending / aborted).
             return image_outcome(job, ctx, chain(job, ctx, Direct(run)))
+
+
+def _log_failure(job: ImageJob, states: list[StageState]) -> None:
+    """The failed stage's traceback, at INFO: ``-v`` shows it, the one-line summary is the
+    entry's error. (With a task run per stage, Prefect logged it; now the stages run
+    inside one task run, so the engine does.)"""
+    failed = next((s for s in states if s.failed and s.error is not None), None)
+    if failed is not None:
+        logger.info("image %s: a stage failed", job.id, exc_info=failed.error)
 
 
 def make_batch(

@@ -82,6 +82,12 @@ class JobSpec(SpecModel):
         return str(value) if isinstance(value, int | float) else value
 
     def content_hash(self) -> str:
-        """sha256 of the canonical JSON of the spec (same spec → same hash)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical JSON of the spec (same spec → same hash).
+
+        Unset options (None) are left out: a release that adds an option leaves the
+        hash of every spec that does not use it alone (no "changed" run after upgrading).
+        """
+        canonical = json.dumps(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import mapping
 from bench.__main__ import markdown, run_suite
 from bench.harness import machine
 
@@ -40,19 +41,31 @@ pytestmark = [
 ]
 
 
+# Benchmarks in groups, so that `pytest -n 2` runs them side by side: (numbers to run, the
+# benchmarks their rows name, how many behaviour rows they give). 6 is benchmark 1's Dask
+# run; 9 and 10 are the next test's.
+GROUPS = [
+    ({"1", "2", "3"}, {"1", "6", "2", "3"}, 6),  # 1: calls, dask calls + same manifest; 2: three
+    ({"4", "5"}, {"4", "5"}, 4),  # 5: re-run, published, calls per image, duplicates
+    ({"7", "8", "c2pa"}, {"7", "8", "c2pa"}, 2),  # 8: the same manifest, per workload
+]
+
+
 @pytest.mark.timeout(540)  # ~1 min on a quiet machine; 3 at load 10
 @pytest.mark.usefixtures("prefect_server")
-def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("only", "named", "behaviours"), GROUPS, ids=lambda v: "-".join(
+    sorted(v)) if isinstance(v, set) else str(v))  # fmt: skip
+def test_every_benchmark_runs_at_tiny_size(
+    tmp_path: Path, only: set[str], named: set[str], behaviours: int
+) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    only = {"1", "2", "3", "4", "5", "7", "8", "c2pa"}  # 9 and 10: the next test
     rows, seconds = run_suite(
         tiny=True, only=only, api_url=PREFECT_API_URL.value(), workdir=tmp_path
     )
 
     assert set(seconds) == only
-    benches = {row.bench.split()[0] for row in rows}
-    assert benches == {"1", "2", "3", "4", "5", "6", "7", "8", "c2pa"}
+    assert {row.bench.split()[0] for row in rows} == named
     behaviour = [
         row
         for row in rows
@@ -61,11 +74,18 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
             ("images published", "same manifest", "backend calls per", "avoidable duplicate")
         )
     ]
-    assert len(behaviour) == 12  # 8: the same manifest from both runners, per workload
+    assert len(behaviour) == behaviours
     failed = [row for row in behaviour if not row.ok]
     assert not failed, failed
     report = markdown(rows, machine(), "python -m bench --tiny", sum(seconds.values()))
-    assert "| 6 scale-out" in report
+    assert ("| 6 scale-out" in report) == ("1" in only)
+
+
+def test_the_groups_run_every_benchmark_of_the_suite() -> None:
+    from bench.__main__ import suite
+
+    ran = set().union(*(only for only, _, _ in GROUPS)) | {"9", "10"}
+    assert ran == set(suite(tiny=True, api_url=None))
 
 
 @pytest.mark.timeout(540)
@@ -81,6 +101,7 @@ def test_the_side_by_side_benchmarks_run_at_tiny_size(tmp_path: Path) -> None:
     counted = [row for row in rows if row.metric.startswith(("requests", "thumbnails"))]
     assert len(counted) == 2  # 9: both sides asked once per image and wrote every file
     mappings = [row for row in rows if row.bench.startswith("10 ") and row.target]
-    assert len(mappings) == 5  # before, 1 per task run, auto, 3 per task run, async
+    # before (when this checkout has its commit), 1 per task run, auto, 3 per task run, async
+    assert len(mappings) == 4 + mapping.baseline_available()
     failed = [row for row in counted + mappings if not row.ok]
     assert not failed, failed
