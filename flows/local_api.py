@@ -51,6 +51,24 @@ def _prefect_home() -> Path:
     return Path(home).expanduser() if home else Path.home() / ".prefect"
 
 
+# The API process runs uvicorn, but first asks Linux to send it SIGTERM when the run's
+# process dies: a ``mediagen run`` killed with SIGKILL (or OOM-killed) must not leave its
+# API running for ever (its own session keeps the terminal's signals away from it).
+# The parent's pid is checked after the request, for a parent that died before it.
+_SERVE = """
+import os, signal, sys
+if sys.platform == "linux":
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(0)
+del sys.argv[1]
+sys.argv[0] = "uvicorn"
+from uvicorn.main import main
+main()
+"""
+
+
 def _start(port: int, log: Path, settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
     spec = find_spec("prefect")  # where Prefect is, without importing it
     if spec is None or spec.origin is None:
@@ -65,7 +83,7 @@ def _start(port: int, log: Path, settings_env: dict[str, str]) -> subprocess.Pop
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn",
+            [sys.executable, "-c", _SERVE, str(os.getpid()),
              "--app-dir", str(Path(spec.origin).parent.parent),
              "--factory", "prefect.server.api.server:create_app",
              "--host", "127.0.0.1", "--port", str(port),

@@ -62,3 +62,46 @@ def test_the_run_uses_the_early_api_and_stops_it_after(own_home: Path) -> None:
             assert httpx.get(f"{url}/health", timeout=10).status_code == 200
         assert early.proc.poll() is not None  # gone with the run
     assert (own_home / "mediagen-local-api.log").exists()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="parent-death signal: Linux only")
+@pytest.mark.timeout(180)
+def test_a_run_killed_with_sigkill_takes_its_api_with_it(own_home: Path) -> None:
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[2]
+    script = (
+        "import time\nfrom flows.local_api import start_early\n"
+        "early = start_early()\nprint(early.proc.pid, flush=True)\ntime.sleep(600)\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=repo, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )  # fmt: skip
+    api = int(run.stdout.readline())  # type: ignore[union-attr]
+    try:
+        assert _alive(api)
+        run.send_signal(signal.SIGKILL)  # no atexit, no finally: only the kernel can tell
+        run.wait()
+        deadline = time.monotonic() + 120  # a did-not-hang bound, not a speed
+        while _alive(api) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(api), "the local API outlived the run that started it"
+    finally:  # whatever happened, stop both
+        run.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(api, signal.SIGKILL)
