@@ -55,6 +55,8 @@ def _prefect_home() -> Path:
 # process dies: a ``mediagen run`` killed with SIGKILL (or OOM-killed) must not leave its
 # API running for ever (its own session keeps the terminal's signals away from it).
 # The parent's pid is checked after the request, for a parent that died before it.
+# Linux sends the signal when the *thread* that started the API ends: ``mediagen run``
+# starts it on its main thread, which lives as long as the run.
 _SERVE = """
 import os, signal, sys
 if sys.platform == "linux":
