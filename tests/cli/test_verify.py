@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("c2pa")
-
 from mediagen.engine.context import RunContext
 from mediagen.engine.orchestrate import run_spec
 from mediagen.plan.diff import make_plan

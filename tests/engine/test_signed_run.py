@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("c2pa")
-
 from mediagen import backends
 from mediagen.engine.context import RunContext
 from mediagen.engine.orchestrate import run_spec

@@ -73,7 +73,6 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="parent-death signal: Linux only")
 @pytest.mark.timeout(180)
 def test_a_run_killed_with_sigkill_takes_its_api_with_it(own_home: Path) -> None:
     import contextlib

@@ -9,12 +9,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
-pytest.importorskip("c2pa")
-
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image
 
 from mediagen._version import __version__
 from mediagen.errors import ConfigurationError
