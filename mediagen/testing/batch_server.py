@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from mediagen.testing import serving
 from mediagen.testing.batch_http import handler_for
 from mediagen.testing.batch_wire import BATCH_TYPE, TERMINAL, BatchJob, StoredFile, new_id, now_iso
 from mediagen.testing.gemini_server import FakeGeminiServer
@@ -103,21 +104,12 @@ class FakeBatchServer:
         if self._own_gemini:
             self.gemini.start()
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="fake-gemini-batch",
-                daemon=True,
-            )
-            self._thread.start()
+            self._thread = serving.serve(self._httpd, "fake-gemini-batch")
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        serving.shut_down(self._httpd, self._thread)
+        self._thread = None
         if self._own_gemini:
             self.gemini.stop()
 

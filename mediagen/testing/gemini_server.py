@@ -43,6 +43,7 @@ from mediagen.backends.base import GenerationRequest
 from mediagen.backends.gemini import catalogue
 from mediagen.backends.offline import render
 from mediagen.spec.vocabulary import THEMES, Theme
+from mediagen.testing import serving
 from mediagen.testing.gemini_faults import Fault, Rule, error_answer, html_page
 from mediagen.testing.gemini_http import handler_for
 from mediagen.testing.gemini_wire import (
@@ -171,21 +172,12 @@ class FakeGeminiServer:
 
     def start(self) -> FakeGeminiServer:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="fake-gemini",
-                daemon=True,
-            )
-            self._thread.start()
+            self._thread = serving.serve(self._httpd, "fake-gemini")
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        serving.shut_down(self._httpd, self._thread)
+        self._thread = None
 
     def __enter__(self) -> FakeGeminiServer:
         return self.start()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mediagen.testing.batch_server import FakeBatchServer
-from tests.support.gemini import TEST_KEY
+from tests.support.gemini import TEST_KEY, point_gemini_at
 
 
 @pytest.fixture
@@ -26,10 +26,5 @@ def batch_env(
     workspace: Path, batch_server: FakeBatchServer, monkeypatch: pytest.MonkeyPatch
 ) -> FakeBatchServer:
     """The workspace, with the gemini backend (sync and batch) pointed at the batch server."""
-    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("MEDIAGEN_BACKEND", "gemini")
-    monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", batch_server.base_url)
-    monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "5")
-    monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_WAIT", "5")
-    monkeypatch.setenv("MEDIAGEN_GEMINI_RETRY_BASE_DELAY", "0.02")
+    point_gemini_at(monkeypatch, batch_server.base_url, timeout=5)
     return batch_server

@@ -30,13 +30,18 @@ def gemini_env(
     workspace: Path, gemini_server: FakeGeminiServer, monkeypatch: pytest.MonkeyPatch
 ) -> FakeGeminiServer:
     """The workspace, with the gemini backend pointed at the fake server (small delays)."""
+    point_gemini_at(monkeypatch, gemini_server.base_url, timeout=2)
+    return gemini_server
+
+
+def point_gemini_at(monkeypatch: pytest.MonkeyPatch, base_url: str, *, timeout: float) -> None:
+    """The gemini backend, with the test key, sent to ``base_url`` with short waits."""
     monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
     monkeypatch.setenv("MEDIAGEN_BACKEND", "gemini")
-    monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", gemini_server.base_url)
-    monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", "2")
+    monkeypatch.setenv("MEDIAGEN_GEMINI_BASE_URL", base_url)
+    monkeypatch.setenv("MEDIAGEN_GEMINI_TIMEOUT", str(timeout))
     monkeypatch.setenv("MEDIAGEN_GEMINI_MAX_WAIT", "5")
     monkeypatch.setenv("MEDIAGEN_GEMINI_RETRY_BASE_DELAY", "0.02")
-    return gemini_server
 
 
 def make_request(
