@@ -230,10 +230,8 @@ class GeminiBatchClient:
         ))  # fmt: skip
 
     def cost_usd(self, model: str, usage: dict[str, int]) -> float:
-        """The batch price of an answer: the sync cost × the model's batch factor."""
-        price = pricing.price_for(model, self._own.pricing)
-        factor = price.batch_factor if price is not None else 1.0
-        return round(pricing.cost_usd(model, usage, self._own.pricing) * factor, 8)
+        """The batch price of an answer (the catalogue's batch factor of the sync price)."""
+        return pricing.cost_usd(model, usage, self._own.pricing, delivery="batch")
 
     # -- errors ------------------------------------------------------------------------
 
