@@ -140,7 +140,7 @@ def generate_any(job: ImageJob, ctx: RunContext, run: Run) -> Generated:
         if job.pick == "review":
             raise AwaitingReview(
                 f"waiting for a review of {len(cset.candidates)} candidate(s)",
-                _pending_fields(cset),
+                pending_fields(cset),
             )
         try:
             chosen = cset.best()
@@ -317,7 +317,7 @@ def _candidate_fields(candidate: Candidate, chosen: int | None) -> dict[str, Any
     }
 
 
-def _pending_fields(cset: CandidateSet) -> dict[str, Any]:
+def pending_fields(cset: CandidateSet) -> dict[str, Any]:
     """The entry fields of an image awaiting review: its candidates, no choice yet."""
     record = cset.record or {}
     pick = {"mode": cset.job.pick, "chosen": None, "decision": record.get("decision", "pending"),
@@ -352,6 +352,7 @@ __all__ = [
     "chosen_job",
     "gather",
     "generate_any",
+    "pending_fields",
     "picked",
     "process_any",
     "record_choice",

@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from mediagen.engine.candidates import CandidateSet, gather
-from mediagen.engine.candidates import _pending_fields as _pending_fields  # see _waiting
+from mediagen.engine.candidates import CandidateSet, gather, pending_fields
 from mediagen.engine.context import RunContext
 from mediagen.engine.decisions import Decision, decide, with_note
 from mediagen.engine.entries import entry as make_entry
@@ -263,7 +262,7 @@ def _waiting(item: ReviewItem, ctx: RunContext) -> ImageEntry:
     """``pending``, with its scored candidates in the entry (the gallery shows them)."""
     # The candidate model's own fields of an image awaiting review (private there: to be
     # made public when both branches are in; one shape for the chain's pending and ours).
-    fields = _pending_fields(item.cset)
+    fields = pending_fields(item.cset)
     return make_entry(item.current, ctx, "pending", error=WAITING, **fields)
 
 
