@@ -20,6 +20,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows import (
     batch_delivery,
@@ -67,6 +68,10 @@ def plan_task(spec: JobSpec, ctx: RunContext) -> tuple[Plan, Manifest | None]:
     # (see mediagen.manifest.prefix_owner).
     previous = open_prefix(run.bucket(ctx.bucket), claim_of(spec), jobs).previous
     return make_plan(jobs, previous, settings), previous
+
+
+def _plan(spec: JobSpec, ctx: RunContext) -> tuple[Plan, Manifest | None]:
+    return plan_task(quote(spec), quote(ctx))
 
 
 @task(name="write-manifest", **_task_options)
@@ -120,7 +125,7 @@ def _run(job_spec: JobSpec, ctx: RunContext, run: Run) -> State:
     settings = run.settings
     # `mediagen run` planned (and ran preflight) under the lease it still holds: plan once.
     planned = take_handed_plan(ctx.spec_hash, settings)
-    plan, previous = (planned.plan, planned.previous) if planned else plan_task(job_spec, ctx)
+    plan, previous = (planned.plan, planned.previous) if planned else _plan(job_spec, ctx)
     counts = plan.counts()
     logger.info(
         "Plan for %s: %d new, %d changed, %d retry, %d unchanged, %d removed; "
@@ -134,7 +139,7 @@ def _run(job_spec: JobSpec, ctx: RunContext, run: Run) -> State:
         preflight.check_run(job_spec, plan, settings)
     if batch_delivery.wanted(plan):  # rounds of batch jobs (flows/batch_delivery.py)
         return batch_delivery.run_rounds(job_spec, ctx, plan, previous, run, fan_out=_fan_out,
-                                         replan=lambda: plan_task(job_spec, ctx))  # fmt: skip
+                                         replan=lambda: _plan(job_spec, ctx))  # fmt: skip
     return _fan_out(job_spec, ctx, plan, previous, run)
 
 
@@ -156,7 +161,7 @@ def _fan_out(
     per_task = images_per_task(len(todo), settings.images_per_task)
 
     def submit(jobs: list[ImageJob]) -> PrefectFuture[Any]:
-        return make_task.with_options(task_run_name=batch_name(jobs)).submit(jobs, ctx)
+        return make_task.with_options(task_run_name=batch_name(jobs)).submit(quote(jobs), quote(ctx))
 
     progress = ProgressReporter(job_spec.name, len(todo), logger)
     fan = fanout.run_batches(
@@ -175,7 +180,7 @@ def _fan_out(
         results |= {j.id: partial.pending_entry(j, ctx, fan.interrupted, previous) for j in waiting}
     else:
         results |= review.review_todo(job_spec.name, waiting, previous, ctx, run)
-    manifest = manifest_task(ctx, plan, results, previous)
+    manifest = manifest_task(quote(ctx), quote(plan), quote(results), quote(previous))
     failed = manifest.failed()
     # One line per image that failed on its own; one line for all the images that an
     # abort or the budget stopped (a bad key must not print a thousand errors).
@@ -198,7 +203,9 @@ def _fan_out(
     if fan.interrupted:
         message += f"; {fan.interrupted}: {summary.pending} image(s) pending"
     logger.info(message)
-    data = manifest.model_dump(mode="json")
+    # Quoted: Prefect would otherwise walk every entry of the returned state's data,
+    # and every job and entry it is handed as a task's parameters (bench/versus_peer.py).
+    data = quote(manifest)
     if fan.interrupted:
         partial.note_interrupted(manifest, ctx, run.bucket(ctx.bucket))
     if fan.reraise is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prefect.utilities.annotations import quote
+
 from flows.generate_media import generate_media
 from flows.plan_handoff import Planned, handed
 from flows.run_registry import local_options
@@ -42,7 +44,6 @@ def run_flow(
     job_spec = spec_from_any(spec)
     chosen = settings or get_settings()
     limit = concurrency or job_spec.concurrency or chosen.concurrency
-    # Threads: three stages per image in flight; the backend itself is bounded to ``limit``.
     task_runner = task_runner_for(runner, limit, dask_address=dask_address)
     with (
         api_reachable_by_workers(runner),
@@ -53,6 +54,8 @@ def run_flow(
             spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
         )
     data = state.result(raise_on_failure=False)
+    if isinstance(data, quote):  # the flow hands its manifest back quoted (generate_media.py)
+        data = data.unquote()
     if isinstance(data, BaseException):
         raise data
     return Manifest.model_validate(data)
