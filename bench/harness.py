@@ -75,6 +75,9 @@ class Workspace:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("GEMINI", "GOOGLE", "MEDIAGEN_", "PREFECT_", "AWS_"))
+            # A user's Python caches compiled modules (pip compiles them at install): a
+            # sandbox that forbids it would bill every run for compiling Prefect's server.
+            and k != "PYTHONDONTWRITEBYTECODE"
         }
         base |= {
             "PYTHONPATH": str(REPO),

@@ -96,6 +96,7 @@ def run_peer(root: Path, w: Workload, latency: float) -> Side:
     try:
         out = root / "peer-out"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE"))}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as for mediagen (bench/harness.py)
         env["PYTHONPATH"] = str(REPO)
         cpu = children_cpu()
         started = time.monotonic()

@@ -20,7 +20,6 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from flows import (
     batch_delivery,
@@ -36,6 +35,7 @@ from flows.artifacts import ProgressReporter, publish_run_artifacts
 from flows.image_tasks import batch_name, make_task
 from flows.parameters import SpecParameter, spec_name
 from flows.plan_handoff import take as take_handed_plan
+from flows.quoting import quoted
 from mediagen.engine import orchestrate
 from mediagen.engine.context import RunContext
 from mediagen.engine.finalize import finalize
@@ -71,7 +71,7 @@ def plan_task(spec: JobSpec, ctx: RunContext) -> tuple[Plan, Manifest | None]:
 
 
 def _plan(spec: JobSpec, ctx: RunContext) -> tuple[Plan, Manifest | None]:
-    return plan_task(quote(spec), quote(ctx))
+    return plan_task(quoted(spec), quoted(ctx))
 
 
 @task(name="write-manifest", **_task_options)
@@ -161,7 +161,8 @@ def _fan_out(
     per_task = images_per_task(len(todo), settings.images_per_task)
 
     def submit(jobs: list[ImageJob]) -> PrefectFuture[Any]:
-        return make_task.with_options(task_run_name=batch_name(jobs)).submit(quote(jobs), quote(ctx))
+        named = make_task.with_options(task_run_name=batch_name(jobs))
+        return named.submit(quoted(jobs), quoted(ctx))
 
     progress = ProgressReporter(job_spec.name, len(todo), logger)
     fan = fanout.run_batches(
@@ -180,7 +181,7 @@ def _fan_out(
         results |= {j.id: partial.pending_entry(j, ctx, fan.interrupted, previous) for j in waiting}
     else:
         results |= review.review_todo(job_spec.name, waiting, previous, ctx, run)
-    manifest = manifest_task(quote(ctx), quote(plan), quote(results), quote(previous))
+    manifest = manifest_task(quoted(ctx), quoted(plan), quoted(results), quoted(previous))
     failed = manifest.failed()
     # One line per image that failed on its own; one line for all the images that an
     # abort or the budget stopped (a bad key must not print a thousand errors).
@@ -203,9 +204,8 @@ def _fan_out(
     if fan.interrupted:
         message += f"; {fan.interrupted}: {summary.pending} image(s) pending"
     logger.info(message)
-    # Quoted: Prefect would otherwise walk every entry of the returned state's data,
-    # and every job and entry it is handed as a task's parameters (bench/versus_peer.py).
-    data = quote(manifest)
+    # Quoted, as the tasks' parameters are: Prefect would walk every entry (flows/quoting.py).
+    data = quoted(manifest)
     if fan.interrupted:
         partial.note_interrupted(manifest, ctx, run.bucket(ctx.bucket))
     if fan.reraise is not None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from prefect.utilities.annotations import quote
-
 from flows.generate_media import generate_media
 from flows.plan_handoff import Planned, handed
+from flows.quoting import Quoted
 from flows.run_registry import local_options
 from flows.runners import api_reachable_by_workers, task_runner_for
 from mediagen.engine.events import Listener
@@ -54,7 +53,7 @@ def run_flow(
             spec=job_spec.model_dump(mode="json"), concurrency=limit, return_state=True
         )
     data = state.result(raise_on_failure=False)
-    if isinstance(data, quote):  # the flow hands its manifest back quoted (generate_media.py)
+    if isinstance(data, Quoted):  # the flow hands its manifest back quoted (flows/quoting.py)
         data = data.unquote()
     if isinstance(data, BaseException):
         raise data

@@ -22,6 +22,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mediagen.backends import preload
 from mediagen.cli.console import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -60,6 +61,9 @@ def stop_if_interrupted() -> None:
         raise typer.Exit(interrupts.EXIT_CODE)
 
 
+SUMMARY_ROWS = 50  # rows of the table printed after a run
+
+
 def run_flow_and_report(
     job_spec: JobSpec,
     todo: int,
@@ -88,6 +92,8 @@ def run_flow_and_report(
     if planned is not None:
         plan, previous = planned
         flow_options["planned"] = Planned(job_spec.content_hash(), get_settings(), plan, previous)
+        if early is not None:  # the first image need not wait for its SDK's import
+            preload(job.backend for job in plan.todo)
 
     runs: list[Run] = []  # the flow's Run: was it interrupted (a signal, a cancel)?
     try:
@@ -151,7 +157,13 @@ def print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
     table = Table(title=f"{manifest.spec_name}: {manifest.counts['ok']} published")
     for column in ("id", "status", "size", "format", "bytes", "cost", "brand fit", "url / reason"):
         table.add_column(column, overflow="fold")
-    for entry in manifest.images.values():
+    entries = list(manifest.images.values())
+    # A terminal is no place for 10,000 rows (nor worth the seconds rich takes to lay
+    # them out): the images that were not published first, the rest in the manifest.
+    shown = entries
+    if len(entries) > SUMMARY_ROWS:
+        shown = sorted(entries, key=lambda e: e.status == "ok")[:SUMMARY_ROWS]
+    for entry in shown:
         fit = entry.brand_fit
         table.add_row(
             entry.id,
@@ -164,6 +176,8 @@ def print_summary(manifest: Manifest, bucket: Bucket, prefix: str) -> None:
             entry.url if entry.status == "ok" else (entry.error or ""),
         )
     console.print(table)
+    if len(entries) > len(shown):
+        console.print(f"… and {len(entries) - len(shown)} more image(s): see the manifest")
     off_brand = [e.id for e in manifest.images.values() if e.brand_fit and e.brand_fit.off_brand]
     if off_brand:
         console.print(f"[yellow]off-brand[/] ({len(off_brand)}): {', '.join(off_brand)}")

@@ -87,6 +87,27 @@ def test_a_missing_sdk_gives_the_hint_given_at_registration(registry) -> None:
     assert backends.resolve_backend_name(None, Settings(backend="auto", _env_file=None))
 
 
+def test_preload_imports_a_backend_and_the_sdk_it_requires(registry, tmp_path, monkeypatch) -> None:
+    # ``mediagen run`` preloads while its local Prefect API starts (bench/startup.py).
+    (tmp_path / "preload_sdk_mod.py").write_text("LOADED = True\n")
+    (tmp_path / "preload_backend_mod.py").write_text(
+        "from mediagen.backends.offline import OfflineBackend\n"
+        "class PreloadBackend(OfflineBackend):\n"
+        "    name = 'preloaded'\n"
+        "    requires = ('preload_sdk_mod',)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    backends.register_implementation("preloaded", "preload_backend_mod.PreloadBackend")
+    backends.register_implementation("needy", NeedsAMissingPackage, hint="pip install needy")
+    try:
+        # a backend that cannot load is left for the run to report, where it has context
+        backends.preload(["preloaded", "needy", "not-a-backend", "preloaded"])
+        assert {"preload_backend_mod", "preload_sdk_mod"} <= set(sys.modules)
+    finally:
+        for name in ("preload_backend_mod", "preload_sdk_mod"):
+            sys.modules.pop(name, None)
+
+
 def test_builtin_offline_resolves_lazily() -> None:
     assert backends.get_backend_class("offline") is OfflineBackend
 
