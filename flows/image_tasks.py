@@ -10,10 +10,12 @@ pool, with its own retries of transient failures.
 What the UI shows per image:
 - the task run is Failed when one of its images failed or was blocked, its
   message naming them and why (the others of the task run are published);
-- one Prefect event per image as it ends (``mediagen.image.ok``, ``.failed``,
+- a Prefect event per image not published as it ends (``mediagen.image.failed``,
   ``.blocked``, ``.skipped``, ``.pending``; resource ``mediagen.image.{spec}.{id}``),
   related to the task and flow run by Prefect: the flow run's event feed, and
-  automations can trigger on them;
+  automations can trigger on them. ``MEDIAGEN_IMAGE_EVENTS=all`` adds
+  ``mediagen.image.ok`` for every published image: ~4 ms of CPU each between the
+  run and its API, a quarter of what a thumbnail costs to make (bench/versus_peer.py);
 - the progress artifact, and after the run the table of every image (``flows/artifacts.py``).
 
 A task run in the flow's own process also reports each image to the flow as it
@@ -79,6 +81,11 @@ def batch_name(jobs: list[ImageJob]) -> str:
     return f"make-{jobs[0].id}..{jobs[-1].id}"
 
 
+def wants_event(mode: str, status: str) -> bool:
+    """Does an image that ended ``status`` send an event (``MEDIAGEN_IMAGE_EVENTS``)?"""
+    return mode == "all" or (mode == "problems" and status != "ok")
+
+
 def image_event(spec_name: str, entry: ImageEntry) -> None:
     """One Prefect event for an image that ended (no secret: the error is a short reason)."""
     payload: dict[str, Any] = {"status": entry.status, "cost_usd": entry.cost_usd}
@@ -117,7 +124,8 @@ def make_task(jobs: list[ImageJob], ctx: RunContext) -> Any:
     report = report_for(ctx.run_id)
 
     def ended(job: ImageJob, entry: ImageEntry) -> None:
-        image_event(ctx.spec_name, entry)
+        if wants_event(settings.image_events, entry.status):
+            image_event(ctx.spec_name, entry)
         if report is not None:
             report(job, entry)
 
@@ -131,4 +139,11 @@ def make_task(jobs: list[ImageJob], ctx: RunContext) -> Any:
     return Failed(message=message, data=Entries(entries)) if message else Entries(entries)
 
 
-__all__ = ["batch_name", "failure_message", "image_event", "make_task", "reporting"]
+__all__ = [
+    "batch_name",
+    "failure_message",
+    "image_event",
+    "make_task",
+    "reporting",
+    "wants_event",
+]

@@ -4,8 +4,9 @@ Real Prefect engine and test API, offline (counting) backend, local bucket. The
 claims: a run with ``MEDIAGEN_IMAGES_PER_TASK`` images per task run makes fewer
 task runs, each named after its images; one image failing never fails the others
 of its task run; the task run of a failed image is Failed and names it; transient
-failures are retried inside the task run without paying twice; every image that
-ends sends one Prefect event (``mediagen.image.{status}``), related to its flow run.
+failures are retried inside the task run without paying twice; an image that ends
+unpublished sends one Prefect event (``mediagen.image.{status}``), related to its flow
+run, and with ``MEDIAGEN_IMAGE_EVENTS=all`` every image does.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def _image_events(spec: str, run_id: str, expected: int) -> list[Any]:
 
 def test_several_images_per_task_run(workspace, counting, monkeypatch):
     monkeypatch.setenv("MEDIAGEN_IMAGES_PER_TASK", "2")
+    monkeypatch.setenv("MEDIAGEN_IMAGE_EVENTS", "all")
     spec = {"name": "batched", "backend": "counting", "images": IMAGES}
     manifest = run_flow(spec)
 
@@ -88,6 +90,20 @@ def test_several_images_per_task_run(workspace, counting, monkeypatch):
     assert seen == {i: f"mediagen.image.{s}" for i, s in statuses.items()}
     broken = next(e for e in events if e.resource.id.endswith(".b-broken"))
     assert "scripted permanent" in broken.payload["error"]
+
+
+def test_by_default_only_the_images_not_published_send_events(workspace, counting):
+    spec = {"name": "eventful", "backend": "counting", "images": IMAGES}
+    manifest = run_flow(spec)
+    unpublished = {i: e.status for i, e in manifest.images.items() if e.status != "ok"}
+    assert unpublished == {"b-broken": "failed", "d-blocked": "blocked"}
+
+    events = _image_events("eventful", manifest.run_id, expected=len(unpublished))
+    # Stored asynchronously: read again until two reads agree, then nothing else may be there.
+    while len(again := _image_events("eventful", manifest.run_id, expected=0)) != len(events):
+        events = again
+    seen = {e.resource.id.rsplit(".", 1)[1]: e.event for e in events}
+    assert seen == {i: f"mediagen.image.{s}" for i, s in unpublished.items()}
 
 
 def test_one_task_run_per_image_by_default(workspace, counting):
