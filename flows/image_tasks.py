@@ -1,8 +1,8 @@
 """The task run that makes images: each image's whole chain inside one task run.
 
 How images map onto Prefect task runs (issue 15; measured in ``bench/mapping.py``):
-one task run per image (``make-{id}``) while a run has up to 100 images, then at
-most ~100 task runs with several images each (``make-{first}..{last}``; the
+one task run per image (``make-{id}``) while a run has up to 20 images, then
+about 20 task runs with several images each (``make-{first}..{last}``; the
 ``MEDIAGEN_IMAGES_PER_TASK`` setting overrides). Inside, the engine makes each
 image (generate → process → upload, :mod:`mediagen.engine.pool`) on a thread
 pool, with its own retries of transient failures.

@@ -32,8 +32,8 @@ def task_runner_for(
     """The task runner for ``kind`` (default: the ``MEDIAGEN_RUNNER`` setting).
 
     ``thread``: a bounded thread pool: one thread per task run in flight (the fan-out
-    keeps at most ``concurrency`` + one task run's images in flight; a task run of
-    several images runs them on a pool of its own, ``flows/image_tasks.py``).
+    keeps at most twice ``concurrency`` + one task run's images in flight; a task run
+    of several images runs them on a pool of its own, ``flows/image_tasks.py``).
     ``dask``: an existing cluster at ``dask_address`` (``MEDIAGEN_DASK_ADDRESS``),
     or a local cluster of ``dask_workers`` worker processes started for the run.
     """
@@ -41,7 +41,7 @@ def task_runner_for(
     kind = kind or settings.runner
     limit = concurrency or settings.concurrency
     if kind == "thread":
-        return ThreadPoolTaskRunner(max_workers=limit + 2)
+        return ThreadPoolTaskRunner(max_workers=2 * limit + 2)
     if kind != "dask":
         raise ConfigurationError(f"unknown runner {kind!r}; use one of: {', '.join(RUNNERS)}")
     try:

@@ -83,8 +83,8 @@ class Settings(SpecCaps):
         0,
         ge=0,
         le=10_000,
-        description="Images per Prefect task run (0: one each up to 100 images, then at "
-        "most ~100 task runs). Each image's stages run inside its task run.",
+        description="Images per Prefect task run (0: one each up to 20 images, then about "
+        "20 task runs). Each image's stages run inside its task run.",
     )
     image_events: Literal["problems", "all", "none"] = Field(
         "problems",

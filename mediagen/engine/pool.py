@@ -35,11 +35,14 @@ from mediagen.errors import MediagenError, TransientError, TransientStorageError
 from mediagen.manifest.model import ImageEntry
 from mediagen.plan.jobs import ImageJob
 
-# Auto mapping: one task run per image up to this many images (a row per image in
-# the Prefect UI), then this many task runs at most, with several images each.
 logger = logging.getLogger(__name__)
 
-AUTO_TASK_RUNS = 100
+# Auto mapping: one task run per image up to AUTO_TASK_RUNS images (a row per image in
+# the Prefect UI), then that many task runs, with several images each. A task run costs
+# ~37 ms of CPU between the run and its Prefect API (its creation and three states),
+# more than a thumbnail's own processing: 100 task runs of 10 images made a 1,000-image
+# run 30 % more CPU than 20 of 50 (bench/versus_peer.py, issue 15).
+AUTO_TASK_RUNS = 20
 TRANSIENT = (TransientError, TransientStorageError, ConnectionError, TimeoutError)
 
 OnEntry = Callable[[ImageJob, ImageEntry], None]

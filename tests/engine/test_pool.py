@@ -27,11 +27,11 @@ def jobs_of(prompts: dict[str, str]) -> tuple[list[Any], RunContext]:
     return expand_spec(spec, settings), RunContext.for_spec(spec, settings, run_id="t")
 
 
-def test_images_per_task_is_one_each_up_to_a_hundred_then_about_a_hundred_task_runs(
+def test_images_per_task_is_one_each_up_to_twenty_then_about_twenty_task_runs(
     workspace: Path,
 ) -> None:
-    assert [images_per_task(n) for n in (1, 10, 100, 101, 200, 1000, 10_000)] == [
-        1, 1, 1, 2, 2, 10, 100,
+    assert [images_per_task(n) for n in (1, 10, 20, 21, 200, 1000, 10_000)] == [
+        1, 1, 1, 2, 10, 50, 500,
     ]  # fmt: skip
     assert images_per_task(1000, setting=7) == 7  # MEDIAGEN_IMAGES_PER_TASK wins
     jobs, _ = jobs_of({f"i{n}": f"jar {n}" for n in range(5)})
