@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import mimetypes
@@ -69,8 +70,13 @@ class Bucket:
             raise StorageError(f"refusing unsafe object key {key!r}")
         path = f"{self.config.bucket.rstrip('/')}/{key}"
         if self.local:
-            _inside_local_root(self.config.bucket, path, key)
+            _inside_local_root(self._real_root, self.config.bucket, path, key)
         return path
+
+    @functools.cached_property
+    def _real_root(self) -> str:
+        """The local bucket folder with its links resolved (once: every key is checked)."""
+        return os.path.realpath(self.config.bucket)
 
     def plain_url(self, key: str) -> str:
         """The unsigned URL of ``key`` (works for public objects, or behind a CDN)."""
@@ -227,13 +233,12 @@ class Bucket:
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
 
-def _inside_local_root(root: str, path: str, key: str) -> None:
+def _inside_local_root(real_root: str, root: str, path: str, key: str) -> None:
     """A local bucket never reaches outside its folder through a symbolic link.
 
     A symlinked folder (or file) inside the bucket would put objects, and let
     prune delete files, anywhere the link points. Links that stay inside are fine.
     """
-    real_root = os.path.realpath(root)
     real = os.path.realpath(path)
     if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
         raise StorageError(
