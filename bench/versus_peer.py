@@ -1,4 +1,4 @@
-"""Benchmark 7: mediagen side by side with the hand-written peer (issue 15).
+"""Benchmark 9: mediagen side by side with the hand-written peer (issue 15).
 
 The same prompts, at the same concurrency, against the same local Gemini server
 (``mediagen.testing.FakeGeminiServer``, every answer after ``latency`` seconds):
@@ -13,7 +13,9 @@ Each side gets a fresh server (same settings); wall time is launch → exit,
 start-up is launch → the first request the server saw, CPU the seconds its
 processes used (mediagen's temporary API included: on a loaded machine the one
 figure the load does not inflate much). Ideal is N·L/C. Workloads:
-1,000 images at 64 in flight, 200 at 16, 10 at 16 (``--quick``: smaller N).
+1,000 images at 64 in flight, 200 at 16, 10 at 16 (``--quick``: smaller N); the
+first again with a Prefect event for every image (``MEDIAGEN_IMAGE_EVENTS=all``),
+which prices the events the default leaves out.
 
 Run alone: ``python -m bench.versus_peer [--quick]`` (prints rows and the load
 before/after); in the suite: ``python -m bench --only 9``.
@@ -45,11 +47,12 @@ class Workload:
 class Params:
     workloads: tuple[Workload, ...]
     latency: float = 1.0
+    price_events: bool = True  # the first workload again, with an event per image
 
 
 FULL = Params((Workload(1000, 64), Workload(200, 16), Workload(10, 16)))
 QUICK = Params((Workload(300, 64), Workload(100, 16), Workload(10, 16)))
-TINY = Params((Workload(6, 3),), latency=0.05)
+TINY = Params((Workload(6, 3),), latency=0.05, price_events=False)
 
 
 @dataclass
@@ -68,10 +71,10 @@ def _server(latency: float) -> FakeGeminiServer:
     return server
 
 
-def run_mediagen(root: Path, w: Workload, latency: float, api_url: str | None) -> Side:
+def run_mediagen(root: Path, w: Workload, latency: float, api_url: str | None, **env: str) -> Side:
     server = _server(latency)
     try:
-        ws = Workspace.make(root, api_url)
+        ws = Workspace.make(root, api_url, **env)
         ws.gemini(server.base_url)
         spec = write_spec(
             root / "versus.yaml", "versus", w.images, size="thumbnail", formats=("jpeg",),
@@ -145,7 +148,25 @@ def run(root: Path, p: Params, api_url: str | None = None, progress: bool = Fals
             Row(name, "thumbnails written (mediagen / peer)", f"{ours.files} / {peer.files}",
                 f"= {w.images}", ours.files == peer.files == w.images),
         ]  # fmt: skip
+        if p.price_events and w is p.workloads[0]:
+            rows += _events_price(root, w, p.latency, api_url, ours)
     return rows
+
+
+def _events_price(root: Path, w: Workload, latency: float, api_url: str | None,
+                  ours: Side) -> list[Row]:  # fmt: skip
+    """The same run with a Prefect event for every image (``MEDIAGEN_IMAGE_EVENTS=all``):
+    what the default (events only for images not published) saves."""
+    every = run_mediagen(root / f"mediagen-{w.images}-events", w, latency, api_url,
+                         MEDIAGEN_IMAGE_EVENTS="all")  # fmt: skip
+    name = f"9 vs peer ({w.images} img, {latency:g} s, c={w.concurrency})"
+    per_image_ms = (every.cpu - ours.cpu) / w.images * 1000
+    return [
+        Row(name, "with an event per image: wall (start-up)",
+            f"{fmt_s(every.wall)} ({fmt_s(every.startup)})"),
+        Row(name, "with an event per image: CPU s (extra per image)",
+            f"{fmt_s(every.cpu)} ({per_image_ms:+.1f} ms)"),
+    ]  # fmt: skip
 
 
 def main() -> None:
