@@ -191,6 +191,7 @@ def local_api(early: Started | None = None) -> Iterator[str | None]:
     """
     from prefect.settings import (
         PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         get_current_settings,
         temporary_settings,
@@ -208,7 +209,11 @@ def local_api(early: Started | None = None) -> Iterator[str | None]:
     try:
         _wait_healthy(started, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
         logger.info("temporary local Prefect API at %s (its log: %s)", started.url, started.log)
-        with temporary_settings(updates={PREFECT_API_URL: started.url}):
+        # No flow-run heartbeats: they tell a server that a run crashed, and this API
+        # ends with the run. Prefect's heartbeat thread sleeps a second at a time, and
+        # the end of every flow run waited for it (~0.5 s on average).
+        updates = {PREFECT_API_URL: started.url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        with temporary_settings(updates=updates):
             try:
                 yield started.url
             finally:

@@ -48,6 +48,7 @@ def test_the_run_uses_the_early_api_and_stops_it_after(own_home: Path) -> None:
     from prefect.settings import (
         PREFECT_API_URL,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
         temporary_settings,
     )
 
@@ -60,6 +61,9 @@ def test_the_run_uses_the_early_api_and_stops_it_after(own_home: Path) -> None:
             assert url == early.url  # the early process, not a second one
             assert PREFECT_API_URL.value() == url
             assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+            # no flow-run heartbeats for an API that ends with the run (each run's end
+            # would wait for Prefect's heartbeat thread)
+            assert get_current_settings().flows.heartbeat_frequency is None
         assert early.proc.poll() is not None  # gone with the run
     assert (own_home / "mediagen-local-api.log").exists()
 
