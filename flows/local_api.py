@@ -112,9 +112,12 @@ def _drain_prefect_workers(timeout: float = 3.0) -> None:
 
 
 def _stop(proc: subprocess.Popen[bytes], wait: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``wait`` seconds (``wait=0``: SIGTERM, and return)."""
     if proc.poll() is not None:
         return
     proc.terminate()
+    if wait == 0:
+        return
     try:
         proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:
@@ -204,6 +207,8 @@ def local_api(early: Started | None = None) -> Iterator[str | None]:
         return
     # Settings made in this process (not in its environment) reach the server too.
     started = early or _launch(get_current_settings().to_environment_variables(exclude_unset=True))
+    if early is None:
+        atexit.register(started.stop, 1.0)  # as start_early does: reaped before the command ends
     # An interrupted command may leave with os._exit: the server must not outlive it.
     forget = interrupts.before_exit(lambda: _stop(started.proc, wait=1.0))
     try:
@@ -220,4 +225,6 @@ def local_api(early: Started | None = None) -> Iterator[str | None]:
                 _drain_prefect_workers()
     finally:
         forget()
-        started.stop()
+        # Asked to stop, not waited for (~0.25 s of shutdown): the run's report does not
+        # need it; the exit hook reaps it before the command ends.
+        started.stop(wait=0)
