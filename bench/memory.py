@@ -8,9 +8,11 @@ Runs of the real CLI (offline renderer), the peak RSS sampled every 20 ms:
   peak RSS of the whole process tree (the CLI, its local Prefect API, any worker)
   against 600 MB, and the growth per image between the two.
 
-Tasks pass keys, never bytes, Prefect keeps no results in memory, and decoded
-pixels in flight are bounded by the pixel budget (imaging/pixel_budget.py), so
-the peak should not grow with the number of images.
+Tasks pass keys, never bytes, Prefect keeps no object per image, and decoded
+pixels in flight are bounded by the pixel budget (imaging/pixel_budget.py). What
+still grows with the number of images is the run's own record: the plan and the
+manifest's entries (≈ 21 KB per image in all, measured in bench/RESULTS.md,
+"Issue 15, memory at 10,000 images").
 """
 
 from __future__ import annotations

@@ -55,6 +55,10 @@ def run_flow(
     data = state.result(raise_on_failure=False)
     if isinstance(data, Quoted):  # the flow hands its manifest back quoted (flows/quoting.py)
         data = data.unquote()
+    # Prefect's log and event workers keep the finished run's context (flow run, final
+    # state, result) referenced: without this, a process that runs flow after flow (the
+    # Python API, a service) would keep every run's manifest alive (issue 15).
+    state.data = None
     if isinstance(data, BaseException):
         raise data
     return Manifest.model_validate(data)

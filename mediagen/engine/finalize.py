@@ -86,17 +86,27 @@ def with_current_urls(manifest: Manifest, bucket: Bucket) -> Manifest:
     """Every URL in the form the bucket gives now: presigned ones signed anew, with
     their expiry stated; a change of CDN or base URL reaches old entries too."""
     signed_at = datetime.now(UTC)
-    images = {}
-    for image_id, entry in manifest.images.items():
-        outputs = [o.model_copy(update={"url": bucket.url(o.key)}) for o in entry.outputs]
-        update: dict[str, object] = {"outputs": outputs}
-        if outputs:
-            update["url"] = outputs[0].url
-        images[image_id] = entry.model_copy(update=update)
+    images = {image_id: _current(entry, bucket) for image_id, entry in manifest.images.items()}
     expiry = url_expiry(bucket, signed_at)  # a session token ends URLs with the session
     update = {"urls_expire_at": expiry.expires_at, "urls_expire_with_session": expiry.with_session,
               "session_expires_at": expiry.session_ends_at}  # fmt: skip
     return manifest.model_copy(update={"images": images, **update})
+
+
+def _current(entry: ImageEntry, bucket: Bucket) -> ImageEntry:
+    """``entry`` with its URLs as the bucket gives them now: the entry itself when they
+    are already (a folder, a public bucket), so 10,000 entries are not copied for
+    nothing at the end of a run (a copy is ~5 KB each: issue 15, bench/memory.py)."""
+    urls = [bucket.url(o.key) for o in entry.outputs]
+    if urls == [o.url for o in entry.outputs] and (not urls or entry.url == urls[0]):
+        return entry
+    outputs = [
+        o.model_copy(update={"url": url}) for o, url in zip(entry.outputs, urls, strict=True)
+    ]
+    update: dict[str, object] = {"outputs": outputs}
+    if outputs:
+        update["url"] = urls[0]
+    return entry.model_copy(update=update)
 
 
 __all__ = ["finalize", "with_current_urls"]

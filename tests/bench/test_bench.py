@@ -105,3 +105,15 @@ def test_the_side_by_side_benchmarks_run_at_tiny_size(tmp_path: Path) -> None:
     assert len(mappings) == 4 + mapping.baseline_available()
     failed = [row for row in counted + mappings if not row.ok]
     assert not failed, failed
+
+
+@pytest.mark.timeout(300)
+def test_memory_phases_names_where_the_peak_is(tmp_path: Path) -> None:
+    """bench/memory_phases.py: a real run (its own local API), each phase's peaks."""
+    from bench import memory_phases
+
+    report = memory_phases.main(4, tmp_path)
+    assert "exit 0;" in report
+    rows = {line.split()[0]: line for line in report.splitlines() if " MB " in line}
+    assert {"start", "run_batches", "print_summary"} <= set(rows)
+    assert rows["print_summary"].split()[3] == "0"  # the local API is gone by then
