@@ -116,4 +116,5 @@ def test_memory_phases_names_where_the_peak_is(tmp_path: Path) -> None:
     assert "exit 0;" in report
     rows = {line.split()[0]: line for line in report.splitlines() if " MB " in line}
     assert {"start", "run_batches", "print_summary"} <= set(rows)
-    assert rows["print_summary"].split()[3] == "0"  # the local API is gone by then
+    # the local API's process is measured apart from the CLI's while the images are made
+    assert int(rows["run_batches"].split()[3]) > 0
