@@ -13,6 +13,7 @@ own task cache is off: it would key on the run and never hit across runs.
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -90,7 +91,7 @@ def _run_name() -> str:
     return spec_name(spec) or (Path(str(spec)).stem if spec else "generate-media")
 
 
-def _deployment_id() -> object:
+def _deployment_id() -> UUID | None:
     """The flow run's deployment, from the run's context: ``prefect.runtime.deployment.id``
     looks on the context object itself, finds nothing and asks the API (~0.1 s)."""
     context = FlowRunContext.get()
@@ -156,8 +157,8 @@ def _window(concurrency: int, per_task: int) -> int:
     """Images in flight: twice the backend's slots, so that when a call ends another image
     is already waiting for its slot. With exactly ``concurrency``, a slot stayed idle while
     its image was processed and uploaded, and while the other images of its task run
-    finished: 200 images at 16 took 1.36× the ideal (bench/versus_peer.py). Waiting
-    images hold no pixels; the backend never sees more than ``concurrency`` calls."""
+    finished (one reason 200 images at 16 took 1.36× the ideal: bench/versus_peer.py).
+    Waiting images hold no pixels; the backend never sees more than ``concurrency`` calls."""
     return 2 * concurrency + per_task
 
 

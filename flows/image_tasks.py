@@ -14,8 +14,8 @@ What the UI shows per image:
   ``.blocked``, ``.skipped``, ``.pending``; resource ``mediagen.image.{spec}.{id}``),
   related to the task and flow run by Prefect: the flow run's event feed, and
   automations can trigger on them. ``MEDIAGEN_IMAGE_EVENTS=all`` adds
-  ``mediagen.image.ok`` for every published image: ~4 ms of CPU each between the
-  run and its API, a quarter of what a thumbnail costs to make (bench/versus_peer.py);
+  ``mediagen.image.ok`` for every published image: ~5 ms of CPU each between the
+  run and its API, a sixth of what a thumbnail costs to make (bench/versus_peer.py);
 - the progress artifact, and after the run the table of every image (``flows/artifacts.py``).
 
 A task run in the flow's own process also reports each image to the flow as it

@@ -90,7 +90,7 @@ class Settings(SpecCaps):
         "problems",
         description="Prefect events as images end: for the images not published (failed, "
         "blocked, skipped, pending: what an automation acts on), for every image, or none. "
-        "Every image's event costs ~4 ms of CPU between the run and its API.",
+        "Every image's event costs ~5 ms of CPU between the run and its API.",
     )
     retry_base_delay: float = Field(
         1.0, ge=0, description="First retry delay in seconds; doubles each retry, plus jitter."
