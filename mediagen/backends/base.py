@@ -58,6 +58,10 @@ class CallGuard(Protocol):
         """Wait between retries; wakes up (and raises) when the run stops."""
         ...
 
+    def answered(self) -> None:
+        """The request just sent has a successful answer (its body may still be read)."""
+        ...
+
 
 class Unguarded:
     """The :class:`CallGuard` of a backend used on its own: no limits, plain sleeps."""
@@ -67,6 +71,9 @@ class Unguarded:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds))
+
+    def answered(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)

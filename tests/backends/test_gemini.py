@@ -134,6 +134,31 @@ def test_429_storm_honours_retry_info_then_succeeds(backend, gemini_server):
     assert third.started - second.finished >= 0.3
 
 
+class Answers(Run):
+    """The run, counting the answers the backend reported (Run.answered)."""
+
+    answers = 0
+
+    def answered(self) -> None:
+        self.answers += 1
+        super().answered()
+
+
+def test_the_run_hears_of_each_successful_answer_as_it_arrives(gemini_env, gemini_server):
+    # The run gives the call's slot to the next image then, not after parsing the answer.
+    run = Answers(Settings())
+    backend = GeminiBackend(Settings(), run)
+    try:
+        gemini_server.script(Fault.rate_limited(retry_delay=0.05), times=2)
+        with run.backend_slot():
+            backend.generate(make_request())
+            heard = run.answers  # before the block's end gives back what is still held
+    finally:
+        backend.close()
+    assert [r.status for r in gemini_server.requests] == [429, 429, 200]
+    assert heard == 1  # the 429s were retried under the same slot
+
+
 def test_retry_after_header_is_honoured_on_503(backend, gemini_server):
     gemini_server.script(Fault.server_error(503, retry_after=0.4))
     backend.generate(make_request())

@@ -38,7 +38,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mediagen import redaction
 from mediagen.backends.base import (
@@ -133,6 +133,8 @@ class GeminiBackend(Backend):
                 base_url=base_url(own),
                 api_version=API_VERSION,
                 timeout=int(own.timeout * 1000),
+                # The run's slot goes to the next image as the answer's headers arrive.
+                client_args={"event_hooks": {"response": [self._answered]}},
             ),
         )
         self._policy = RetryPolicy(
@@ -140,6 +142,10 @@ class GeminiBackend(Backend):
             max_wait=own.max_wait,
             base_delay=own.retry_base_delay,
         )
+
+    def _answered(self, response: Any) -> None:
+        if 200 <= response.status_code < 300:  # an error is retried under the same slot
+            self.call_guard.answered()
 
     @classmethod
     def own_settings(cls, settings: Settings) -> GeminiSettings:
