@@ -31,6 +31,7 @@ Interface (stable; later changes are additive only)::
     run.limits_for(model) -> RateLimit
     run.shared_limiter               # settable: cross-process hook (the flow's Prefect limits)
     with run.backend_slot(): ...     # one of the run's `concurrency` backend calls
+    run.answered()                   # this thread's call has its answer: the slot goes back
 
     # clients, built once per run (backends get calls=run: Run is their CallGuard)
     run.backend(name) -> Backend     run.bucket(config) -> Bucket
