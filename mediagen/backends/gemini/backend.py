@@ -53,7 +53,7 @@ from mediagen.backends.gemini import attempts as attempts_
 from mediagen.backends.gemini import catalogue, credentials, flex, listing, pricing
 from mediagen.backends.gemini import references as refs
 from mediagen.backends.gemini.response import parse_answer, parse_text
-from mediagen.backends.gemini.settings import GeminiSettings
+from mediagen.backends.gemini.settings import GeminiSettings, base_url
 from mediagen.backends.gemini.sizes import (  # re-exported for callers and tests
     aspect_ratios_of,
     image_size_for,
@@ -64,7 +64,6 @@ from mediagen.backends.retry import RetryPolicy, call_with_retries
 from mediagen.errors import (
     BackendError,
     BlockedError,
-    ConfigurationError,
     ModelUnavailableError,
     PermanentError,
     TransientError,
@@ -91,18 +90,6 @@ DESCRIBE_OUTPUT_TOKENS = 600
 def model_chain(request: GenerationRequest, default: str) -> list[str]:
     chain = [request.model or default, *request.fallback_models]
     return list(dict.fromkeys(chain))  # each model once, in order
-
-
-def base_url(own: GeminiSettings) -> str | None:
-    """MEDIAGEN_GEMINI_BASE_URL (None: Google's endpoint); ConfigurationError if malformed."""
-    url = (own.base_url or "").strip()
-    if not url:
-        return None
-    if not url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"MEDIAGEN_GEMINI_BASE_URL must start with http:// or https://, got {url!r}"
-        )
-    return url
 
 
 class GeminiBackend(Backend):

@@ -37,9 +37,9 @@ from mediagen.backends.base import GenerationRequest, GenerationResult
 from mediagen.backends.gemini import attempts as attempts_
 from mediagen.backends.gemini import credentials, pricing
 from mediagen.backends.gemini import references as refs
-from mediagen.backends.gemini.backend import API_VERSION, base_url
+from mediagen.backends.gemini.backend import API_VERSION
 from mediagen.backends.gemini.response import parse_answer
-from mediagen.backends.gemini.settings import GeminiSettings
+from mediagen.backends.gemini.settings import GeminiSettings, base_url
 from mediagen.backends.gemini.sizes import aspect_ratios_of, image_size_for, nearest_aspect_ratio
 from mediagen.errors import BackendError, BlockedError, PermanentError
 from mediagen.reasons import short_reason

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mediagen.backends.gemini.catalogue import DEFAULT_TEXT_MODEL
 from mediagen.backends.gemini.pricing import ModelPrice
 from mediagen.backends.options import BackendConfig
+from mediagen.errors import ConfigurationError
 from mediagen.spec import limits
 
 NAME = "gemini"
@@ -121,3 +122,15 @@ class GeminiConfig(BackendConfig):
                 "GEMINI_API_KEY is not set (or GOOGLE_API_KEY): backend 'gemini' needs an API key"
             ]
         return []
+
+
+def base_url(own: GeminiSettings) -> str | None:
+    """MEDIAGEN_GEMINI_BASE_URL (None: Google's endpoint); ConfigurationError if malformed."""
+    url = (own.base_url or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"MEDIAGEN_GEMINI_BASE_URL must start with http:// or https://, got {url!r}"
+        )
+    return url
