@@ -212,15 +212,22 @@ class Run:
             yield
         finally:
             self._held.inside = False
-            self.answered()
+            self._give_back()
 
     def answered(self) -> None:
         """The request this thread sent has its answer: its backend slot goes to the next
         image now, not after the answer is read and parsed (~45 ms under load, for every
-        call: the gap that kept 16 slots 91 % busy, bench/versus_peer.py).
+        call: the gap that kept 16 slots 91 % busy, bench/versus_peer.py). Not in a run
+        with a budget: there the slot goes back once the call's real cost is settled, so
+        the next call is checked against what was spent (a fallback model may cost more
+        than the estimate reserved).
 
         Part of :class:`~mediagen.backends.base.CallGuard`.
         """
+        if self._budget.budget_usd is None:
+            self._give_back()
+
+    def _give_back(self) -> None:
         if getattr(self._held, "slot", False):
             self._held.slot = False
             self._backend_slots.release()

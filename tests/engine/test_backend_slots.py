@@ -58,3 +58,13 @@ def test_answered_outside_a_backend_call_changes_nothing() -> None:
     with run.slot("some-model"):
         assert _free_slots(run) == 1
     assert _free_slots(run) == 1
+
+
+def test_with_a_budget_the_slot_waits_for_the_real_cost() -> None:
+    # The next call is checked against what this one really cost (a fallback model may
+    # cost more than the estimate it reserved): its slot goes back at the call's end.
+    run = Run(Settings(), concurrency=1, budget_usd=1.0)
+    with run.backend_slot():
+        run.answered()
+        assert _free_slots(run) == 0
+    assert _free_slots(run) == 1
