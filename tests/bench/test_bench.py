@@ -5,17 +5,16 @@ benchmarks count is (backend calls, objects written, images published, the
 same manifest from both runners). The CLI runs report to the session's Prefect
 API, so no run pays Prefect's start-up.
 
-Opt-in (marker ``bench``): it starts dozens of CLI processes, ~1 min on a quiet
-machine but many more on a loaded one, where it once hung to its timeout and
-held every other submission up. Run it with ``python -m pytest -m bench``.
+Opt-in (marker ``bench``; ``conftest.py`` deselects it otherwise): it starts dozens
+of CLI processes, ~1 min on a quiet machine but many more on a loaded one, where it
+once hung to its timeout and held every other submission up. Run it with
+``python -m pytest -m bench``.
 CI runs it in its one pytest run (``.ci/run`` sets ``MEDIAGEN_BENCH_SMOKE=1``),
 so a benchmark that rots turns CI red.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,8 @@ from bench import mapping
 from bench.__main__ import markdown, run_suite
 from bench.harness import machine
 
-
-def selected(config: pytest.Config) -> bool:
-    """True when the marker expression names ``bench`` (``-m bench``), or in CI."""
-    if os.environ.get("MEDIAGEN_BENCH_SMOKE") == "1":
-        return True
-    return bool(re.search(r"\bbench\b", config.getoption("markexpr") or ""))
-
-
-# A condition string, so it is decided before any fixture (the Prefect server) starts.
-pytestmark = [
-    pytest.mark.bench,
-    pytest.mark.skipif(
-        "not selected(config)", reason="benchmark smoke test (opt-in): python -m pytest -m bench"
-    ),
-]
+# Left out of a plain run unless selected (tests/bench/conftest.py).
+pytestmark = pytest.mark.bench
 
 
 # Benchmarks in groups, so that `pytest -n 2` runs them side by side: (numbers to run, the
