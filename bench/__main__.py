@@ -60,6 +60,32 @@ def warm_up(root: Path, api_url: str | None) -> None:
     run_cli(ws, "run", str(write_spec(root / "warm.yaml", "warm", 1)))
 
 
+def standalone(
+    prog: str,
+    doc: str | None,
+    run: Callable[..., list[Row]],
+    sizes: tuple[object, object, object],
+    quick_help: str,
+) -> None:
+    """``python -m bench.NAME [--quick|--tiny]``: one benchmark after a warm-up run, its rows
+    printed as they come, then the load before and after. ``sizes``: (full, quick, tiny)."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--tiny", action="store_true", help="smoke test")
+    args = parser.parse_args()
+    full, quick, tiny = sizes
+    params = tiny if args.tiny else quick if args.quick else full
+    root = Path(tempfile.mkdtemp(prefix=f"mediagen-{prog.rsplit('.', 1)[-1]}-"))
+    warm_up(root / "warm-up", None)
+    before = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for row in run(root, params, progress=True):
+        print(f"{row.bench} | {row.metric} | {row.value} | {row.target} {row.verdict}", flush=True)
+    after = os.getloadavg()
+    print(f"started {started}; 1/5/15-min load {' '.join(f'{x:.2f}' for x in before)} before, "
+          f"{' '.join(f'{x:.2f}' for x in after)} after (2 cores)")  # fmt: skip
+
+
 def run_suite(
     tiny: bool = False,
     only: set[str] | None = None,

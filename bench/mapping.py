@@ -22,11 +22,8 @@ Run alone: ``python -m bench.mapping [--quick]``; in the suite: ``python -m benc
 
 from __future__ import annotations
 
-import argparse
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,22 +167,10 @@ def run(root: Path, p: Params, api_url: str | None = None, progress: bool = Fals
 
 
 def main() -> None:
-    from bench.__main__ import warm_up
+    from bench.__main__ import standalone
 
-    parser = argparse.ArgumentParser(prog="python -m bench.mapping", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="200 images at 16 in flight")
-    parser.add_argument("--tiny", action="store_true", help="smoke test")
-    args = parser.parse_args()
-    params = TINY if args.tiny else QUICK if args.quick else FULL
-    root = Path(tempfile.mkdtemp(prefix="mediagen-mapping-"))
-    warm_up(root / "warm-up", None)
-    before = os.getloadavg()
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    for row in run(root, params, progress=True):
-        print(f"{row.bench} | {row.metric} | {row.value} | {row.verdict}", flush=True)
-    after = os.getloadavg()
-    print(f"started {started}; 1/5/15-min load {' '.join(f'{x:.2f}' for x in before)} before, "
-          f"{' '.join(f'{x:.2f}' for x in after)} after (2 cores)")  # fmt: skip
+    standalone("python -m bench.mapping", __doc__, run, (FULL, QUICK, TINY),
+               "200 images at 16 in flight")  # fmt: skip
 
 
 if __name__ == "__main__":

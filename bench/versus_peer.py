@@ -23,7 +23,6 @@ before/after); in the suite: ``python -m bench --only 9``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -170,24 +169,9 @@ def _events_price(root: Path, w: Workload, latency: float, api_url: str | None,
 
 
 def main() -> None:
-    import tempfile
+    from bench.__main__ import standalone
 
-    from bench.__main__ import warm_up
-
-    parser = argparse.ArgumentParser(prog="python -m bench.versus_peer", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller N")
-    parser.add_argument("--tiny", action="store_true", help="smoke test")
-    args = parser.parse_args()
-    params = TINY if args.tiny else QUICK if args.quick else FULL
-    root = Path(tempfile.mkdtemp(prefix="mediagen-versus-"))
-    warm_up(root / "warm-up", None)
-    before = os.getloadavg()
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    for row in run(root, params, progress=True):
-        print(f"{row.bench} | {row.metric} | {row.value} | {row.target} {row.verdict}", flush=True)
-    after = os.getloadavg()
-    print(f"started {started}; 1/5/15-min load {' '.join(f'{x:.2f}' for x in before)} before, "
-          f"{' '.join(f'{x:.2f}' for x in after)} after (2 cores)")  # fmt: skip
+    standalone("python -m bench.versus_peer", __doc__, run, (FULL, QUICK, TINY), "smaller N")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from mediagen.testing import serving
@@ -88,17 +87,14 @@ class FakeBatchServer:
         self._jobs: dict[str, BatchJob] = {}
         self._outcomes: list[str] = []
         self._counters = _Counters()
-        self._httpd = ThreadingHTTPServer((host, 0), handler_for(self))
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
+        self._httpd = serving.http_server(host, handler_for(self))
         self._thread: threading.Thread | None = None
 
     # -- life cycle -------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return serving.base_url(self._httpd)
 
     def start(self) -> FakeBatchServer:
         if self._own_gemini:

@@ -36,7 +36,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from mediagen.backends.base import GenerationRequest
@@ -117,12 +116,6 @@ class _State:
     max_in_flight: int = 0
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    # socketserver's default backlog is 5: 64 clients connecting at once on a busy machine
-    # (bench/versus_peer.py) saw resets and 1 s SYN retransmits that no real API adds.
-    request_queue_size = 256
-
-
 class FakeGeminiServer:
     """A threaded HTTP server speaking Gemini's REST API on 127.0.0.1.
 
@@ -158,17 +151,14 @@ class FakeGeminiServer:
         self.flex_delay = flex_delay
         self._state = _State()
         self._lock = threading.Lock()
-        self._httpd = _HTTPServer((host, 0), handler_for(self))
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
+        self._httpd = serving.http_server(host, handler_for(self))
         self._thread: threading.Thread | None = None
 
     # -- life cycle --------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return serving.base_url(self._httpd)
 
     def start(self) -> FakeGeminiServer:
         if self._thread is None:
